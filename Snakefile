@@ -1,0 +1,18 @@
+# nnft: learning curves and finite-width results of deep networks, regenerated from a config.
+# The DAG per experiment: data -> spectrum -> theory / gp ; data -> train (one job per n) -> figure.
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,104 @@
+"""Figures: read labelled results, never recompute theory."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .langevin import posterior_mean_mse  # noqa: E402
+
+
+def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.Dataset:
+    """Per n_train: network posterior-mean MSE (bias-corrected, MC s.e.) and GP on the same draws and test set."""
+    g = data.g_test.values
+    rows = []
+    for n in train.n_train.values:
+        t = train.sel(n_train=n)
+        mse, se = posterior_mean_mse(t.f_mean.values, g)  # (draw,)
+        draws = t.draw.values
+        gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
+        f_net = t.f_mean.values.mean(1)
+        f_gp = gp.f_test.sel(n_train=n, draw=draws).values
+        rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
+        rows.append(
+            {
+                "mse_net": mse.mean(),
+                "mse_net_se": np.sqrt((se**2).sum()) / se.size,
+                "mse_gp_same": gp_same.mean(),
+                "ratio": mse.mean() / gp_same.mean(),
+                "ratio_se": np.sqrt((se**2).sum()) / se.size / gp_same.mean(),
+                "rel_distance": rel.mean(),
+            }
+        )
+    return xr.Dataset(
+        {k: ("n_train", np.array([r[k] for r in rows])) for k in rows[0]},
+        coords={"n_train": train.n_train.values},
+    )
+
+
+def learning_curve_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
+    """Two panels: (a) test MSE vs n (exact GP, EK, self-consistent theory, trained networks);
+    (b) network / GP MSE on the same datasets and test points."""
+    summary = network_summary(data, gp, train)
+    fig, (ax, bx) = plt.subplots(
+        2, 1, figsize=(6.4, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}, constrained_layout=True
+    )
+    n_gp = gp.n_train.values
+    pop = gp.mse_population
+    ax.errorbar(
+        n_gp,
+        pop.mean("draw"),
+        yerr=pop.std("draw", ddof=1) / np.sqrt(pop.sizes["draw"]),
+        fmt="o-",
+        color="k",
+        ms=5,
+        capsize=3,
+        label=f"exact GP, population MSE (mean ± s.e., {pop.sizes['draw']} datasets)",
+    )
+    ax.plot(theory.n_train, theory.sc, "-", color="tab:blue", lw=1.5, label="self-consistent theory")
+    ax.plot(theory.n_train, theory.ek, "--", color="tab:green", lw=1.5, label="equivalent kernel (EK)")
+    n_net = summary.n_train.values
+    ax.plot(
+        n_net,
+        summary.mse_gp_same,
+        "s",
+        mfc="none",
+        color="tab:gray",
+        ms=9,
+        label=f"exact GP on the trained datasets ({train.sizes['draw']}), same test set",
+    )
+    ax.errorbar(
+        n_net,
+        summary.mse_net,
+        yerr=summary.mse_net_se,
+        fmt="D",
+        color="tab:red",
+        ms=5,
+        capsize=3,
+        label="Langevin networks: posterior-mean MSE (± MC s.e.)",
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_ylabel(r"test MSE $\int d\mu\,(\bar f - g)^2$")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7.5, loc="lower left")
+    bx.axhline(1.0, color="k", lw=0.8)
+    bx.errorbar(n_net, summary.ratio, yerr=summary.ratio_se, fmt="D", color="tab:red", ms=5, capsize=3)
+    for n, r, d in zip(n_net, summary.ratio.values, summary.rel_distance.values):
+        bx.annotate(f"{d:.0%}", (n, r), textcoords="offset points", xytext=(6, 6), fontsize=7, color="tab:red")
+    bx.set_ylabel("network / GP MSE\n(same datasets)")
+    bx.set_xlabel(r"training set size $n$")
+    bx.grid(True, which="both", alpha=0.25)
+    bx.text(
+        0.01,
+        0.04,
+        r"labels: $\|\bar f_{net}-\bar f_{GP}\|/\|\bar f_{GP}\|$ on the test set",
+        transform=bx.transAxes,
+        fontsize=7,
+    )
+    return fig, summary

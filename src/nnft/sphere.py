@@ -1,0 +1,93 @@
+"""Geometry of the unit hypersphere S^{d-1} with its uniform probability measure.
+
+Conventions (science/learning_curves.md Sec. 5): P_l(t) = C_l^{(d-2)/2}(t) / C_l^{(d-2)/2}(1), so P_l(1) = 1;
+the addition theorem reads sum_m Y_lm(x) Y_lm(y) = N(d, l) P_l(x.y) with int dmu Y_lm^2 = 1, and a dot-product
+kernel K(t) = sum_l N(d, l) lambda_l P_l(t).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import special
+
+
+def check_dim(d: int) -> None:
+    if int(d) != d or d < 3:
+        raise ValueError(f"dim must be an integer >= 3 (got {d!r}); S^1 has no Gegenbauer alpha > 0")
+
+
+def sample_sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """n points uniform on S^{d-1}, shape (n, d), float64."""
+    check_dim(d)
+    x = rng.standard_normal((n, d))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def log_degeneracy(d: int, degree) -> np.ndarray:
+    """log N(d, l), the number of independent degree-l harmonics on S^{d-1} (Sec. 5), without overflow."""
+    check_dim(d)
+    l = np.asarray(degree, dtype=np.float64)
+    # N = (2l+d-2)/(l+d-2) * binom(l+d-2, l);  N(d, 0) = 1.
+    out = (
+        np.log(2 * l + d - 2)
+        - np.log(l + d - 2)
+        + special.gammaln(l + d - 1)
+        - special.gammaln(l + 1)
+        - special.gammaln(d - 1)
+    )
+    return np.where(l == 0, 0.0, out)
+
+
+def degeneracy(d: int, degree) -> np.ndarray:
+    """N(d, l) as float64 (exact integers while below 2**53)."""
+    return np.round(np.exp(log_degeneracy(d, degree)))
+
+
+def gegenbauer_normalized(d: int, degree: int, t) -> np.ndarray:
+    """P_l(t) = C_l^alpha(t) / C_l^alpha(1), alpha = (d-2)/2."""
+    check_dim(d)
+    alpha = (d - 2) / 2
+    log_c1 = special.gammaln(degree + 2 * alpha) - special.gammaln(2 * alpha) - special.gammaln(degree + 1)
+    return special.eval_gegenbauer(degree, alpha, np.asarray(t, dtype=np.float64)) / np.exp(log_c1)
+
+
+def gegenbauer_table(d: int, max_degree: int, t) -> np.ndarray:
+    """P_l(t) for l = 0..max_degree, shape (max_degree + 1, *t.shape), by the three-term recurrence.
+
+    Dividing C_{l+1}^alpha's recurrence by C_{l+1}^alpha(1) gives
+    P_{l+1} = (2 (l + alpha) t P_l - l P_{l-1}) / (l + 2 alpha), stable for |t| <= 1.
+    """
+    check_dim(d)
+    alpha = (d - 2) / 2
+    t = np.asarray(t, dtype=np.float64)
+    out = np.empty((max_degree + 1, *t.shape))
+    out[0] = 1.0
+    if max_degree >= 1:
+        out[1] = t
+    for l in range(1, max_degree):
+        out[l + 1] = (2 * (l + alpha) * t * out[l] - l * out[l - 1]) / (l + 2 * alpha)
+    return out
+
+
+def quadrature(d: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Gegenbauer nodes and weights for the law of t = x.u, x ~ uniform on S^{d-1}.
+
+    The density of t is proportional to (1 - t^2)^{(d-3)/2}; the weights are normalised to sum to one, which
+    fixes the constant Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)) of the Funk-Hecke formula exactly.
+    """
+    check_dim(d)
+    nodes, weights = special.roots_gegenbauer(n_nodes, (d - 2) / 2)
+    return nodes, weights / weights.sum()
+
+
+def funk_hecke(kernel: Callable[[np.ndarray], np.ndarray], d: int, max_degree: int, n_nodes: int = 2000) -> np.ndarray:
+    """Eigenvalues lambda_l, l = 0..max_degree, of the dot-product kernel K(x.y) on S^{d-1} (Sec. 5).
+
+    lambda_l = E_t[K(t) P_l(t)] under the law of t. Kernels with a kink at t = +-1 (ReLU family) converge
+    algebraically in n_nodes; smooth kernels converge exponentially.
+    """
+    t, w = quadrature(d, n_nodes)
+    k = kernel(t)
+    return gegenbauer_table(d, max_degree, t) @ (w * k)

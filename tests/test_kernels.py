@@ -1,0 +1,92 @@
+"""kernels.py: ReLU NNGP / NTK against closed forms (learning_curves.md Sec. 5, F3, F4) and random networks."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import special
+
+from nnft import kernels, langevin, sphere
+
+
+def lam_kappa1(d, m):
+    """Closed form lambda_{2m}[kappa_1] (Sec. 5, depth-2 ReLU)."""
+    return math.exp(
+        special.gammaln(d / 2) + special.gammaln(d / 2 + 1) + 2 * special.gammaln(m - 0.5)
+        - 2 * special.gammaln(m + (d + 1) / 2)
+    ) / (4 * math.pi**2)
+
+
+def lam_t_kappa0(d, m):
+    """Closed form lambda_{2m}[t kappa_0] (Sec. 5)."""
+    return math.exp(
+        2 * special.gammaln(d / 2) + 2 * special.gammaln(m - 0.5) - 2 * special.gammaln(m + (d + 1) / 2)
+    ) * (m**2 + m * (d - 2) / 2 + 0.25) / (2 * math.pi**2)
+
+
+def test_f4_numbers():
+    lam = sphere.funk_hecke(kernels.arccos_kappa1, 3, 4, 400)
+    np.testing.assert_allclose(lam, [3 / 8, 1 / 6, 3 / 128, 0, 1 / 1536], atol=1e-12)
+    lam10 = sphere.funk_hecke(kernels.arccos_kappa1, 10, 2, 400)
+    assert lam10[0] == pytest.approx(0.3346024, rel=1e-6)
+    assert lam10[2] == pytest.approx(2.765309e-3, rel=1e-6)
+    lam10t = sphere.funk_hecke(lambda t: t * kernels.arccos_kappa0(t), 10, 2, 400)
+    assert lam10t[0] == pytest.approx(0.03346024, rel=1e-6)
+    assert lam10t[2] == pytest.approx(5.807149e-3, rel=1e-6)
+
+
+@pytest.mark.parametrize("d", [3, 5, 10, 50])
+def test_depth2_relu_spectrum_closed_forms(d):
+    # Depth 2, inputs at radius sqrt(d) with sigma_w2 = 1, no bias: NNGP = kappa_1 / 2, NTK = (t kappa_0 + kappa_1) / 2.
+    net = kernels.FCN(dim=d, depth=2, sigma_w2=1.0, sigma_b2=0.0, input_scaling="sqrt_d")
+    spec = kernels.spectrum(net, 12, 4000)
+    even = np.arange(0, 13, 2)
+    nngp = np.array([lam_kappa1(d, m) for m in even // 2]) / 2
+    ntk = np.array([lam_kappa1(d, m) + lam_t_kappa0(d, m) for m in even // 2]) / 2
+    # kappa_0 ~ sqrt(1 + t) near t = -1, so Gauss-Gegenbauer converges algebraically (~n^-3, worst at d = 3 where
+    # the weight does not damp the endpoint: relative error 3.5e-6 with 600 nodes); rounding sets a floor ~1e-15 K(1).
+    np.testing.assert_allclose(spec.eigenvalue_nngp.values[even], nngp, rtol=1e-7, atol=1e-15 * spec.k1_nngp)
+    np.testing.assert_allclose(spec.eigenvalue_ntk.values[even], ntk, rtol=1e-7, atol=1e-15 * spec.k1_ntk)
+    assert spec.eigenvalue_nngp.values[1] == pytest.approx(1 / (4 * d), rel=1e-10)  # lambda_1 = 1/(2d), halved
+    np.testing.assert_allclose(spec.eigenvalue_nngp.values[3::2], 0, atol=1e-13 * spec.k1_nngp)  # odd l >= 3 vanish
+
+
+def test_trace_identity_deep_relu():
+    # sum_l N(d, l) lambda_l = K(1); the truncation tail is positive and shrinks with max_degree.
+    net = kernels.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
+    tails = [kernels.spectrum(net, lmax, 2000).attrs["tail_nngp"] for lmax in (10, 40, 120)]
+    assert 0 < tails[2] < tails[1] < tails[0]
+    assert tails[2] / kernels.nngp(net, 1.0) < 2e-5
+
+
+def test_f3_cohen_v2_kernel():
+    # F3: depth-4 ReLU NTK, sigma_w2 = sigma_b2 = 1, d = 50, "unit" convention.
+    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    assert kernels.ntk(net, 1.0) == pytest.approx(3.26, abs=1e-12)
+    lam = kernels.spectrum(net, 4, 500).eigenvalue_ntk.values
+    np.testing.assert_allclose(lam, [3.19371, 7.27579e-4, 6.19913e-6, 1.76142e-7, 8.3387e-9], rtol=2e-5)
+
+
+@pytest.mark.parametrize("scaling", ["sqrt_d", "unit"])
+def test_random_networks_reproduce_nngp(scaling):
+    # The trained model's prior (langevin.apply at init) has covariance = the analytic NNGP: Monte Carlo over
+    # M networks, each entry compared within 4.5 of its own standard error.
+    # Width 1024 keeps the O(depth / width) finite-width shift of the prior covariance (science/
+    # finite_width_criticality.md Sec. 3) well below the Monte Carlo error of 3000 networks (~2.6 %).
+    net = kernels.FCN(dim=6, depth=3, sigma_w2=2.0, sigma_b2=0.3, input_scaling=scaling, width=1024)
+    x = jnp.asarray(sphere.sample_sphere(np.random.default_rng(1), 4, 6))
+    keys = jax.random.split(jax.random.key(0), 3000).reshape(30, 100)
+    sample = jax.jit(jax.vmap(lambda k: langevin.apply(net, langevin.init_params(k, net), x)))
+    f = np.asarray(jax.lax.map(sample, keys)).reshape(3000, 4)
+    prod = f[:, :, None] * f[:, None, :]
+    z = (prod.mean(0) - kernels.gram(net, np.asarray(x))) / (prod.std(0, ddof=1) / np.sqrt(len(f)))
+    assert np.abs(z).max() < 4.5, z
+
+
+def test_bad_model():
+    with pytest.raises(ValueError, match="activation"):
+        kernels.FCN(dim=4, depth=2, activation="swish")
+    with pytest.raises(ValueError, match="input_scaling"):
+        kernels.FCN(dim=4, depth=2, input_scaling="radius")

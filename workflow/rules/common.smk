@@ -1,0 +1,108 @@
+# Shared helpers: config validation, per-rule config slices, code versions, paths.
+import hashlib
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+LIBRARY = Path(workflow.basedir) / "src" / "nnft"
+
+
+def check_experiment(name, exp):
+    """Cross-key checks that the JSON schema cannot express; errors name the key."""
+    key = f"experiments.{name}"
+    target = exp["target"]
+    if len(target["degrees"]) != len(target["weights"]):
+        raise ValueError(
+            f"{key}.target: degrees and weights must have equal length "
+            f"(got {len(target['degrees'])} and {len(target['weights'])})"
+        )
+    if max(target["degrees"]) > exp["theory"]["max_degree"]:
+        raise ValueError(
+            f"{key}.target.degrees: degree {max(target['degrees'])} exceeds {key}.theory.max_degree"
+        )
+    extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
+    if extra:
+        raise ValueError(
+            f"{key}.train.n_train: sizes {extra} are not in {key}.n_train"
+        )
+    if exp["train"]["draws"] > exp["n_draws"]:
+        raise ValueError(
+            f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})"
+        )
+
+
+for _name, _exp in config["experiments"].items():
+    check_experiment(_name, _exp)
+
+
+def code_version(*modules):
+    """Hash of the library modules a stage uses: editing one reruns exactly the stages that import it."""
+    h = hashlib.sha256()
+    for m in ("store",) + modules:
+        h.update((LIBRARY / f"{m}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def exp(wildcards):
+    return config["experiments"][wildcards.experiment]
+
+
+def data_params(wildcards):
+    e = exp(wildcards)
+    return {
+        "dim": e["dim"],
+        "target": e["target"],
+        "noise": e["noise"],
+        "n_max": max(e["n_train"]),
+        "n_test": e["n_test"],
+        "n_draws": e["n_draws"],
+        "seed": e["seed"],
+    }
+
+
+def kernel_params(wildcards):
+    """The infinite-width model: everything of `model` but the width."""
+    e = exp(wildcards)
+    model = {k: v for k, v in e["model"].items() if k != "width"}
+    return {"dim": e["dim"], "model": model, **e["theory"]}
+
+
+def theory_params(wildcards):
+    e = exp(wildcards)
+    return {
+        "target": e["target"],
+        "noise": e["noise"],
+        "ridge": e["ridge"],
+        "n_min": min(e["n_train"]),
+        "n_max": max(e["n_train"]),
+    }
+
+
+def gp_params(wildcards):
+    e = exp(wildcards)
+    return {"model": kernel_params(wildcards)["model"], "ridge": e["ridge"], "n_train": e["n_train"]}
+
+
+def train_params(wildcards):
+    e = exp(wildcards)
+    train = {k: v for k, v in e["train"].items() if k != "n_train"}
+    return {"model": e["model"], "ridge": e["ridge"], "seed": e["seed"], "train": train}
+
+
+def train_stores(wildcards):
+    return expand(
+        "results/{experiment}/train/n{n}.zarr",
+        experiment=wildcards.experiment,
+        n=exp(wildcards)["train"]["n_train"],
+    )
+
+
+def all_targets():
+    return expand(
+        "results/figures/{experiment}_learning_curve.{ext}",
+        experiment=list(config["experiments"]),
+        ext=["png", "pdf"],
+    )

@@ -1,0 +1,30 @@
+"""Rule figure_learning_curve: GP, theory and trained networks on one figure (PNG + PDF)."""
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import xarray as xr
+
+from nnft import plots, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+data = store.read(snakemake.input.data)
+train = xr.concat([store.read(p) for p in snakemake.input.train], dim="n_train")
+cfg = json.loads(train.attrs["config"])
+m = cfg["model"]
+title = (
+    f"{snakemake.wildcards.experiment}: depth-{m['depth']} {m['activation']} FCN on $S^{{{data.sizes['dim'] - 1}}}$, "
+    f"$\\sigma_w^2$={m['sigma_w2']}, $\\sigma_b^2$={m['sigma_b2']} ({m['input_scaling']}), ridge $T$={cfg['ridge']}\n"
+    f"target degrees {data.degree.values.tolist()} with powers {data.weight.values.tolist()}; "
+    f"networks: width {m['width']}, {cfg['train']['members']} chains x {train.sizes['draw']} datasets"
+)
+fig, summary = plots.learning_curve_figure(
+    data, store.read(snakemake.input.theory), store.read(snakemake.input.gp), train, title
+)
+print(summary.to_dataframe().to_string(), file=sys.stderr)
+fig.savefig(snakemake.output.png, dpi=150)
+fig.savefig(snakemake.output.pdf)

@@ -1,0 +1,17 @@
+"""Rule gp: exact GP regression with the NNGP on every dataset draw and size -> gp.zarr."""
+
+import sys
+from typing import TYPE_CHECKING
+
+from nnft import kernels, learning_curves, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+p = snakemake.params.gp
+ds = store.read(snakemake.input.data)
+spectrum = store.read(snakemake.input.spectrum)
+net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
+out = learning_curves.exact_gp_learning_curve(net, ds, p["n_train"], p["ridge"], spectrum.eigenvalue_nngp.values)
+store.write(out, snakemake.output[0], store.provenance(p))

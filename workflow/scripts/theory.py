@@ -1,0 +1,19 @@
+"""Rule theory: equivalent-kernel and self-consistent learning curves -> theory.zarr."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nnft import learning_curves, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+p = snakemake.params.theory
+n_grid = np.geomspace(p["n_min"] / 2, p["n_max"] * 2, 121)
+ds = learning_curves.theory_curves(
+    store.read(snakemake.input.spectrum), p["target"]["degrees"], p["target"]["weights"], p["ridge"], p["noise"], n_grid
+)
+store.write(ds, snakemake.output[0], store.provenance(p))

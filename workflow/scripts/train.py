@@ -1,0 +1,46 @@
+"""Rule train: a Langevin ensemble of finite networks on the first train.draws datasets at one n -> train/n{n}.zarr."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import jax
+from tqdm import tqdm
+
+from nnft import kernels, langevin, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+p = snakemake.params.train
+t = p["train"]
+n = int(snakemake.wildcards.n)
+ds = store.read(snakemake.input.data)
+net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
+draws = slice(0, t["draws"])
+bar = tqdm(total=t["n_samples"], desc=f"langevin n={n}", file=sys.stderr, mininterval=5)
+
+
+def progress(done, total):
+    bar.update(done - bar.n)
+
+
+out = langevin.run_ensemble(
+    net,
+    ds.x_train.values[draws, :n],
+    ds.y_train.values[draws, :n],
+    ds.x_test.values,
+    ridge=p["ridge"],
+    key=jax.random.fold_in(jax.random.key(p["seed"]), n),
+    members=t["members"],
+    integrator=t["integrator"],
+    step_factor=t["step_factor"],
+    burn_in=t["burn_in"],
+    sample=t["sample"],
+    n_samples=t["n_samples"],
+    progress=progress,
+)
+bar.close()
+out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n])
+print(f"n={n}: {dict(out.attrs)}", file=sys.stderr)
+store.write(out, snakemake.output[0], store.provenance(p, seed=p["seed"]))
