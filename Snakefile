@@ -2,7 +2,11 @@
 # The DAG per experiment: data -> spectrum -> theory / gp ; data -> train (one job per n) -> figure.
 
 
-configfile: "config/config.yaml"
+# The embedded default, unless a config was given (--configfile / --config): Snakemake would otherwise merge the
+# two and run the default experiments too.
+if not config:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

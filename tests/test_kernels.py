@@ -14,16 +14,20 @@ from nnft import kernels, langevin, sphere
 def lam_kappa1(d, m):
     """Closed form lambda_{2m}[kappa_1] (Sec. 5, depth-2 ReLU)."""
     return math.exp(
-        special.gammaln(d / 2) + special.gammaln(d / 2 + 1) + 2 * special.gammaln(m - 0.5)
+        special.gammaln(d / 2)
+        + special.gammaln(d / 2 + 1)
+        + 2 * special.gammaln(m - 0.5)
         - 2 * special.gammaln(m + (d + 1) / 2)
     ) / (4 * math.pi**2)
 
 
 def lam_t_kappa0(d, m):
     """Closed form lambda_{2m}[t kappa_0] (Sec. 5)."""
-    return math.exp(
-        2 * special.gammaln(d / 2) + 2 * special.gammaln(m - 0.5) - 2 * special.gammaln(m + (d + 1) / 2)
-    ) * (m**2 + m * (d - 2) / 2 + 0.25) / (2 * math.pi**2)
+    return (
+        math.exp(2 * special.gammaln(d / 2) + 2 * special.gammaln(m - 0.5) - 2 * special.gammaln(m + (d + 1) / 2))
+        * (m**2 + m * (d - 2) / 2 + 0.25)
+        / (2 * math.pi**2)
+    )
 
 
 def test_f4_numbers():

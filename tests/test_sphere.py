@@ -42,7 +42,9 @@ def taylor_route(b, d, max_degree):
         for k in range(0, (len(b) - 1 - l) // 2 + 1):
             n = 2 * k + l
             s += b[n] * math.exp(
-                special.gammaln(n + 1) - special.gammaln(2 * k + 1) + special.gammaln(k + 0.5)
+                special.gammaln(n + 1)
+                - special.gammaln(2 * k + 1)
+                + special.gammaln(k + 0.5)
                 - special.gammaln(k + l + d / 2)
             )
         lam.append(math.gamma(d / 2) / (math.sqrt(math.pi) * 2**l) * s)

@@ -29,7 +29,7 @@ def target_terms(x: np.ndarray, degrees, weights, directions) -> np.ndarray:
     """Values of each target term g_j at the rows of x: shape (n_terms, *x.shape[:-1])."""
     d = x.shape[-1]
     out = []
-    for l, w, u in zip(degrees, weights, directions):
+    for l, w, u in zip(degrees, weights, directions, strict=True):
         amp = np.sqrt(w * sphere.degeneracy(d, l))
         out.append(amp * sphere.gegenbauer_normalized(d, int(l), x @ u))
     return np.stack(out)

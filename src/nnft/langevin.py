@@ -47,7 +47,7 @@ def init_params(key: jax.Array, net: kernels.FCN, dtype=jnp.float32) -> list[dic
     """Standard-normal weights and biases (a draw from the prior), one dict per weight layer."""
     sizes = [net.dim] + [net.width] * (net.depth - 1) + [1]
     params = []
-    for k, fan_in, fan_out in zip(jax.random.split(key, net.depth), sizes[:-1], sizes[1:]):
+    for k, fan_in, fan_out in zip(jax.random.split(key, net.depth), sizes[:-1], sizes[1:], strict=True):
         kw, kb = jax.random.split(k)
         params.append(
             {"w": jax.random.normal(kw, (fan_in, fan_out), dtype), "b": jax.random.normal(kb, (fan_out,), dtype)}
@@ -97,7 +97,9 @@ def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y) -> tu
 def _normal_like(key, tree):
     leaves, treedef = jax.tree.flatten(tree)
     keys = jax.random.split(key, len(leaves))
-    return jax.tree.unflatten(treedef, [jax.random.normal(k, a.shape, a.dtype) for k, a in zip(keys, leaves)])
+    return jax.tree.unflatten(
+        treedef, [jax.random.normal(k, a.shape, a.dtype) for k, a in zip(keys, leaves, strict=True)]
+    )
 
 
 def init_chain(key: jax.Array, net: kernels.FCN, temperature: float, x, y) -> ChainState:
@@ -150,7 +152,13 @@ class Schedule(NamedTuple):
 
 
 def schedule(
-    mu_max: float, temperature: float, integrator: str, step_factor: float, burn_in: float, sample: float, n_samples: int
+    mu_max: float,
+    temperature: float,
+    integrator: str,
+    step_factor: float,
+    burn_in: float,
+    sample: float,
+    n_samples: int,
 ) -> Schedule:
     """Step size, friction and step counts; burn_in and sample are in units of the slowest relaxation time."""
     if integrator not in INTEGRATORS:

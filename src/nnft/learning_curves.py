@@ -8,8 +8,8 @@ measure on S^{d-1}; a level l has eigenvalue lambda_l and degeneracy N(d, l); th
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 import xarray as xr
+from scipy import optimize
 
 from . import data, kernels, sphere
 
@@ -33,7 +33,7 @@ def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: 
 def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
     """Target power G_l on levels 0..max_degree from the (degree, weight) terms of a target."""
     power = np.zeros(max_degree + 1)
-    for l, w in zip(degrees, weights):
+    for l, w in zip(degrees, weights, strict=True):
         if l > max_degree:
             raise ValueError(f"target degree {l} exceeds the spectrum's max_degree {max_degree}")
         power[l] += w

@@ -89,7 +89,7 @@ def learning_curve_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, 
     ax.legend(fontsize=7.5, loc="lower left")
     bx.axhline(1.0, color="k", lw=0.8)
     bx.errorbar(n_net, summary.ratio, yerr=summary.ratio_se, fmt="D", color="tab:red", ms=5, capsize=3)
-    for n, r, d in zip(n_net, summary.ratio.values, summary.rel_distance.values):
+    for n, r, d in zip(n_net, summary.ratio.values, summary.rel_distance.values, strict=True):
         bx.annotate(f"{d:.0%}", (n, r), textcoords="offset points", xytext=(6, 6), fontsize=7, color="tab:red")
     bx.set_ylabel("network / GP MSE\n(same datasets)")
     bx.set_xlabel(r"training set size $n$")

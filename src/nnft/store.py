@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import uuid
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -31,7 +32,11 @@ def git_revision(path: str | os.PathLike = ".") -> str:
             ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -67,5 +72,8 @@ def write(ds: xr.Dataset, path: str | os.PathLike, attrs: dict | None = None) ->
 
 def read(path: str | os.PathLike) -> xr.Dataset:
     """Open a store eagerly (stores are small) without consolidated metadata."""
-    with xr.open_zarr(path, consolidated=False, zarr_format=3) as ds:
-        return ds.load()
+    with warnings.catch_warnings():
+        # Snakemake drops a .snakemake_timestamp file into directory outputs; it is not part of the store.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        with xr.open_zarr(path, consolidated=False, zarr_format=3) as ds:
+            return ds.load()

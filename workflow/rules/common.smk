@@ -4,7 +4,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 LIBRARY = Path(workflow.basedir) / "src" / "nnft"
@@ -25,9 +24,7 @@ def check_experiment(name, exp):
         )
     extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
     if extra:
-        raise ValueError(
-            f"{key}.train.n_train: sizes {extra} are not in {key}.n_train"
-        )
+        raise ValueError(f"{key}.train.n_train: sizes {extra} are not in {key}.n_train")
     if exp["train"]["draws"] > exp["n_draws"]:
         raise ValueError(
             f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})"
@@ -83,7 +80,11 @@ def theory_params(wildcards):
 
 def gp_params(wildcards):
     e = exp(wildcards)
-    return {"model": kernel_params(wildcards)["model"], "ridge": e["ridge"], "n_train": e["n_train"]}
+    return {
+        "model": kernel_params(wildcards)["model"],
+        "ridge": e["ridge"],
+        "n_train": e["n_train"],
+    }
 
 
 def train_params(wildcards):

@@ -1,12 +1,12 @@
 rule data:
     output:
         directory("results/{experiment}/data.zarr"),
-    params:
-        dataset=data_params,
-        code=code_version("data", "sphere"),
     log:
         "logs/{experiment}/data.log",
     conda:
         "../../envs/nnft.yaml"
+    params:
+        dataset=data_params,
+        code=code_version("data", "sphere"),
     script:
         "../scripts/data.py"

@@ -11,11 +11,11 @@ rule figure_learning_curve:
             category="Learning curves",
         ),
         pdf="results/figures/{experiment}_learning_curve.pdf",
-    params:
-        code=code_version("plots", "langevin"),
     log:
         "logs/{experiment}/figure_learning_curve.log",
     conda:
         "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots", "langevin"),
     script:
         "../scripts/figure_learning_curve.py"

@@ -1,13 +1,13 @@
 rule spectrum:
     output:
         directory("results/{experiment}/spectrum.zarr"),
-    params:
-        kernel=kernel_params,
-        code=code_version("kernels", "sphere"),
     log:
         "logs/{experiment}/spectrum.log",
     conda:
         "../../envs/nnft.yaml"
+    params:
+        kernel=kernel_params,
+        code=code_version("kernels", "sphere"),
     script:
         "../scripts/spectrum.py"
 
@@ -17,13 +17,13 @@ rule theory:
         spectrum="results/{experiment}/spectrum.zarr",
     output:
         directory("results/{experiment}/theory.zarr"),
-    params:
-        theory=theory_params,
-        code=code_version("learning_curves"),
     log:
         "logs/{experiment}/theory.log",
     conda:
         "../../envs/nnft.yaml"
+    params:
+        theory=theory_params,
+        code=code_version("learning_curves"),
     script:
         "../scripts/theory.py"
 
@@ -34,12 +34,12 @@ rule gp:
         spectrum="results/{experiment}/spectrum.zarr",
     output:
         directory("results/{experiment}/gp.zarr"),
-    params:
-        gp=gp_params,
-        code=code_version("learning_curves", "kernels", "data", "sphere"),
     log:
         "logs/{experiment}/gp.log",
     conda:
         "../../envs/nnft.yaml"
+    params:
+        gp=gp_params,
+        code=code_version("learning_curves", "kernels", "data", "sphere"),
     script:
         "../scripts/gp.py"

@@ -3,19 +3,19 @@ rule train:
         data="results/{experiment}/data.zarr",
     output:
         directory("results/{experiment}/train/n{n}.zarr"),
-    params:
-        train=train_params,
-        code=code_version("langevin", "kernels"),
+    log:
+        "logs/{experiment}/train_n{n}.log",
     wildcard_constraints:
         n=r"\d+",
+    cache: "omit-software"
+    conda:
+        "../../envs/nnft.yaml"
     threads: 2
     resources:
         runtime=60,
         mem_mb=4000,
-    cache: "omit-software"
-    log:
-        "logs/{experiment}/train_n{n}.log",
-    conda:
-        "../../envs/nnft.yaml"
+    params:
+        train=train_params,
+        code=code_version("langevin", "kernels"),
     script:
         "../scripts/train.py"

@@ -1,0 +1,48 @@
+"""data.py: the teacher's per-degree weights are exact population powers; train sets are nested."""
+
+import numpy as np
+import pytest
+
+from nnft import data, sphere
+
+
+def test_target_weights_are_population_powers():
+    # Monte Carlo over 200k uniform points: E[g_j^2] = weight_j and E[g_j g_k] = 0, within 5 standard errors.
+    rng = np.random.default_rng(3)
+    d, degrees, weights = 6, [0, 1, 2, 3], [0.2, 0.5, 1.5, 0.7]
+    directions = sphere.sample_sphere(rng, 4, d)
+    x = sphere.sample_sphere(rng, 200_000, d)
+    g = data.target_terms(x, degrees, weights, directions)
+    prod = g[:, None, :] * g[None, :, :]
+    mean, se = prod.mean(-1), prod.std(-1) / np.sqrt(x.shape[0])
+    assert np.all(np.abs(mean - np.diag(weights)) < 5 * se + 1e-12), (mean, se)
+
+
+def test_nested_train_sets_and_sphere():
+    small = data.make_dataset(7, 5, [1, 2], [0.5, 0.5], n_max=20, n_test=10, n_draws=3)
+    big = data.make_dataset(7, 5, [1, 2], [0.5, 0.5], n_max=50, n_test=10, n_draws=3)
+    np.testing.assert_array_equal(small.x_train.values, big.x_train.values[:, :20])
+    np.testing.assert_array_equal(small.x_test.values, big.x_test.values)
+    np.testing.assert_allclose(np.linalg.norm(big.x_train.values, axis=-1), 1.0)
+    np.testing.assert_array_equal(big.y_train.values, big.g_train.values)  # noise = 0: labels are the target
+    assert not np.allclose(big.x_train.values[0], big.x_train.values[1])  # draws are independent
+
+
+def test_label_noise_variance():
+    ds = data.make_dataset(1, 4, [1], [1.0], n_max=4000, n_test=5, n_draws=5, noise=0.3)
+    resid = (ds.y_train - ds.g_train).values.ravel()
+    # Var = 0.09; the s.e. of the sample variance is 0.09 sqrt(2 / 20000) = 9e-4.
+    assert resid.var() == pytest.approx(0.09, abs=5 * 9e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"degrees": [1, 1], "weights": [0.5, 0.5]}, "distinct"),
+        ({"degrees": [1], "weights": [-1.0]}, "weights"),
+        ({"degrees": [1, 2], "weights": [1.0]}, "equal-length"),
+    ],
+)
+def test_bad_targets(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.make_dataset(0, 5, n_max=4, n_test=4, n_draws=1, **kwargs)

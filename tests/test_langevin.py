@@ -1,0 +1,105 @@
+"""langevin.py: the sampler reproduces the analytic Gaussian posterior of a linear model (science/
+learning_curves.md Sec. 1c), the posterior-mean estimator is unbiased, divergence is reported."""
+
+import jax
+import numpy as np
+import pytest
+
+from nnft import kernels, langevin, sphere
+
+
+@pytest.fixture(scope="module")
+def linear_problem():
+    # depth = 1 is a linear model f = sqrt(sigma_w2) x.W + sqrt(sigma_b2) b: its posterior is exactly the GP with
+    # kernel sigma_w2 t + sigma_b2 and noise variance T. n = 6 < d = 8, T = 0.3: the mean depends strongly on T.
+    rng = np.random.default_rng(5)
+    net = kernels.FCN(dim=8, depth=1, sigma_w2=1.5, sigma_b2=0.2, input_scaling="sqrt_d")
+    x = sphere.sample_sphere(rng, 6, 8)
+    y = rng.standard_normal(6)
+    xt = sphere.sample_sphere(rng, 12, 8)
+    ridge = 0.3
+    k, ks, kss = kernels.gram(net, x), kernels.gram(net, xt, x), kernels.gram(net, xt)
+    a = np.linalg.solve(k + ridge * np.eye(6), np.c_[y, ks.T])
+    mean, cov = ks @ a[:, 0], kss - ks @ a[:, 1:]
+    # The mean a sampler at the wrong temperature (2T, the loss-as-mean pitfall of Sec. 1c in miniature) would give.
+    wrong = ks @ np.linalg.solve(k + 2 * ridge * np.eye(6), y)
+    return net, x, y, xt, ridge, mean, np.diag(cov), wrong
+
+
+@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2)])
+def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
+    net, x, y, xt, ridge, mean, _, wrong = linear_problem
+    members = 64
+    out = langevin.run_ensemble(
+        net,
+        x[None],
+        y[None],
+        xt,
+        ridge,
+        jax.random.key(3),
+        members=members,
+        integrator=integrator,
+        step_factor=step_factor,
+        burn_in=5,
+        sample=100,
+        n_samples=100,
+    )
+    f = out.f_mean.values[0]  # (member, test): independent chains' time averages
+    se = f.std(0, ddof=1) / np.sqrt(members)
+    z = (f.mean(0) - mean) / se
+    assert np.abs(z).max() < 4.5, z
+    # The test has power: the posterior mean at temperature 2T is rejected by a wide margin.
+    assert np.abs((f.mean(0) - wrong) / se).max() > 10
+
+
+def test_linear_model_posterior_variance(linear_problem):
+    # Total variance = mean within-chain variance + between-chain variance of the time averages; BAOAB samples a
+    # harmonic potential's configurations exactly, so no step-size bias. Error bar: jackknife over chains.
+    net, x, y, xt, ridge, _, var, _ = linear_problem
+    out = langevin.run_ensemble(
+        net, x[None], y[None], xt, ridge, jax.random.key(4), members=32, burn_in=5, sample=40, n_samples=200
+    )
+    fm, fv = out.f_mean.values[0], out.f_var.values[0]
+
+    def total(idx):
+        return fv[idx].mean(0) + fm[idx].var(0)
+
+    m = fm.shape[0]
+    est = total(np.arange(m))
+    loo = np.stack([total(np.delete(np.arange(m), i)) for i in range(m)])
+    se = np.sqrt((m - 1) / m * ((loo - loo.mean(0)) ** 2).sum(0))
+    z = (est - var) / se
+    assert np.abs(z).max() < 4.5, (est, var, se)
+
+
+def test_posterior_mean_mse_is_unbiased():
+    # Synthetic chains f_m = mu + noise: the corrected estimator averages to ||mu - g||^2, the raw one does not,
+    # and the jackknife standard error matches the spread of the estimates.
+    rng = np.random.default_rng(0)
+    mu, g = rng.standard_normal(50), rng.standard_normal(50)
+    truth = np.mean((mu - g) ** 2)
+    f = mu + 0.8 * rng.standard_normal((4000, 4, 50))
+    est, se = langevin.posterior_mean_mse(f, g)
+    raw = np.mean((f.mean(1) - g) ** 2, axis=-1)
+    err = est.std() / np.sqrt(est.size)
+    assert abs(est.mean() - truth) < 4 * err
+    assert raw.mean() - truth > 20 * err  # the bias 0.64 / 4 = 0.16 is removed
+    assert 0.8 < np.sqrt(np.mean(se**2)) / est.std() < 1.25
+
+
+def test_divergence_is_reported(monkeypatch, linear_problem):
+    net, x, y, xt, ridge, _, _, _ = linear_problem
+    blown = langevin.Schedule(50.0, 0.1, 1.0, 400, 1, 2)
+    monkeypatch.setattr(langevin, "schedule", lambda *a, **k: blown)
+    with pytest.raises(FloatingPointError, match="step_factor"):
+        langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), members=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"step_factor": 2.5}, "step_factor"), ({"integrator": "leapfrog"}, "integrator"), ({"members": 1}, "members")],
+)
+def test_bad_arguments(linear_problem, kwargs, match):
+    net, x, y, xt, ridge, _, _, _ = linear_problem
+    with pytest.raises(ValueError, match=match):
+        langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), **{"members": 2, **kwargs})

@@ -1,0 +1,49 @@
+"""store.py: Zarr v3 round trip with provenance; atomic writes leave no half store."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from nnft import store
+
+
+def sample_dataset():
+    return xr.Dataset(
+        {"mse": (("draw", "n_train"), np.arange(6.0).reshape(2, 3))},
+        coords={"draw": [0, 1], "n_train": [8, 16, 32]},
+        attrs={"kernel": "nngp"},
+    )
+
+
+def test_round_trip_with_provenance(tmp_path):
+    path = tmp_path / "a.zarr"
+    store.write(sample_dataset(), path, store.provenance({"ridge": 0.1}, seed=3))
+    assert zarr.open_group(path, mode="r").metadata.zarr_format == 3
+    back = store.read(path)
+    xr.testing.assert_identical(back.drop_attrs(), sample_dataset().drop_attrs())
+    assert json.loads(back.attrs["config"]) == {"ridge": 0.1}
+    assert back.attrs["seed"] == "3" and back.attrs["kernel"] == "nngp"
+    assert "numpy" in json.loads(back.attrs["versions"])
+
+
+def test_overwrite_and_no_temporaries(tmp_path):
+    path = tmp_path / "a.zarr"
+    store.write(sample_dataset(), path)
+    store.write(sample_dataset() * 2, path)
+    np.testing.assert_array_equal(store.read(path).mse.values, 2 * np.arange(6.0).reshape(2, 3))
+    assert [p.name for p in tmp_path.iterdir()] == ["a.zarr"]
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "b.zarr"
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write(sample_dataset(), path)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,160 @@
+"""The Snakemake workflow end to end on a tiny config: every store and figure, partial reruns, config errors,
+lint and formatting."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnft import store
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY = yaml.safe_load((REPO / "tests/config/tiny.yaml").read_text())
+
+
+def snakemake(cwd, *args, check=True):
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def copy_workflow(dest: Path, config: dict) -> Path:
+    for name in ("Snakefile", "workflow", "src", "envs"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    (dest / "config").mkdir()
+    (dest / "config/config.yaml").write_text(yaml.safe_dump(config))
+    return dest
+
+
+def planned_outputs(cwd) -> set[str]:
+    """Output paths of the jobs a dry run would execute."""
+    out = snakemake(cwd, "-n").stdout
+    paths = set()
+    for line in out.splitlines():
+        m = re.match(r"\s+output:\s+(.*)", line)
+        if m:
+            paths.update(p.strip() for p in m.group(1).split(","))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    wf = copy_workflow(tmp_path_factory.mktemp("wf"), TINY)
+    snakemake(wf)
+    return wf
+
+
+@pytest.mark.slow
+def test_end_to_end_produces_every_store_and_figure(workflow_run):
+    wf = workflow_run
+    for exp, spec in TINY["experiments"].items():
+        for name in ("data", "spectrum", "theory", "gp"):
+            ds = store.read(wf / f"results/{exp}/{name}.zarr")
+            assert "config" in ds.attrs and "versions" in ds.attrs and "git_revision" in ds.attrs
+        for n in spec["train"]["n_train"]:
+            ds = store.read(wf / f"results/{exp}/train/n{n}.zarr")
+            assert ds.f_mean.dims == ("n_train", "draw", "member", "test_sample")
+            assert ds.sizes["member"] == spec["train"]["members"]
+        for ext in ("png", "pdf"):
+            assert (wf / f"results/figures/{exp}_learning_curve.{ext}").stat().st_size > 10_000
+    gp = store.read(wf / "results/a/gp.zarr")
+    assert gp.mse_population.dims == ("draw", "n_train") and list(gp.n_train.values) == [4, 8]
+    assert planned_outputs(wf) == set()  # up to date: nothing reruns
+
+
+@pytest.mark.slow
+def test_partial_reruns(workflow_run, tmp_path):
+    wf = workflow_run
+    cfg_path = wf / "config/config.yaml"
+
+    def with_change(edit):
+        cfg = yaml.safe_load(yaml.safe_dump(TINY))
+        edit(cfg["experiments"])
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        try:
+            return planned_outputs(wf)
+        finally:
+            cfg_path.write_text(yaml.safe_dump(TINY))
+
+    figs = {f"results/figures/{e}_learning_curve.{x}" for e in "ab" for x in ("png", "pdf")}
+    fig_a = {p for p in figs if "/a_" in p}
+    fig_b = figs - fig_a
+
+    def set_members(e):
+        e["a"]["train"]["members"] = 3
+
+    assert with_change(set_members) == {"results/a/train/n4.zarr", "results/a/train/n8.zarr"} | fig_a
+
+    def set_width(e):
+        e["b"]["model"]["width"] = 32  # the infinite-width theory does not see the width
+
+    assert with_change(set_width) == {"results/b/train/n8.zarr"} | fig_b
+
+    def set_ridge(e):
+        e["b"]["ridge"] = 0.3
+
+    assert (
+        with_change(set_ridge)
+        == {
+            "results/b/theory.zarr",
+            "results/b/gp.zarr",
+            "results/b/train/n8.zarr",
+        }
+        | fig_b
+    )
+
+    # Editing a library module reruns exactly the stages that use it (code_version params).
+    lib = wf / "src/nnft/learning_curves.py"
+    original = lib.read_text()
+    lib.write_text(original + "\n# edited\n")
+    try:
+        planned = planned_outputs(wf)
+    finally:
+        lib.write_text(original)
+    assert planned == {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")} | figs
+    assert planned_outputs(wf) == set()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda e: e["a"].update(noize=0.1), "'noize' was unexpected"),
+        (lambda e: e["a"].update(n_test=-5), "n_test"),
+        (lambda e: e["b"]["model"].update(activation="swish"), "activation"),
+        (lambda e: e["a"]["train"].update(n_train=[4, 16]), "experiments.a.train.n_train"),
+        (lambda e: e["a"]["target"].update(weights=[1.0]), "experiments.a.target"),
+        (lambda e: e.update({"bad/name": e["a"]}), "bad/name"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, edit, message):
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    edit(cfg["experiments"])
+    wf = copy_workflow(tmp_path, cfg)
+    proc = snakemake(wf, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (wf / "results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_and_snakefmt_are_clean():
+    for args in (["check", "."], ["format", "--check", "."]):
+        ruff = subprocess.run([str(BIN / "ruff"), *args], cwd=REPO, capture_output=True, text=True)
+        assert ruff.returncode == 0, ruff.stdout
+    fmt = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
