@@ -1,46 +1,81 @@
 """NNGP and NTK of deep fully connected networks at infinite width, as functions of t = x.x' on the unit sphere.
 
-``depth`` counts weight layers (science/learning_curves.md Sec. 5): depth = 1 is a linear model.
-Two input conventions, both for data on the unit sphere S^{d-1}:
+``depth`` counts weight layers (science/learning_curves.md Sec. 5): depth = 1 is a linear model. The kernel of a
+network is a fold over its layers, each calling the activation's Gaussian expectations (activations.py):
 
-- ``"unit"``:   first-layer weight variance sigma_w2 / d on |x| = 1, Sigma^(1) = sigma_w2 t / d + sigma_b2
-                (Cohen, Malka & Ringel v2; reproduces their numbers, Sec. 8 F3);
-- ``"sqrt_d"``: inputs at radius sqrt(d) (PDLT's |x|^2 / n_0 = 1), Sigma^(1) = sigma_w2 t + sigma_b2.
+    Sigma^(1) = sigma_w2[0] g t + sigma_b2[0],                q^(1) = sigma_w2[0] g + sigma_b2[0]
+    Sigma^(l) = sigma_w2[l] E[s(u)s(v)] + sigma_b2[l],        (u, v) ~ N(0, [[q, Sigma], [Sigma, q]]) at layer l-1
+    dSigma^(l) = sigma_w2[l] E[s'(u)s'(v)],  Theta^(l) = Theta^(l-1) dSigma^(l) + Sigma^(l),  Theta^(1) = Sigma^(1)
+
+with g the input gain of the convention (learning_curves.md Sec. 5), both for data on the unit sphere S^{d-1}:
+
+- ``"unit"``:   first-layer weight variance sigma_w2 / d on |x| = 1, g = 1/d (Cohen, Malka & Ringel v2; F3);
+- ``"sqrt_d"``: inputs at radius sqrt(d) (PDLT's |x|^2 / n_0 = 1), g = 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+import xarray as xr
+
+from . import activations, sphere
+from .activations import arccos_kappa0, arccos_kappa1  # noqa: F401  (re-exported: the ReLU closed forms)
 
 INPUT_SCALINGS = ("unit", "sqrt_d")
-ACTIVATIONS = ("relu",)
+CHEBYSHEV_DEGREE = 256  # interpolation of quadrature kernels in t for large arrays
 
 
 @dataclass(frozen=True)
 class FCN:
-    """One description of a fully connected network, shared by the kernel theory and the trained ensembles."""
+    """One description of a fully connected network, shared by the kernel theory and the trained ensembles.
+
+    sigma_w2 / sigma_b2: a number for every layer, or a tuple with one entry per weight layer.
+    activation: a name understood by activations.parse, or an activations.Activation.
+    """
 
     dim: int
     depth: int
-    activation: str = "relu"
-    sigma_w2: float = 2.0
-    sigma_b2: float = 0.0
+    activation: str | activations.Activation = "relu"
+    sigma_w2: float | Sequence[float] = 2.0
+    sigma_b2: float | Sequence[float] = 0.0
     input_scaling: str = "sqrt_d"
     width: int = 128
 
     def __post_init__(self):
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS} (got {self.activation!r})")
+        for name in ("sigma_w2", "sigma_b2"):
+            value = getattr(self, name)
+            if isinstance(value, Sequence):
+                object.__setattr__(self, name, tuple(float(v) for v in value))
+                if len(value) != self.depth:
+                    raise ValueError(f"{name} needs one value per weight layer ({self.depth}), got {len(value)}")
+        if isinstance(self.activation, str):
+            activations.parse(self.activation)  # raises on unknown names
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS} (got {self.input_scaling!r})")
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1 weight layer (got {self.depth})")
-        if self.sigma_w2 <= 0 or self.sigma_b2 < 0:
+        w2, b2 = zip(*self.layer_variances(), strict=True)
+        if min(w2) <= 0 or min(b2) < 0:
             raise ValueError(f"need sigma_w2 > 0 and sigma_b2 >= 0 (got {self.sigma_w2}, {self.sigma_b2})")
         if self.width < 1 or self.dim < 1:
             raise ValueError(f"width and dim must be positive (got {self.width}, {self.dim})")
+
+    @property
+    def act(self) -> activations.Activation:
+        a = self.activation
+        return activations.parse(a) if isinstance(a, str) else a
+
+    def layer_variances(self) -> list[tuple[float, float]]:
+        """(sigma_w2, sigma_b2) of each weight layer."""
+
+        def per_layer(v):
+            return list(v) if isinstance(v, tuple) else [float(v)] * self.depth
+
+        return list(zip(per_layer(self.sigma_w2), per_layer(self.sigma_b2), strict=True))
 
     @property
     def input_gain2(self) -> float:
@@ -48,32 +83,54 @@ class FCN:
         return 1.0 / self.dim if self.input_scaling == "unit" else 1.0
 
 
-def arccos_kappa1(rho):
-    """kappa_1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi, so E[relu(u) relu(v)] = sqrt(q q') kappa_1 / 2."""
-    rho = np.clip(rho, -1.0, 1.0)
-    return (np.sqrt(1.0 - rho**2) + rho * (np.pi - np.arccos(rho))) / np.pi
-
-
-def arccos_kappa0(rho):
-    """kappa_0(rho) = 1 - arccos(rho) / pi, so E[relu'(u) relu'(v)] = kappa_0 / 2."""
-    rho = np.clip(rho, -1.0, 1.0)
-    return 1.0 - np.arccos(rho) / np.pi
-
-
-def nngp_ntk(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
-    """(NNGP, NTK) of the network's scalar output at cosine t between two unit-sphere inputs (Sec. 5 recursion)."""
-    t = np.asarray(t, dtype=np.float64)
-    w2, b2 = net.sigma_w2, net.sigma_b2
+def recursion(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
+    """(NNGP, NTK) by the layer recursion evaluated at every entry of t (real, or complex for Cauchy integrals)."""
+    t = np.asarray(t)
+    act = net.act
+    layers = net.layer_variances()
+    w2, b2 = layers[0]
     sigma = w2 * net.input_gain2 * t + b2
     q = w2 * net.input_gain2 + b2
     theta = sigma
-    for _ in range(2, net.depth + 1):
-        rho = sigma / q
-        sigma_dot = w2 * arccos_kappa0(rho) / 2
-        sigma = w2 * q * arccos_kappa1(rho) / 2 + b2
+    for w2, b2 in layers[1:]:
+        sigma_dot = w2 * act.pair_deriv(q, sigma, q)
+        sigma = w2 * act.pair(q, sigma, q) + b2
         theta = theta * sigma_dot + sigma
-        q = w2 * q / 2 + b2
+        q = float(w2 * act.pair(q, q, q) + b2)
     return sigma, theta
+
+
+@lru_cache(maxsize=32)
+def _chebyshev(net: FCN):
+    """Chebyshev series of (NNGP, NTK) on [-1, 1], trimmed where coefficients fall below 1e-16 of the largest."""
+    series = []
+    values = None
+    for which in (0, 1):
+
+        def f(t, which=which):
+            nonlocal values
+            if values is None:
+                values = recursion(net, t)
+            return values[which]
+
+        c = np.polynomial.Chebyshev.interpolate(f, CHEBYSHEV_DEGREE).coef
+        keep = np.nonzero(np.abs(c) > 1e-16 * np.abs(c).max())[0]
+        series.append(c[: keep[-1] + 1])
+    return series
+
+
+def nngp_ntk(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
+    """(NNGP, NTK) of the network's scalar output at cosine t between two unit-sphere inputs.
+
+    Closed-form activations evaluate the recursion entrywise. Quadrature activations do so for small arrays and
+    otherwise interpolate a Chebyshev series in t (the kernels are analytic on [-1, 1]; agreement ~1e-12, tested).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if net.act.closed_form or t.size <= CHEBYSHEV_DEGREE + 1:
+        return recursion(net, t)
+    c_nngp, c_ntk = _chebyshev(net)
+    t = np.clip(t, -1.0, 1.0)
+    return np.polynomial.chebyshev.chebval(t, c_nngp), np.polynomial.chebyshev.chebval(t, c_ntk)
 
 
 def nngp(net: FCN, t) -> np.ndarray:
@@ -91,30 +148,75 @@ def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp
     return {"nngp": k_nngp, "ntk": k_ntk}[kind]
 
 
-def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000):
+def single_input_flow(net: FCN, k1: float, depth: int | None = None) -> np.ndarray:
+    """K^(l) = sigma_b2 + sigma_w2 E[s(z)^2]_{z ~ N(0, K^(l-1))}, l = 1..depth, from K^(1) = k1 (PDLT notation;
+    science/finite_width_criticality.md Sec. 1-2). Uses the layer variances of layers 2.. of net."""
+    depth = depth or net.depth
+    layers = net.layer_variances()
+    ks = [float(k1)]
+    for l in range(1, depth):
+        w2, b2 = layers[min(l, len(layers) - 1)]
+        ks.append(float(w2 * net.act.pair(ks[-1], ks[-1], ks[-1]) + b2))
+    return np.array(ks)
+
+
+def taylor_coefficients(kernel: Callable, n_coef: int, radius: float = 0.9, n_points: int | None = None) -> np.ndarray:
+    """b_q, q < n_coef, of an analytic dot-product kernel K(t) = sum_q b_q t^q by the Cauchy integral on |z| = radius
+    (trapezoidal rule = FFT; learning_curves.md Sec. 5). The kernel must accept complex arrays."""
+    m = n_points or max(4 * n_coef, 256)
+    z = radius * np.exp(2j * np.pi * np.arange(m) / m)
+    coef = np.fft.fft(kernel(z)) / m
+    return (coef[:n_coef] / radius ** np.arange(n_coef)).real
+
+
+def eigenvalues_from_taylor(b: np.ndarray, d: int, max_degree: int) -> np.ndarray:
+    """Eq. 9 of Cohen et al. (learning_curves.md Sec. 5): lambda_l from Taylor coefficients b_q, in log space
+    (no overflow for d ~ 1000, l ~ 20)."""
+    from scipy.special import gammaln
+
+    b = np.asarray(b, dtype=np.float64)
+    lam = np.zeros(max_degree + 1)
+    for l in range(max_degree + 1):
+        s = np.arange(0, (b.size - 1 - l) // 2 + 1)
+        n = 2 * s + l
+        logw = (
+            gammaln(d / 2)
+            - 0.5 * np.log(np.pi)
+            - l * np.log(2)
+            + gammaln(n + 1)
+            - gammaln(2 * s + 1)
+            + gammaln(s + 0.5)
+            - gammaln(s + l + d / 2)
+        )
+        lam[l] = np.sum(b[n] * np.exp(logw))
+    return lam
+
+
+def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000) -> xr.Dataset:
     """NNGP and NTK Funk-Hecke eigenvalues per degree on S^{dim-1}, with degeneracies, as an xarray Dataset."""
-    import xarray as xr
-
-    from . import sphere
-
     degree = np.arange(max_degree + 1)
-    lam_nngp = sphere.funk_hecke(lambda t: nngp(net, t), net.dim, max_degree, quadrature_nodes)
-    lam_ntk = sphere.funk_hecke(lambda t: ntk(net, t), net.dim, max_degree, quadrature_nodes)
-    k1_nngp, k1_ntk = nngp_ntk(net, 1.0)
-    deg = sphere.degeneracy(net.dim, degree)
+    t, w = sphere.quadrature(net.dim, quadrature_nodes)
+    k_nngp, k_ntk = nngp_ntk(net, t)
+    table = sphere.gegenbauer_table(net.dim, max_degree, t)
+    lam_nngp, lam_ntk = table @ (w * k_nngp), table @ (w * k_ntk)
+    k1_nngp, k1_ntk = (float(v) for v in nngp_ntk(net, 1.0))
+    log_deg = sphere.log_degeneracy(net.dim, degree)
+    deg = np.exp(log_deg)
     return xr.Dataset(
         {
             "eigenvalue_nngp": ("degree", lam_nngp),
             "eigenvalue_ntk": ("degree", lam_ntk),
-            "degeneracy": ("degree", deg),
+            "degeneracy": ("degree", np.round(deg) if log_deg.max() < 36 else deg),
+            "log_degeneracy": ("degree", log_deg),
         },
         coords={"degree": degree},
         attrs={
-            "k1_nngp": float(k1_nngp),
-            "k1_ntk": float(k1_ntk),
+            "k1_nngp": k1_nngp,
+            "k1_ntk": k1_ntk,
             "tail_nngp": float(k1_nngp - (deg * lam_nngp).sum()),
             "tail_ntk": float(k1_ntk - (deg * lam_ntk).sum()),
             "input_scaling": net.input_scaling,
+            "activation": net.act.name,
             "dim": net.dim,
             "depth": net.depth,
             "description": "K(t) = sum_l degeneracy_l eigenvalue_l P_l(t); tail = K(1) - sum up to max_degree",

@@ -58,10 +58,11 @@ def init_params(key: jax.Array, net: kernels.FCN, dtype=jnp.float32) -> list[dic
 def apply(net: kernels.FCN, params: list[dict], x: jax.Array) -> jax.Array:
     """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1]."""
     h = x
-    for i, layer in enumerate(params):
-        gain = math.sqrt(net.sigma_w2 * net.input_gain2) if i == 0 else math.sqrt(net.sigma_w2 / net.width)
-        z = gain * (h @ layer["w"]) + math.sqrt(net.sigma_b2) * layer["b"]
-        h = jax.nn.relu(z)
+    act = net.act.jax_fn
+    for i, (layer, (w2, b2)) in enumerate(zip(params, net.layer_variances(), strict=True)):
+        gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
+        z = gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
+        h = act(z)
     return z[..., 0]
 
 

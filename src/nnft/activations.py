@@ -1,0 +1,189 @@
+"""Activations that know their Gaussian expectations (style: one concept, one object).
+
+An `Activation` carries its elementwise function for the networks (JAX) and, for the kernel recursions, the
+pair expectations E[s(u) s(v)] and E[s'(u) s'(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]): closed forms where they
+exist (arc-cosine for the ReLU family, arcsin for erf; science/finite_width_criticality.md Sec. 1), 2-D
+Gauss-Hermite quadrature in float64 otherwise. `parse` turns a config string ("relu", "leaky_relu(0.1)", "erf",
+"tanh", "gelu", "identity") into an Activation; `from_function` wraps any elementwise JAX function.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import special
+
+NAMES = ("relu", "leaky_relu(a)", "erf", "tanh", "gelu", "identity")
+GH_ORDER = 120  # probabilists' Gauss-Hermite nodes per dimension
+
+
+def _clip_real(rho):
+    """Clip rounding excursions past |rho| = 1 for real input; complex input (Cauchy integrals) passes through."""
+    rho = np.asarray(rho)
+    return rho if np.iscomplexobj(rho) else np.clip(rho, -1.0, 1.0)
+
+
+def arccos_kappa1(rho):
+    """kappa_1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi: E[relu(u) relu(v)] = sqrt(q1 q2) kappa_1 / 2."""
+    rho = _clip_real(rho)
+    return (np.sqrt(1.0 - rho**2) + rho * (np.pi - np.arccos(rho))) / np.pi
+
+
+def arccos_kappa0(rho):
+    """kappa_0(rho) = 1 - arccos(rho) / pi: E[relu'(u) relu'(v)] = kappa_0 / 2."""
+    rho = _clip_real(rho)
+    return 1.0 - np.arccos(rho) / np.pi
+
+
+@lru_cache(maxsize=8)
+def _gh(order: int):
+    x, w = np.polynomial.hermite_e.hermegauss(order)
+    return x, w / math.sqrt(2 * math.pi)
+
+
+def gauss_pair(f, g, q1, c, q2, order: int = GH_ORDER):
+    """E[f(u) g(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]) by tensor Gauss-Hermite, broadcast over q1, c, q2."""
+    x, w = _gh(order)
+    q1, c, q2 = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (q1, c, q2)))
+    s1 = np.sqrt(q1)[..., None]
+    safe = np.where(q1 > 0, q1, 1.0)
+    slope = (c / np.sqrt(safe))[..., None]
+    resid = np.sqrt(np.maximum(q2 - c**2 / safe, 0.0))[..., None]
+    fu = f(s1 * x)  # (..., i)
+    out = np.zeros(q1.shape)
+    for j in range(order):  # loop the inner node: memory stays O(size * order)
+        out += w[j] * (fu * g(slope * x + resid * x[j])) @ w
+    return out
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation and its Gaussian pair expectations."""
+
+    name: str
+    token: object = None  # identity of a user-supplied function, so two custom activations never compare equal
+    jax_fn: Callable = field(default=None, compare=False)
+    np_fn: Callable = field(default=None, compare=False)
+    np_deriv: Callable = field(default=None, compare=False)
+    closed_pair: Callable | None = field(default=None, compare=False)
+    closed_pair_deriv: Callable | None = field(default=None, compare=False)
+
+    @property
+    def closed_form(self) -> bool:
+        return self.closed_pair is not None
+
+    def pair(self, q1, c, q2, order: int = GH_ORDER):
+        """E[s(u) s(v)]."""
+        if self.closed_pair is not None:
+            return self.closed_pair(np.asarray(q1), np.asarray(c), np.asarray(q2))
+        return gauss_pair(self.np_fn, self.np_fn, q1, c, q2, order)
+
+    def pair_deriv(self, q1, c, q2, order: int = GH_ORDER):
+        """E[s'(u) s'(v)]."""
+        if self.closed_pair_deriv is not None:
+            return self.closed_pair_deriv(np.asarray(q1), np.asarray(c), np.asarray(q2))
+        return gauss_pair(self.np_deriv, self.np_deriv, q1, c, q2, order)
+
+    def pair_quadrature(self, q1, c, q2, order: int = GH_ORDER):
+        """(E[s s], E[s' s']) by quadrature even where a closed form exists (an independent check)."""
+        return gauss_pair(self.np_fn, self.np_fn, q1, c, q2, order), gauss_pair(
+            self.np_deriv, self.np_deriv, q1, c, q2, order
+        )
+
+
+def _rho(q1, c, q2):
+    return c / np.sqrt(q1 * q2)
+
+
+def leaky_relu(a: float = 0.0) -> Activation:
+    """s(x) = max(x, a x) for 0 <= a <= 1 = a x + (1 - a) relu(x): E[s s] = a c + (1 - a)^2 sqrt(q1 q2) kappa_1 / 2,
+    E[s' s'] = a + (1 - a)^2 kappa_0 / 2 (using E[u relu(v)] = c / 2)."""
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"leaky_relu slope must lie in [0, 1] (got {a})")
+    b2 = (1 - a) ** 2
+    return Activation(
+        name="relu" if a == 0 else f"leaky_relu({a:g})",
+        jax_fn=lambda x: jnp.where(x > 0, x, a * x),
+        np_fn=lambda x: np.where(x > 0, x, a * x),
+        np_deriv=lambda x: np.where(x > 0, 1.0, a),
+        closed_pair=lambda q1, c, q2: a * c + b2 * np.sqrt(q1 * q2) * arccos_kappa1(_rho(q1, c, q2)) / 2,
+        closed_pair_deriv=lambda q1, c, q2: a + b2 * arccos_kappa0(_rho(q1, c, q2)) / 2,
+    )
+
+
+def erf() -> Activation:
+    """Williams (1997): E[erf erf] = (2/pi) arcsin(2c / sqrt((1+2q1)(1+2q2))),
+    E[erf' erf'] = (4/pi) ((1+2q1)(1+2q2) - 4c^2)^(-1/2)."""
+    return Activation(
+        name="erf",
+        jax_fn=jax.scipy.special.erf,
+        np_fn=special.erf,
+        np_deriv=lambda x: 2 / math.sqrt(math.pi) * np.exp(-(x**2)),
+        closed_pair=lambda q1, c, q2: 2 / np.pi * np.arcsin(_clip_real(2 * c / np.sqrt((1 + 2 * q1) * (1 + 2 * q2)))),
+        closed_pair_deriv=lambda q1, c, q2: 4 / np.pi / np.sqrt((1 + 2 * q1) * (1 + 2 * q2) - 4 * c**2),
+    )
+
+
+def identity() -> Activation:
+    return Activation(
+        name="identity",
+        jax_fn=lambda x: x,
+        np_fn=lambda x: x,
+        np_deriv=np.ones_like,
+        closed_pair=lambda q1, c, q2: c + 0.0 * q1,
+        closed_pair_deriv=lambda q1, c, q2: np.ones(np.broadcast(q1, c, q2).shape),
+    )
+
+
+def tanh() -> Activation:
+    return Activation(name="tanh", jax_fn=jnp.tanh, np_fn=np.tanh, np_deriv=lambda x: 1 - np.tanh(x) ** 2)
+
+
+def gelu() -> Activation:
+    """Exact GELU x Phi(x)."""
+    return Activation(
+        name="gelu",
+        jax_fn=lambda x: jax.nn.gelu(x, approximate=False),
+        np_fn=lambda x: x * special.ndtr(x),
+        np_deriv=lambda x: special.ndtr(x) + x * np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi),
+    )
+
+
+def from_function(fn: Callable, name: str | None = None) -> Activation:
+    """Any elementwise JAX function; its expectations by float64 quadrature, its derivative by jax.grad."""
+    grad = jax.vmap(jax.grad(fn))
+
+    def np_fn(x):
+        with jax.enable_x64(True):
+            return np.asarray(fn(jnp.asarray(x, jnp.float64)))
+
+    def np_deriv(x):
+        with jax.enable_x64(True):
+            x = jnp.asarray(x, jnp.float64)
+            return np.asarray(grad(x.ravel()).reshape(x.shape))
+
+    return Activation(
+        name=name or getattr(fn, "__name__", "custom"), token=fn, jax_fn=fn, np_fn=np_fn, np_deriv=np_deriv
+    )
+
+
+_LEAKY = re.compile(r"^leaky_relu\(\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\)$")
+
+
+@lru_cache(maxsize=64)
+def parse(spec: str) -> Activation:
+    """Activation from its config name; raises ValueError naming the allowed forms."""
+    builtin = {"relu": leaky_relu, "erf": erf, "tanh": tanh, "gelu": gelu, "identity": identity}
+    if spec in builtin:
+        return builtin[spec]()
+    m = _LEAKY.match(spec)
+    if m:
+        return leaky_relu(float(m.group(1)))
+    raise ValueError(f"unknown activation {spec!r}; allowed: {', '.join(NAMES)}, or an elementwise JAX function")

@@ -1,0 +1,109 @@
+"""activations.py: closed forms against independent quadrature (scipy dblquad), the quadrature route against
+closed forms for smooth activations, and the kernel-flow numbers of science/finite_width_criticality.md Sec. 2."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate
+
+from nnft import activations, kernels
+
+
+def dblquad_pair(f, q1, c, q2):
+    """E[f(u) f(v)] by adaptive 2-D quadrature of the bivariate normal density (independent of Gauss-Hermite)."""
+    det = q1 * q2 - c * c
+
+    def integrand(v, u):
+        e = (q2 * u * u - 2 * c * u * v + q1 * v * v) / (2 * det)
+        return f(u) * f(v) * math.exp(-e) / (2 * math.pi * math.sqrt(det))
+
+    lim = 10 * math.sqrt(max(q1, q2))
+    return integrate.dblquad(integrand, -lim, lim, -lim, lim, epsabs=1e-11, epsrel=1e-11)[0]
+
+
+@pytest.mark.parametrize("a", [0.0, 0.1, 0.5])
+@pytest.mark.parametrize("q1, c, q2", [(0.7, 0.3, 1.3), (1.0, -0.6, 2.0), (0.5, 0.49, 0.5)])
+def test_leaky_relu_closed_form(a, q1, c, q2):
+    act = activations.leaky_relu(a)
+    assert act.pair(q1, c, q2) == pytest.approx(dblquad_pair(act.np_fn, q1, c, q2), abs=1e-8)
+    # the derivative is a step function: integrate over quadrants exactly instead
+    p_same = 0.5 + math.asin(c / math.sqrt(q1 * q2)) / math.pi  # P(sign u = sign v)
+    expected = (1 + a * a) * p_same / 2 + a * (1 - p_same)
+    assert act.pair_deriv(q1, c, q2) == pytest.approx(expected, abs=1e-14)
+
+
+@pytest.mark.parametrize("q1, c, q2", [(0.7, 0.3, 1.3), (2.0, -1.2, 1.5)])
+def test_erf_closed_form_against_both_quadratures(q1, c, q2):
+    act = activations.erf()
+    gh, gh_deriv = act.pair_quadrature(q1, c, q2)
+    assert act.pair(q1, c, q2) == pytest.approx(gh, abs=1e-13)
+    assert act.pair_deriv(q1, c, q2) == pytest.approx(gh_deriv, abs=1e-13)
+    assert act.pair(q1, c, q2) == pytest.approx(dblquad_pair(act.np_fn, q1, c, q2), abs=1e-8)
+
+
+def test_tanh_quadrature_against_dblquad():
+    act = activations.tanh()
+    assert act.pair(0.8, 0.5, 1.1) == pytest.approx(dblquad_pair(np.tanh, 0.8, 0.5, 1.1), abs=1e-9)
+
+
+def test_user_function_matches_builtin():
+    custom = activations.from_function(jnp.tanh, "my_tanh")
+    builtin = activations.tanh()
+    q = np.array([0.3, 1.0, 2.5])
+    np.testing.assert_allclose(custom.pair(q, 0.5 * q, q), builtin.pair(q, 0.5 * q, q), atol=1e-14)
+    np.testing.assert_allclose(custom.pair_deriv(q, 0.2 * q, q), builtin.pair_deriv(q, 0.2 * q, q), atol=1e-14)
+    assert custom == activations.from_function(jnp.tanh, "my_tanh")  # same function: same kernel caches
+    assert custom != activations.from_function(jnp.sin, "my_tanh")  # a different function never aliases
+
+
+def test_tanh_kernel_flow_numbers():
+    # finite_width_criticality.md Sec. 2 / Sec. 7 #4: tanh at criticality C_W = 1, C_b = 0, K^(1) = 1.
+    net = kernels.FCN(dim=3, depth=2, activation="tanh", sigma_w2=1.0, sigma_b2=0.0)
+    k = kernels.single_input_flow(net, 1.0, 1000)
+    assert k[9] == pytest.approx(0.058012, abs=5e-7)
+    assert k[99] == pytest.approx(0.005121, abs=5e-7)
+    assert k[999] == pytest.approx(0.000502, abs=5e-7)
+    # asymptote 1/K - 2l + (5/6) ln l -> const (Sec. 2, [D; N]: -> -0.89)
+    l = np.array([300, 1000])
+    const = 1 / k[l - 1] - 2 * l + 5 / 6 * np.log(l)
+    assert abs(const[1] - const[0]) < 0.02 and const[1] == pytest.approx(-0.89, abs=0.02)
+
+
+def test_erf_kernel_flow_numbers():
+    net = kernels.FCN(dim=3, depth=2, activation="erf", sigma_w2=math.pi / 4, sigma_b2=0.0)
+    k = kernels.single_input_flow(net, 1.0, 1000)
+    np.testing.assert_allclose([10 * k[9], 100 * k[99], 1000 * k[999]], [0.5505, 0.5066, 0.5008], atol=5e-5)
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu"])
+def test_chebyshev_interpolation_matches_recursion(name):
+    net = kernels.FCN(dim=8, depth=4, activation=name, sigma_w2=1.5, sigma_b2=0.1)
+    t = np.random.default_rng(0).uniform(-1, 1, 600)
+    t[:2] = [-1.0, 1.0]
+    direct = kernels.recursion(net, t)
+    interp = kernels.nngp_ntk(net, t)
+    np.testing.assert_allclose(interp[0], direct[0], atol=1e-11)
+    np.testing.assert_allclose(interp[1], direct[1], atol=1e-11)
+
+
+def test_identity_network_is_linear_kernel():
+    # depth-3 identity network: NNGP = w^3 t + b (w^2 + w + 1) with per-layer variances, NTK = sum of layer terms.
+    net = kernels.FCN(dim=5, depth=3, activation="identity", sigma_w2=(2.0, 0.5, 3.0), sigma_b2=(0.1, 0.2, 0.3))
+    t = np.linspace(-1, 1, 7)
+    s1 = 2.0 * t + 0.1
+    s2 = 0.5 * s1 + 0.2
+    s3 = 3.0 * s2 + 0.3
+    nngp, ntk = kernels.nngp_ntk(net, t)
+    np.testing.assert_allclose(nngp, s3, rtol=1e-14)
+    np.testing.assert_allclose(ntk, (s1 * 0.5 + s2) * 3.0 + s3, rtol=1e-14)
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="allowed"):
+        activations.parse("swish")
+    with pytest.raises(ValueError, match="slope"):
+        activations.parse("leaky_relu(1.5)")
+    with pytest.raises(ValueError, match="one value per weight layer"):
+        kernels.FCN(dim=4, depth=3, sigma_w2=(1.0, 2.0))
