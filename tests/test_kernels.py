@@ -94,3 +94,35 @@ def test_bad_model():
         kernels.FCN(dim=4, depth=2, activation="swish")
     with pytest.raises(ValueError, match="input_scaling"):
         kernels.FCN(dim=4, depth=2, input_scaling="radius")
+
+
+def test_f3_taylor_trimmed_kernel():
+    # F3: the v2 kernel trimmed at r = 3 (Taylor route, Eq. 9 with b_q, q <= 3) and sigma_r^2 = K(1) - K_3(1).
+    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    b, b_err = kernels.taylor_coefficients(lambda z: kernels.recursion(net, z)[1], 200)
+    assert np.all(b > -b_err)  # Schoenberg: all b_q >= 0
+    lam = kernels.eigenvalues_from_taylor(b[:4], 50, 3)
+    np.testing.assert_allclose(lam, [3.1937, 7.2739e-4, 5.9820e-6, 1.6204e-7], rtol=5e-5)
+    assert kernels.ntk(net, 1.0) - b[:4].sum() == pytest.approx(0.01873, abs=5e-6)
+
+
+@pytest.mark.parametrize("dim, depth, activation", [(50, 4, "relu"), (20, 3, "erf"), (1000, 10, "leaky_relu(0.2)")])
+def test_funk_hecke_and_taylor_routes_agree(dim, depth, activation):
+    # Two independent routes agree within their own error estimates; at d = 1000 and l = 20 nothing overflows.
+    net = kernels.FCN(dim=dim, depth=depth, activation=activation, sigma_w2=1.5, sigma_b2=0.2)
+    spec = kernels.spectrum(net, 20, 1000)
+    for which in ("nngp", "ntk"):
+        lam_q = spec[f"eigenvalue_{which}_quadrature"].values
+        lam_t = spec[f"eigenvalue_{which}_taylor"].values
+        lam = spec[f"eigenvalue_{which}"].values
+        err = spec[f"error_{which}"].values
+        assert np.all(np.isfinite(lam)) and np.all(lam > 0)
+        both = 3 * (spec[f"error_{which}_quadrature"].values + spec[f"error_{which}_taylor"].values)
+        assert np.all(np.abs(lam_q - lam_t) <= both), np.abs(lam_q - lam_t) / both
+        np.testing.assert_allclose(lam_q[:3], lam_t[:3], rtol=1e-9)
+        assert np.all(err < 1e-4 * lam)  # the chosen route's own error estimate, every degree up to 20
+    # Tail masses are >= 0 and shrink with the cutoff, within the summed error estimates N_l * error_l.
+    more = kernels.spectrum(net, 60, 1000)
+    budget = (more.degeneracy * more.error_nngp).values.sum() + 1e-14 * spec.attrs["k1_nngp"]
+    assert spec.attrs["tail_nngp"] > -budget
+    assert -budget < more.attrs["tail_nngp"] < spec.attrs["tail_nngp"] + budget

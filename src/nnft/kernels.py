@@ -160,65 +160,111 @@ def single_input_flow(net: FCN, k1: float, depth: int | None = None) -> np.ndarr
     return np.array(ks)
 
 
-def taylor_coefficients(kernel: Callable, n_coef: int, radius: float = 0.9, n_points: int | None = None) -> np.ndarray:
+def taylor_coefficients(
+    kernel: Callable, n_coef: int, radius: float = 0.95, n_points: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """b_q, q < n_coef, of an analytic dot-product kernel K(t) = sum_q b_q t^q by the Cauchy integral on |z| = radius
-    (trapezoidal rule = FFT; learning_curves.md Sec. 5). The kernel must accept complex arrays."""
+    (trapezoidal rule = FFT; learning_curves.md Sec. 5), and the rounding error of each, 1e-16 max|K| / radius^q.
+    The kernel must accept complex arrays; aliasing is negligible for n_points >= 4 n_coef."""
     m = n_points or max(4 * n_coef, 256)
     z = radius * np.exp(2j * np.pi * np.arange(m) / m)
-    coef = np.fft.fft(kernel(z)) / m
-    return (coef[:n_coef] / radius ** np.arange(n_coef)).real
+    values = kernel(z)
+    coef = np.fft.fft(values) / m
+    scale = radius ** np.arange(n_coef)
+    return (coef[:n_coef] / scale).real, 1e-16 * np.abs(values).max() * np.sqrt(m) / scale
+
+
+def _taylor_log_weights(d: int, l: int, n) -> np.ndarray:
+    """log of the weight of b_n in lambda_l (Eq. 9), n = l + 2s."""
+    from scipy.special import gammaln
+
+    n = np.asarray(n)
+    s = (n - l) // 2
+    return (
+        gammaln(d / 2)
+        - 0.5 * np.log(np.pi)
+        - l * np.log(2)
+        + gammaln(n + 1)
+        - gammaln(2 * s + 1)
+        + gammaln(s + 0.5)
+        - gammaln(s + l + d / 2)
+    )
 
 
 def eigenvalues_from_taylor(b: np.ndarray, d: int, max_degree: int) -> np.ndarray:
-    """Eq. 9 of Cohen et al. (learning_curves.md Sec. 5): lambda_l from Taylor coefficients b_q, in log space
-    (no overflow for d ~ 1000, l ~ 20)."""
-    from scipy.special import gammaln
-
+    """Eq. 9 of Cohen et al. (learning_curves.md Sec. 5): lambda_l = sum_s b_{l+2s} w_{l,s}, every term >= 0, in log
+    space (no overflow for d ~ 1000, l ~ 20)."""
     b = np.asarray(b, dtype=np.float64)
     lam = np.zeros(max_degree + 1)
     for l in range(max_degree + 1):
-        s = np.arange(0, (b.size - 1 - l) // 2 + 1)
-        n = 2 * s + l
-        logw = (
-            gammaln(d / 2)
-            - 0.5 * np.log(np.pi)
-            - l * np.log(2)
-            + gammaln(n + 1)
-            - gammaln(2 * s + 1)
-            + gammaln(s + 0.5)
-            - gammaln(s + l + d / 2)
-        )
-        lam[l] = np.sum(b[n] * np.exp(logw))
+        n = np.arange(l, b.size, 2)
+        lam[l] = np.sum(b[n] * np.exp(_taylor_log_weights(d, l, n)))
     return lam
 
 
-def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000) -> xr.Dataset:
-    """NNGP and NTK Funk-Hecke eigenvalues per degree on S^{dim-1}, with degeneracies, as an xarray Dataset."""
+def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_terms: int = 400) -> xr.Dataset:
+    """NNGP and NTK eigenvalues per degree on S^{dim-1}, with degeneracies and the tail mass beyond max_degree.
+
+    Two routes (learning_curves.md Sec. 5): Funk-Hecke by Gauss-Gegenbauer quadrature, whose absolute error is
+    estimated as the change from half the nodes (kinked kernels converge algebraically) plus a rounding floor
+    ~1e-15 E|K P_l| (it cancels catastrophically for high degree at large d), and, for closed-form
+    activations, Eq. 9 from Taylor coefficients (positive terms, no cancellation; error = the truncated Taylor
+    mass times the weight of the first dropped term, large when d is small). Each degree takes the route with
+    the smaller error estimate; both routes and their estimates are stored.
+    """
     degree = np.arange(max_degree + 1)
     t, w = sphere.quadrature(net.dim, quadrature_nodes)
-    k_nngp, k_ntk = nngp_ntk(net, t)
     table = sphere.gegenbauer_table(net.dim, max_degree, t)
-    lam_nngp, lam_ntk = table @ (w * k_nngp), table @ (w * k_ntk)
-    k1_nngp, k1_ntk = (float(v) for v in nngp_ntk(net, 1.0))
+    t_half, w_half = sphere.quadrature(net.dim, quadrature_nodes // 2)  # discretisation-error estimate
+    table_half = sphere.gegenbauer_table(net.dim, max_degree, t_half)
+    k_half = dict(zip(("nngp", "ntk"), nngp_ntk(net, t_half), strict=True))
+    k1 = dict(zip(("nngp", "ntk"), (float(v) for v in nngp_ntk(net, 1.0)), strict=True))
     log_deg = sphere.log_degeneracy(net.dim, degree)
     deg = np.exp(log_deg)
+    data = {}
+    for which, k_t in zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True):
+        lam_q = table @ (w * k_t)
+        err_q = 1e-15 * (np.abs(table * k_t) @ w) + np.abs(lam_q - table_half @ (w_half * k_half[which]))
+        lam_t = np.full(max_degree + 1, np.nan)
+        err_t = np.full(max_degree + 1, np.inf)
+        if net.act.closed_form:
+            radius = 0.95
+            n_coef = int(min(taylor_terms, np.log(1e-9) / np.log(radius)))  # keep the rounding error below 1e-7
+            b, b_err = taylor_coefficients(lambda z, which=which: recursion(net, z)[which == "ntk"], n_coef, radius)
+            lam_t = eigenvalues_from_taylor(b, net.dim, max_degree)
+            dropped = abs(k1[which] - b.sum()) + b_err.sum()
+            for l in degree:
+                n = np.arange(l, n_coef, 2)
+                first = n_coef + ((n_coef - l) % 2)
+                logw = _taylor_log_weights(net.dim, l, np.append(n, first))
+                err_t[l] = np.sum(b_err[n] * np.exp(logw[:-1])) + dropped * np.exp(logw[-1])
+        use_taylor = err_t < err_q
+        lam = np.where(use_taylor, lam_t, lam_q)
+        data[f"eigenvalue_{which}"] = ("degree", lam)
+        data[f"eigenvalue_{which}_quadrature"] = ("degree", lam_q)
+        data[f"eigenvalue_{which}_taylor"] = ("degree", lam_t)
+        data[f"error_{which}"] = ("degree", np.minimum(err_q, err_t))
+        data[f"error_{which}_quadrature"] = ("degree", err_q)
+        data[f"error_{which}_taylor"] = ("degree", err_t)
+        data[f"route_{which}"] = ("degree", use_taylor.astype(np.int8))
+    data["degeneracy"] = ("degree", np.round(deg) if log_deg.max() < 36 else deg)
+    data["log_degeneracy"] = ("degree", log_deg)
+    lam_nngp, lam_ntk = data["eigenvalue_nngp"][1], data["eigenvalue_ntk"][1]
     return xr.Dataset(
-        {
-            "eigenvalue_nngp": ("degree", lam_nngp),
-            "eigenvalue_ntk": ("degree", lam_ntk),
-            "degeneracy": ("degree", np.round(deg) if log_deg.max() < 36 else deg),
-            "log_degeneracy": ("degree", log_deg),
-        },
+        data,
         coords={"degree": degree},
         attrs={
-            "k1_nngp": k1_nngp,
-            "k1_ntk": k1_ntk,
-            "tail_nngp": float(k1_nngp - (deg * lam_nngp).sum()),
-            "tail_ntk": float(k1_ntk - (deg * lam_ntk).sum()),
+            "k1_nngp": k1["nngp"],
+            "k1_ntk": k1["ntk"],
+            "tail_nngp": float(k1["nngp"] - (deg * lam_nngp).sum()),
+            "tail_ntk": float(k1["ntk"] - (deg * lam_ntk).sum()),
             "input_scaling": net.input_scaling,
             "activation": net.act.name,
             "dim": net.dim,
             "depth": net.depth,
-            "description": "K(t) = sum_l degeneracy_l eigenvalue_l P_l(t); tail = K(1) - sum up to max_degree",
+            "description": (
+                "K(t) = sum_l degeneracy_l eigenvalue_l P_l(t); tail = K(1) - sum up to max_degree; "
+                "route 0 = Funk-Hecke quadrature, 1 = Taylor coefficients (Eq. 9); error = absolute error estimate"
+            ),
         },
     )

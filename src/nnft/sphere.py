@@ -72,13 +72,20 @@ def gegenbauer_table(d: int, max_degree: int, t) -> np.ndarray:
 
 
 def quadrature(d: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Gegenbauer nodes and weights for the law of t = x.u, x ~ uniform on S^{d-1}.
+    """Nodes and weights for the law of t = x.u, x ~ uniform on S^{d-1}, density ~ (1 - t^2)^{(d-3)/2}.
 
-    The density of t is proportional to (1 - t^2)^{(d-3)/2}; the weights are normalised to sum to one, which
-    fixes the constant Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)) of the Funk-Hecke formula exactly.
+    Gauss-Gegenbauer (alpha = (d-2)/2) where scipy's nodes are finite; for large d and many nodes (scipy's
+    Newton iteration overflows, e.g. d = 1000 with 1000 nodes) Gauss-Legendre carrying the weight in log space,
+    exact for a density so peaked (width ~ 1/sqrt(d)) that the endpoints do not matter. The weights are
+    normalised to sum to one, which fixes the constant Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)) of Funk-Hecke.
     """
     check_dim(d)
-    nodes, weights = special.roots_gegenbauer(n_nodes, (d - 2) / 2)
+    with np.errstate(all="ignore"):
+        nodes, weights = special.roots_gegenbauer(n_nodes, (d - 2) / 2)
+    if not (np.all(np.isfinite(nodes)) and np.all(np.isfinite(weights))):
+        nodes, legendre = special.roots_legendre(n_nodes)
+        logw = np.log(legendre) + (d - 3) / 2 * np.log1p(-(nodes**2))
+        weights = np.exp(logw - logw.max())
     return nodes, weights / weights.sum()
 
 
