@@ -32,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
+from .networks import apply, init_params
 
 INTEGRATORS = ("overdamped", "underdamped")
 
@@ -41,29 +42,6 @@ class ChainState(NamedTuple):
     momentum: list
     grad: list
     key: jax.Array
-
-
-def init_params(key: jax.Array, net: kernels.FCN, dtype=jnp.float32) -> list[dict]:
-    """Standard-normal weights and biases (a draw from the prior), one dict per weight layer."""
-    sizes = [net.dim] + [net.width] * (net.depth - 1) + [1]
-    params = []
-    for k, fan_in, fan_out in zip(jax.random.split(key, net.depth), sizes[:-1], sizes[1:], strict=True):
-        kw, kb = jax.random.split(k)
-        params.append(
-            {"w": jax.random.normal(kw, (fan_in, fan_out), dtype), "b": jax.random.normal(kb, (fan_out,), dtype)}
-        )
-    return params
-
-
-def apply(net: kernels.FCN, params: list[dict], x: jax.Array) -> jax.Array:
-    """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1]."""
-    h = x
-    act = net.act.jax_fn
-    for i, (layer, (w2, b2)) in enumerate(zip(params, net.layer_variances(), strict=True)):
-        gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
-        z = gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
-        h = act(z)
-    return z[..., 0]
 
 
 def _loss_and_grad(net, temperature, params, x, y):
