@@ -6,16 +6,32 @@ import pytest
 from nnft import data, sphere
 
 
-def test_target_weights_are_population_powers():
-    # Monte Carlo over 200k uniform points: E[g_j^2] = weight_j and E[g_j g_k] = 0, within 5 standard errors.
+@pytest.mark.parametrize("directions", [1, 3])
+def test_target_weights_are_population_powers(directions):
+    # Monte Carlo over 200k uniform points: the power in each degree is its weight, degrees are orthogonal,
+    # within 5 standard errors (each degree may be a sum of several zonal harmonics).
     rng = np.random.default_rng(3)
     d, degrees, weights = 6, [0, 1, 2, 3], [0.2, 0.5, 1.5, 0.7]
-    directions = sphere.sample_sphere(rng, 4, d)
+    target = data.make_target(rng, d, degrees, weights, directions)
     x = sphere.sample_sphere(rng, 200_000, d)
-    g = data.target_terms(x, degrees, weights, directions)
+    terms = data.target_terms(x, target["degree"], target["coefficient"], target["direction"])
+    g = np.stack([terms[target["degree"] == l].sum(0) for l in degrees])
     prod = g[:, None, :] * g[None, :, :]
     mean, se = prod.mean(-1), prod.std(-1) / np.sqrt(x.shape[0])
     assert np.all(np.abs(mean - np.diag(weights)) < 5 * se + 1e-12), (mean, se)
+
+
+def test_target_norm_exact_by_quadrature():
+    # Independent of Monte Carlo: for a degree-2 sum of 4 zonal harmonics on S^2, integrate g^2 over the sphere
+    # with a product Gauss-Legendre x trapezoid rule (exact for these polynomials).
+    target = data.make_target(np.random.default_rng(9), 3, [2], [0.8], directions=4)
+    ct, wt = np.polynomial.legendre.leggauss(20)
+    phi = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    st = np.sqrt(1 - ct**2)
+    x = np.stack([np.outer(st, np.cos(phi)), np.outer(st, np.sin(phi)), np.outer(ct, np.ones_like(phi))], -1)
+    g = data.target_terms(x, target["degree"], target["coefficient"], target["direction"]).sum(0)
+    integral = (wt[:, None] * g**2).sum() * (2 * np.pi / 40) / (4 * np.pi)
+    assert integral == pytest.approx(0.8, rel=1e-12)
 
 
 def test_nested_train_sets_and_sphere():

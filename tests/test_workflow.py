@@ -66,6 +66,9 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
             assert ds.sizes["member"] == spec["train"]["members"]
         for ext in ("png", "pdf"):
             assert (wf / f"results/figures/{exp}_learning_curve.{ext}").stat().st_size > 10_000
+    table = store.read(wf / "results/spectra/s.zarr")
+    assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
+    assert (wf / "results/figures/spectra_s.png").stat().st_size > 10_000
     gp = store.read(wf / "results/a/gp.zarr")
     assert gp.mse_population.dims == ("draw", "n_train") and list(gp.n_train.values) == [4, 8]
     assert planned_outputs(wf) == set()  # up to date: nothing reruns
@@ -76,9 +79,9 @@ def test_partial_reruns(workflow_run, tmp_path):
     wf = workflow_run
     cfg_path = wf / "config/config.yaml"
 
-    def with_change(edit):
+    def with_change(edit, section="experiments"):
         cfg = yaml.safe_load(yaml.safe_dump(TINY))
-        edit(cfg["experiments"])
+        edit(cfg[section])
         cfg_path.write_text(yaml.safe_dump(cfg))
         try:
             return planned_outputs(wf)
@@ -112,6 +115,12 @@ def test_partial_reruns(workflow_run, tmp_path):
         | fig_b
     )
 
+    def set_spectra_depths(sp):
+        sp["s"]["depths"] = [2, 4]
+
+    spectra_outputs = {"results/spectra/s.zarr", "results/figures/spectra_s.png", "results/figures/spectra_s.pdf"}
+    assert with_change(set_spectra_depths, section="spectra") == spectra_outputs
+
     # Editing a library module reruns exactly the stages that use it (code_version params).
     lib = wf / "src/nnft/learning_curves.py"
     original = lib.read_text()
@@ -121,6 +130,16 @@ def test_partial_reruns(workflow_run, tmp_path):
     finally:
         lib.write_text(original)
     assert planned == {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")} | figs
+    lib = wf / "src/nnft/activations.py"
+    original = lib.read_text()
+    lib.write_text(original + "\n# edited\n")
+    try:
+        planned = planned_outputs(wf)
+    finally:
+        lib.write_text(original)
+    everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
+    everything_but_data |= {"results/a/train/n4.zarr", "results/a/train/n8.zarr", "results/b/train/n8.zarr"}
+    assert planned == everything_but_data | figs | spectra_outputs
     assert planned_outputs(wf) == set()
 
 

@@ -1,9 +1,10 @@
 """Datasets on the hypersphere: inputs uniform on S^{d-1}, targets given by their spectral weight per degree.
 
-The target is a fixed teacher g = sum_j g_j with one zonal harmonic per term,
-g_j(x) = sqrt(weight_j * N(d, l_j)) P_{l_j}(x . u_j), u_j a random unit direction. Since
-int dmu P_l(x.u)^2 = 1 / N(d, l), each term has population norm ||g_j||^2 = weight_j exactly, and terms of
-different degree are orthogonal, so `weights` are the exact per-degree powers G_l of the theory.
+The target is a fixed teacher g = sum_l g_l. Each degree l is a sum of `directions` zonal harmonics,
+g_l(x) = a_l sum_j c_j P_l(x . u_j), with u_j random unit directions and c_j standard normal. Since
+int dmu P_l(x.u) P_l(x.v) = P_l(u.v) / N(d, l) (addition theorem), ||g_l||^2 = a_l^2 c^T G c / N(d, l) with
+G_jk = P_l(u_j . u_k), and a_l is chosen so that ||g_l||^2 = weight_l exactly: the weights are the exact
+per-degree powers G_l of the theory. With one direction, g_l = sqrt(weight_l N(d, l)) P_l(x . u).
 """
 
 from __future__ import annotations
@@ -25,14 +26,36 @@ def check_target(d: int, degrees, weights) -> None:
     sphere.check_dim(d)
 
 
-def target_terms(x: np.ndarray, degrees, weights, directions) -> np.ndarray:
-    """Values of each target term g_j at the rows of x: shape (n_terms, *x.shape[:-1])."""
+def make_target(rng: np.random.Generator, d: int, degrees, weights, directions: int = 1) -> dict[str, np.ndarray]:
+    """Zonal terms (degree, coefficient, direction) of a teacher with exact per-degree powers `weights`."""
+    check_target(d, degrees, weights)
+    if directions < 1:
+        raise ValueError(f"target directions must be >= 1 (got {directions})")
+    term_degree, term_coef, term_dir = [], [], []
+    for l, w in zip(degrees, weights, strict=True):
+        u = sphere.sample_sphere(rng, directions, d)
+        c = rng.standard_normal(directions) if directions > 1 else np.ones(1)
+        gram = sphere.gegenbauer_normalized(d, int(l), u @ u.T)
+        norm2 = c @ gram @ c / sphere.degeneracy(d, l)
+        term_degree += [int(l)] * directions
+        term_coef += list(np.sqrt(w / norm2) * c)
+        term_dir.append(u)
+    return {
+        "degree": np.asarray(term_degree, dtype=np.int64),
+        "coefficient": np.asarray(term_coef, dtype=np.float64),
+        "direction": np.concatenate(term_dir),
+    }
+
+
+def target_terms(x: np.ndarray, degree, coefficient, direction) -> np.ndarray:
+    """Values of each zonal term coefficient * P_l(x . u) at the rows of x: shape (n_terms, *x.shape[:-1])."""
     d = x.shape[-1]
-    out = []
-    for l, w, u in zip(degrees, weights, directions, strict=True):
-        amp = np.sqrt(w * sphere.degeneracy(d, l))
-        out.append(amp * sphere.gegenbauer_normalized(d, int(l), x @ u))
-    return np.stack(out)
+    return np.stack(
+        [
+            a * sphere.gegenbauer_normalized(d, int(l), x @ u)
+            for l, a, u in zip(degree, coefficient, direction, strict=True)
+        ]
+    )
 
 
 def make_dataset(
@@ -44,27 +67,30 @@ def make_dataset(
     n_test: int,
     n_draws: int,
     noise: float = 0.0,
+    directions: int = 1,
 ) -> xr.Dataset:
     """Nested train sets (the first n points of each draw are the train set of size n), one test set.
 
-    Variables: x_train (draw, sample, dim), y_train (noisy labels), g_train (clean target), x_test, g_test,
-    direction (term, dim), degree (term), weight (term). `noise` is the label-noise standard deviation.
+    Variables: x_train (draw, sample, dim), y_train (noisy labels), g_train (clean target), x_test, g_test; the
+    teacher's zonal terms term_degree, term_coefficient (term), term_direction (term, dim); its exact power per
+    degree target_power (target_degree). `noise` is the label-noise standard deviation.
     """
     check_target(dim, degrees, weights)
     if min(n_max, n_test, n_draws) < 1 or noise < 0:
         raise ValueError(f"need n_max, n_test, n_draws >= 1 and noise >= 0 (got {n_max}, {n_test}, {n_draws}, {noise})")
     teacher_seq, test_seq, *draw_seqs = np.random.SeedSequence(seed).spawn(2 + n_draws)
-    directions = sphere.sample_sphere(np.random.default_rng(teacher_seq), len(degrees), dim)
+    target = make_target(np.random.default_rng(teacher_seq), dim, degrees, weights, directions)
+    terms = (target["degree"], target["coefficient"], target["direction"])
     x_test = sphere.sample_sphere(np.random.default_rng(test_seq), n_test, dim)
     x_train, y_train, g_train = [], [], []
     for s in draw_seqs:
         rng = np.random.default_rng(s)
         x = sphere.sample_sphere(rng, n_max, dim)
-        g = target_terms(x, degrees, weights, directions).sum(0)
+        g = target_terms(x, *terms).sum(0)
         x_train.append(x)
         g_train.append(g)
         y_train.append(g + noise * rng.standard_normal(n_max))
-    g_test = target_terms(x_test, degrees, weights, directions).sum(0)
+    g_test = target_terms(x_test, *terms).sum(0)
     return xr.Dataset(
         {
             "x_train": (("draw", "sample", "dim"), np.stack(x_train)),
@@ -72,10 +98,16 @@ def make_dataset(
             "g_train": (("draw", "sample"), np.stack(g_train)),
             "x_test": (("test_sample", "dim"), x_test),
             "g_test": (("test_sample",), g_test),
-            "direction": (("term", "dim"), directions),
-            "degree": (("term",), np.asarray(degrees, dtype=np.int64)),
-            "weight": (("term",), np.asarray(weights, dtype=np.float64)),
+            "term_degree": (("term",), target["degree"]),
+            "term_coefficient": (("term",), target["coefficient"]),
+            "term_direction": (("term", "dim"), target["direction"]),
+            "target_power": (("target_degree",), np.asarray(weights, dtype=np.float64)),
         },
-        coords={"draw": np.arange(n_draws), "sample": np.arange(n_max), "test_sample": np.arange(n_test)},
+        coords={
+            "draw": np.arange(n_draws),
+            "sample": np.arange(n_max),
+            "test_sample": np.arange(n_test),
+            "target_degree": np.asarray(degrees, dtype=np.int64),
+        },
         attrs={"noise": float(noise), "description": "inputs uniform on S^{d-1}; fixed zonal-harmonic teacher"},
     )

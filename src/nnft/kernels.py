@@ -268,3 +268,37 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
             ),
         },
     )
+
+
+def spectra_table(
+    dim: int, max_degree: int, quadrature_nodes: int, depths, models, input_scaling: str = "sqrt_d"
+) -> xr.Dataset:
+    """Eigenvalues and the share of prior variance per degree, N(d, l) lambda_l / K(1), for every (model, depth).
+
+    models: dicts with activation, sigma_w2, sigma_b2. Dims (model, depth, degree); model names in attrs.
+    """
+    import json
+
+    depths = list(depths)
+    shape = (len(models), len(depths), max_degree + 1)
+    keys = ("eigenvalue_nngp", "eigenvalue_ntk", "share_nngp", "share_ntk", "share_error_nngp", "share_error_ntk")
+    out = {k: np.zeros(shape) for k in keys}
+    names = []
+    deg = None
+    for i, m in enumerate(models):
+        names.append(f"{m['activation']} (σw²={m['sigma_w2']:g}, σb²={m['sigma_b2']:g})")
+        for j, depth in enumerate(depths):
+            net = FCN(dim=dim, depth=depth, input_scaling=input_scaling, **m)
+            spec = spectrum(net, max_degree, quadrature_nodes)
+            deg = spec.degeneracy.values
+            for which in ("nngp", "ntk"):
+                lam = spec[f"eigenvalue_{which}"].values
+                out[f"eigenvalue_{which}"][i, j] = lam
+                out[f"share_{which}"][i, j] = deg * lam / spec.attrs[f"k1_{which}"]
+                out[f"share_error_{which}"][i, j] = deg * spec[f"error_{which}"].values / spec.attrs[f"k1_{which}"]
+    dims = ("model", "depth", "degree")
+    return xr.Dataset(
+        {k: (dims, v) for k, v in out.items()} | {"degeneracy": ("degree", deg)},
+        coords={"model": np.arange(len(models)), "depth": depths, "degree": np.arange(max_degree + 1)},
+        attrs={"models": json.dumps(names), "dim": dim, "input_scaling": input_scaling},
+    )

@@ -73,7 +73,8 @@ def exact_gp_learning_curve(net: kernels.FCN, ds: xr.Dataset, n_train, ridge: fl
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0 (got {ridge})")
     lam = np.asarray(eigenvalues)
-    degrees, weights = ds.degree.values, ds.weight.values
+    terms = (ds.term_degree.values, ds.term_coefficient.values, ds.term_direction.values)
+    norm2 = float(ds.target_power.sum())
     n_max = ds.sizes["sample"]
     if max(n_train) > n_max:
         raise ValueError(f"n_train {max(n_train)} exceeds the dataset's {n_max} samples")
@@ -85,9 +86,9 @@ def exact_gp_learning_curve(net: kernels.FCN, ds: xr.Dataset, n_train, ridge: fl
         x = ds.x_train.values[:, :n]
         y = ds.y_train.values[:, :n]
         alpha = gp_solve(kernels.gram(net, x), y, ridge)
-        terms = data.target_terms(x, degrees, weights, ds.direction.values)  # (term, draw, n)
-        smooth = np.tensordot(lam[degrees], terms, axes=1)
-        mse_pop[:, j] = population_mse(alpha, x, lam, float(weights.sum()), smooth)
+        values = data.target_terms(x, *terms)  # (term, draw, n)
+        smooth = np.tensordot(lam[terms[0]], values, axes=1)  # (K g)(x_i) = sum_terms lambda_l g_term(x_i)
+        mse_pop[:, j] = population_mse(alpha, x, lam, norm2, smooth)
         f_test = np.einsum("bi,bti->bt", alpha, kernels.gram(net, x_test[None], x))
         mse_test[:, j] = ((f_test - g_test) ** 2).mean(-1)
         f_test_all[:, j] = f_test

@@ -22,6 +22,18 @@ def check_experiment(name, exp):
         raise ValueError(
             f"{key}.target.degrees: degree {max(target['degrees'])} exceeds {key}.theory.max_degree"
         )
+    for name_ in ("sigma_w2", "sigma_b2"):
+        v = exp["model"][name_]
+        if isinstance(v, list) and len(v) != exp["model"]["depth"]:
+            raise ValueError(
+                f"{key}.model.{name_}: a list needs one value per weight layer "
+                f"(depth {exp['model']['depth']}), got {len(v)}"
+            )
+    if (
+        isinstance(exp["model"]["sigma_w2"], list)
+        and min(exp["model"]["sigma_w2"]) <= 0
+    ):
+        raise ValueError(f"{key}.model.sigma_w2: every entry must be > 0")
     extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
     if extra:
         raise ValueError(f"{key}.train.n_train: sizes {extra} are not in {key}.n_train")
@@ -101,9 +113,17 @@ def train_stores(wildcards):
     )
 
 
+def spectra_params(wildcards):
+    return config["spectra"][wildcards.name]
+
+
 def all_targets():
     return expand(
         "results/figures/{experiment}_learning_curve.{ext}",
         experiment=list(config["experiments"]),
+        ext=["png", "pdf"],
+    ) + expand(
+        "results/figures/spectra_{name}.{ext}",
+        name=list(config.get("spectra", {})),
         ext=["png", "pdf"],
     )

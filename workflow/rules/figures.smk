@@ -19,3 +19,23 @@ rule figure_learning_curve:
         code=code_version("plots", "langevin"),
     script:
         "../scripts/figure_learning_curve.py"
+
+
+rule figure_spectra:
+    input:
+        "results/spectra/{name}.zarr",
+    output:
+        png=report(
+            "results/figures/spectra_{name}.png",
+            caption="../report/spectra.rst",
+            category="Spectra",
+        ),
+        pdf="results/figures/spectra_{name}.pdf",
+    log:
+        "logs/spectra/figure_{name}.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots"),
+    script:
+        "../scripts/figure_spectra.py"

@@ -7,7 +7,7 @@ rule spectrum:
         "../../envs/nnft.yaml"
     params:
         kernel=kernel_params,
-        code=code_version("kernels", "sphere"),
+        code=code_version("kernels", "activations", "sphere"),
     script:
         "../scripts/spectrum.py"
 
@@ -40,6 +40,20 @@ rule gp:
         "../../envs/nnft.yaml"
     params:
         gp=gp_params,
-        code=code_version("learning_curves", "kernels", "data", "sphere"),
+        code=code_version("learning_curves", "kernels", "activations", "data", "sphere"),
     script:
         "../scripts/gp.py"
+
+
+rule spectra:
+    output:
+        directory("results/spectra/{name}.zarr"),
+    log:
+        "logs/spectra/{name}.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        spectra=spectra_params,
+        code=code_version("kernels", "activations", "sphere"),
+    script:
+        "../scripts/spectra.py"

@@ -16,6 +16,6 @@ rule train:
         mem_mb=4000,
     params:
         train=train_params,
-        code=code_version("langevin", "kernels"),
+        code=code_version("langevin", "networks", "kernels", "activations"),
     script:
         "../scripts/train.py"

@@ -19,5 +19,6 @@ ds = data.make_dataset(
     n_test=p["n_test"],
     n_draws=p["n_draws"],
     noise=p["noise"],
+    directions=p["target"].get("directions", 1),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

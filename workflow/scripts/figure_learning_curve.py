@@ -19,7 +19,7 @@ m = cfg["model"]
 title = (
     f"{snakemake.wildcards.experiment}: depth-{m['depth']} {m['activation']} FCN on $S^{{{data.sizes['dim'] - 1}}}$, "
     f"$\\sigma_w^2$={m['sigma_w2']}, $\\sigma_b^2$={m['sigma_b2']} ({m['input_scaling']}), ridge $T$={cfg['ridge']}\n"
-    f"target degrees {data.degree.values.tolist()} with powers {data.weight.values.tolist()}; "
+    f"target degrees {data.target_degree.values.tolist()} with powers {data.target_power.values.tolist()}; "
     f"networks: width {m['width']}, {cfg['train']['members']} chains x {train.sizes['draw']} datasets"
 )
 fig, summary = plots.learning_curve_figure(
