@@ -102,7 +102,8 @@ def recursion(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=32)
 def _chebyshev(net: FCN):
-    """Chebyshev series of (NNGP, NTK) on [-1, 1], trimmed where coefficients fall below 1e-16 of the largest."""
+    """Chebyshev series of (NNGP, NTK) on [-1, 1], trimmed where the coefficients reach the quadrature's noise
+    plateau (~1e-14 of the largest)."""
     series = []
     values = None
     for which in (0, 1):
@@ -114,7 +115,7 @@ def _chebyshev(net: FCN):
             return values[which]
 
         c = np.polynomial.Chebyshev.interpolate(f, CHEBYSHEV_DEGREE).coef
-        keep = np.nonzero(np.abs(c) > 1e-16 * np.abs(c).max())[0]
+        keep = np.nonzero(np.abs(c) > 5e-14 * np.abs(c).max())[0]  # above the Gauss-Hermite noise plateau
         series.append(c[: keep[-1] + 1])
     return series
 
