@@ -152,6 +152,8 @@ def test_partial_reruns(workflow_run, tmp_path):
         (lambda e: e["a"]["train"].update(n_train=[4, 16]), "experiments.a.train.n_train"),
         (lambda e: e["a"]["target"].update(weights=[1.0]), "experiments.a.target"),
         (lambda e: e.update({"bad/name": e["a"]}), "bad/name"),
+        (lambda e: e["a"]["model"].update(sigma_w2=[1.0, 2.0, 3.0]), "experiments.a.model.sigma_w2"),
+        (lambda e: e["a"]["model"].update(activation="leaky_relu(2)"), "activation"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, edit, message):

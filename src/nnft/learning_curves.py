@@ -159,5 +159,10 @@ def theory_curves(spectrum: xr.Dataset, degrees, weights, ridge: float, noise: f
             "kappa": ("n_train", sc.kappa.values),
         },
         coords={"n_train": np.asarray(n_grid, dtype=np.float64)},
-        attrs={"ridge": float(ridge), "noise": float(noise), "kernel": "nngp"},
+        attrs={
+            "ridge": float(ridge),
+            "noise": float(noise),
+            "kernel": "nngp",
+            **{k: spectrum.attrs[k] for k in ("input_scaling", "activation", "dim", "depth") if k in spectrum.attrs},
+        },
     )
