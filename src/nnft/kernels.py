@@ -223,15 +223,16 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
     log_deg = sphere.log_degeneracy(net.dim, degree)
     deg = np.exp(log_deg)
     data = {}
+    n_taylor = int(min(taylor_terms, np.log(1e-9) / np.log(0.95)))  # keep the rounding error below 1e-7
     for which, k_t in zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True):
         lam_q = table @ (w * k_t)
         err_q = 1e-15 * (np.abs(table * k_t) @ w) + np.abs(lam_q - table_half @ (w_half * k_half[which]))
         lam_t = np.full(max_degree + 1, np.nan)
         err_t = np.full(max_degree + 1, np.inf)
+        b = np.full(n_taylor, np.nan)
         if net.act.closed_form:
-            radius = 0.95
-            n_coef = int(min(taylor_terms, np.log(1e-9) / np.log(radius)))  # keep the rounding error below 1e-7
-            b, b_err = taylor_coefficients(lambda z, which=which: recursion(net, z)[which == "ntk"], n_coef, radius)
+            n_coef = n_taylor
+            b, b_err = taylor_coefficients(lambda z, which=which: recursion(net, z)[which == "ntk"], n_coef, 0.95)
             lam_t = eigenvalues_from_taylor(b, net.dim, max_degree)
             dropped = abs(k1[which] - b.sum()) + b_err.sum()
             for l in degree:
@@ -248,12 +249,13 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
         data[f"error_{which}_quadrature"] = ("degree", err_q)
         data[f"error_{which}_taylor"] = ("degree", err_t)
         data[f"route_{which}"] = ("degree", use_taylor.astype(np.int8))
+        data[f"taylor_{which}"] = ("power", b)
     data["degeneracy"] = ("degree", np.round(deg) if log_deg.max() < 36 else deg)
     data["log_degeneracy"] = ("degree", log_deg)
     lam_nngp, lam_ntk = data["eigenvalue_nngp"][1], data["eigenvalue_ntk"][1]
     return xr.Dataset(
         data,
-        coords={"degree": degree},
+        coords={"degree": degree, "power": np.arange(n_taylor)},
         attrs={
             "k1_nngp": k1["nngp"],
             "k1_ntk": k1["ntk"],
@@ -265,7 +267,8 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
             "depth": net.depth,
             "description": (
                 "K(t) = sum_l degeneracy_l eigenvalue_l P_l(t); tail = K(1) - sum up to max_degree; "
-                "route 0 = Funk-Hecke quadrature, 1 = Taylor coefficients (Eq. 9); error = absolute error estimate"
+                "route 0 = Funk-Hecke quadrature, 1 = Taylor coefficients (Eq. 9); error = absolute error estimate; "
+                "taylor = K's Taylor coefficients b_q, q = power (NaN without a closed form)"
             ),
         },
     )

@@ -1,17 +1,43 @@
-"""Learning-curve theory and exact GP regression on the hypersphere.
+"""Learning-curve theory and exact GP regression on the hypersphere (science/learning_curves.md).
 
-Conventions (science/learning_curves.md Sec. 1d): Mercer decomposition with respect to the uniform probability
-measure on S^{d-1}; a level l has eigenvalue lambda_l and degeneracy N(d, l); the target has power G_l in level l;
-`ridge` is the GP noise variance sigma^2, which equals the Langevin temperature T of a sum-of-squares loss (Sec. 1c).
+Conventions (Sec. 1d): Mercer decomposition with respect to the uniform probability measure on S^{d-1}; a level l
+has eigenvalue lambda_l and degeneracy N(d, l); the target has power G_l in level l; `ridge` is the GP noise
+variance sigma^2, which equals the Langevin temperature T of a sum-of-squares loss (Sec. 1c); `noise` is the
+label-noise standard deviation epsilon. Every theory is a pure function of (eigenvalues, degeneracy, target
+power per degree, ridge, n) and is vectorised over n.
+
+Theories: equivalent kernel (Sec. 2), renormalised noise by Taylor trimming or spectral lumping with the cut-off
+rule of Sec. 4, the leading 1/n correction (Sec. 3b, Eq. 10), and the self-consistent theory (Sec. 7).
+Exact GP: batched Cholesky solves over dataset draws, test error exact in the spectral basis (Sec. 9).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 import xarray as xr
-from scipy import optimize
 
 from . import data, kernels, sphere
+
+# ----------------------------------------------------------------------------------------------------------------
+# Theories
+
+
+def _as_levels(eigenvalues, degeneracy, target_power, n_train):
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    deg = np.asarray(degeneracy, dtype=np.float64)
+    power = np.asarray(target_power, dtype=np.float64)
+    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
+    if not (lam.shape == deg.shape == power.shape):
+        raise ValueError(f"eigenvalues, degeneracy, target_power need one entry per level ({lam.shape}, ...)")
+    return lam, deg, power, n
+
+
+def ek_learnability(eigenvalues, ridge: float, n_train) -> np.ndarray:
+    """EK learned fraction lambda_l / (lambda_l + ridge / n), shape (n, level)."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)[None, :]
+    kappa0 = ridge / np.atleast_1d(np.asarray(n_train, dtype=np.float64))[:, None]
+    return lam / (lam + kappa0)
 
 
 def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> np.ndarray:
@@ -20,14 +46,132 @@ def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: 
     eps_EK = sum_l G_l (kappa0 / (lambda_l + kappa0))^2, kappa0 = ridge / n; label noise of variance noise^2
     adds the variance of the linear filter, noise^2 / n * sum_l N_l (lambda_l / (lambda_l + kappa0))^2.
     """
-    lam = np.asarray(eigenvalues, dtype=np.float64)[None, :]
-    deg = np.asarray(degeneracy, dtype=np.float64)[None, :]
-    power = np.asarray(target_power, dtype=np.float64)[None, :]
-    n = np.asarray(n_train, dtype=np.float64)[:, None]
-    kappa0 = ridge / n
-    bias = (power * (kappa0 / (lam + kappa0)) ** 2).sum(1)
-    variance = noise**2 / n[:, 0] * (deg * (lam / (lam + kappa0)) ** 2).sum(1)
-    return bias + variance
+    lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
+    learn = ek_learnability(lam, ridge, n)
+    return (power * (1 - learn) ** 2).sum(1) + noise**2 / n * (deg * learn**2).sum(1)
+
+
+def ek_one_over_n(eigenvalues, degeneracy, target_power, ridge: float, n_train) -> tuple[np.ndarray, np.ndarray]:
+    """EK plus the leading 1/n correction, Eq. 10 (Sec. 3b): returns (MSE, fraction not learned a_l (n, level)).
+
+    kappa0 = ridge / n, C = sum_l N_l lambda_l kappa0 / (lambda_l + kappa0),
+    a_l = kappa0 / (lambda_l + kappa0) + (C / n) lambda_l / (lambda_l + kappa0)^2, MSE = sum_l G_l a_l^2.
+    This is the MSE of the dataset-averaged predictor; valid while C << ridge (`perturbative_ratio`).
+    """
+    lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
+    kappa0 = ridge / n[:, None]
+    c = (deg * lam * kappa0 / (lam + kappa0)).sum(1, keepdims=True)
+    a = kappa0 / (lam + kappa0) + c / n[:, None] * lam / (lam + kappa0) ** 2
+    return (power * a**2).sum(1), a
+
+
+def perturbative_ratio(eigenvalues, degeneracy, ridge: float, n_train) -> np.ndarray:
+    """C / ridge of Sec. 3b; the 1/n expansion needs it << 1 (roughly: retained modes << n)."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    deg = np.asarray(degeneracy, dtype=np.float64)
+    kappa0 = ridge / np.atleast_1d(np.asarray(n_train, dtype=np.float64))[:, None]
+    return (deg * lam * kappa0 / (lam + kappa0)).sum(1) / ridge
+
+
+def renormalised_spectral(eigenvalues, degeneracy, k1: float, ridge: float, cutoff: int):
+    """Spectral lumping (Sec. 4, [OURS/RECON]): keep lambda_{l <= r},
+    sigma_r^2 = ridge + K(1) - sum_{l <= r} N_l lambda_l."""
+    lam = np.asarray(eigenvalues, dtype=np.float64).copy()
+    deg = np.asarray(degeneracy, dtype=np.float64)
+    kept = np.arange(lam.size) <= cutoff
+    ridge_r = ridge + k1 - (deg * lam)[kept].sum()
+    lam[~kept] = 0.0
+    return lam, ridge_r
+
+
+def renormalised_taylor(taylor: np.ndarray, k1: float, dim: int, ridge: float, cutoff: int, max_degree: int):
+    """Taylor trimming of v2 (Sec. 4): K_r(t) = sum_{q <= r} b_q t^q, whose eigenvalues (Eq. 9) vanish beyond r and
+    shift slightly below it, and sigma_r^2 = ridge + K(1) - K_r(1) (the whole Taylor tail, summed exactly)."""
+    b = np.asarray(taylor, dtype=np.float64)[: cutoff + 1]
+    lam = np.zeros(max_degree + 1)
+    r = min(cutoff, max_degree)
+    lam[: r + 1] = kernels.eigenvalues_from_taylor(b, dim, r)
+    return lam, ridge + k1 - b.sum()
+
+
+def cutoff_degree(n_train, dim: int, tolerance: float = 0.1, max_cutoff: int = 50) -> np.ndarray:
+    """Cut-off rule of Sec. 4 (lower bound): the smallest r with sqrt(n) d^{-(r+1)/2} <= tolerance, so that the
+    off-diagonal part of the trimmed tail is negligible. The upper bound (perturbation theory holds) is reported
+    separately by `perturbative_ratio` of the renormalised kernel."""
+    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
+    r = np.ceil(2 * np.log(np.sqrt(n) / tolerance) / np.log(dim) - 1).astype(int)
+    return np.clip(r, 0, max_cutoff)
+
+
+def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.ndarray:
+    """Effective ridge kappa(n) solving n = sum_l N_l lambda_l / (lambda_l + kappa) + ridge / kappa (Sec. 7).
+
+    Vectorised bisection in log kappa (the left side is monotone), polished by Newton steps; robust from n = 1 to
+    n = 1e7 and beyond. With ridge = 0 a solution needs n < number of modes with lambda > 0.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    deg = np.asarray(degeneracy, dtype=np.float64)
+    keep = lam > 0
+    lam, deg = lam[keep][None, :], deg[keep][None, :]
+    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
+    if ridge < 0 or np.any(n <= 0):
+        raise ValueError(f"need ridge >= 0 and n > 0 (got ridge {ridge}, n {n.min()})")
+    if ridge == 0 and np.any(n >= deg.sum()):
+        raise ValueError(f"noiseless self-consistent theory needs n < number of modes ({deg.sum():.0f})")
+
+    def excess(u):
+        kappa = np.exp(u)[:, None]
+        return (deg * lam / (lam + kappa)).sum(1) + ridge / kappa[:, 0] - n
+
+    scale = max(lam.max(), ridge, 1e-300)
+    lo = np.full(n.shape, np.log(scale) - 750.0)
+    hi = np.full(n.shape, np.log(scale) + np.log(deg.sum() + ridge / scale + 1.0) + 5.0)
+    for _ in range(80):  # bisection to ~1e-20 in log kappa
+        mid = 0.5 * (lo + hi)
+        pos = excess(mid) > 0
+        lo = np.where(pos, mid, lo)
+        hi = np.where(pos, hi, mid)
+    u = 0.5 * (lo + hi)
+    for _ in range(3):  # Newton in log kappa: d excess / du = -kappa (sum N lam / (lam + kappa)^2 + ridge / kappa^2)
+        kappa = np.exp(u)[:, None]
+        slope = -(kappa[:, 0] * (deg * lam / (lam + kappa) ** 2).sum(1) + ridge / kappa[:, 0])
+        u = np.clip(u - excess(u) / slope, lo - 1e-12, hi + 1e-12)
+    return np.exp(u)
+
+
+def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
+    """Self-consistent (CBP / eigenlearning) learning curve (Sec. 7), per n_train and level.
+
+    learnability L_l = lambda_l / (lambda_l + kappa), E0 = n / (n - sum_l N_l L_l^2);
+    mode_error_l = E0 (1 - L_l)^2 G_l (clean target); mse = sum_l mode_error_l + noise^2 (E0 - 1) (CBP's E_g,
+    against the clean target); mse_noisy_test = mse + noise^2 (Simon's E_test, against noisy test labels);
+    mse_mean_predictor = sum_l (1 - L_l)^2 G_l (the MSE of the dataset-averaged predictor).
+    """
+    lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
+    kappa = self_consistent_kappa(lam, deg, ridge, n)
+    learn = lam[None, :] / (lam[None, :] + kappa[:, None])
+    e0 = n / (n - (deg * learn**2).sum(1))
+    mode_error = e0[:, None] * (1 - learn) ** 2 * power
+    mse = mode_error.sum(1) + noise**2 * (e0 - 1)
+    return xr.Dataset(
+        {
+            "kappa": ("n_train", kappa),
+            "e0": ("n_train", e0),
+            "learnability": (("n_train", "degree"), learn),
+            "mode_error": (("n_train", "degree"), mode_error),
+            "mse": ("n_train", mse),
+            "mse_noisy_test": ("n_train", mse + noise**2),
+            "mse_mean_predictor": ("n_train", ((1 - learn) ** 2 * power).sum(1)),
+        },
+        coords={"n_train": n, "degree": np.arange(lam.size)},
+    )
+
+
+def sc_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
+    """The n-indexed parts of `sc_theory` (kept for callers that need only the curves)."""
+    return sc_theory(eigenvalues, degeneracy, target_power, ridge, n_train, noise)[
+        ["mse", "mse_mean_predictor", "kappa"]
+    ]
 
 
 def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
@@ -40,16 +184,100 @@ def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
     return power
 
 
+def theory_curves(
+    spectrum: xr.Dataset,
+    degrees,
+    weights,
+    ridge: float,
+    noise: float,
+    n_grid,
+    cutoff: int | None = None,
+    cutoff_tolerance: float = 0.1,
+    taylor: np.ndarray | None = None,
+) -> xr.Dataset:
+    """Every theory for the NNGP spectrum on a grid of n_train.
+
+    cutoff: the renormalisation scale r, or None for the cut-off rule of Sec. 4 per n (reported as `cutoff`).
+    taylor: Taylor coefficients b_q of the kernel (closed-form activations) for the Taylor-trim variant.
+    """
+    lam, deg = spectrum.eigenvalue_nngp.values, spectrum.degeneracy.values
+    if taylor is None and "taylor_nngp" in spectrum and np.all(np.isfinite(spectrum.taylor_nngp.values)):
+        taylor = spectrum.taylor_nngp.values
+    k1, dim = spectrum.attrs["k1_nngp"], int(spectrum.attrs["dim"])
+    max_degree = lam.size - 1
+    power = power_per_degree(degrees, weights, max_degree)
+    n_grid = np.asarray(n_grid, dtype=np.float64)
+    r = np.full(n_grid.shape, cutoff) if cutoff is not None else cutoff_degree(n_grid, dim, cutoff_tolerance)
+    r = np.minimum(r, max_degree)
+    # SC with the tail beyond max_degree lumped into the ridge (Sec. 4 spectral variant at r = max_degree)
+    tail = max(spectrum.attrs["tail_nngp"], 0.0)
+    sc = sc_theory(lam, deg, power, ridge + tail, n_grid, noise)
+    out = {
+        "ek": ek_mse(lam, deg, power, ridge, n_grid, noise),
+        "sc": sc.mse.values,
+        "sc_mean_predictor": sc.mse_mean_predictor.values,
+        "kappa": sc.kappa.values,
+        "e0": sc.e0.values,
+        "cutoff": r,
+    }
+    variants = {"spectral": lambda rr: renormalised_spectral(lam, deg, k1, ridge, rr)}
+    if taylor is not None:
+        variants["taylor"] = lambda rr: renormalised_taylor(taylor, k1, dim, ridge, rr, max_degree)
+    for name, renorm in variants.items():
+        ek_r, ek1n_r, ridge_r, ratio = (np.zeros(n_grid.size) for _ in range(4))
+        for rr in np.unique(r):
+            sel = r == rr
+            lam_r, ridge_r_value = renorm(int(rr))
+            ek_r[sel] = ek_mse(lam_r, deg, power, ridge_r_value, n_grid[sel], noise)
+            ek1n_r[sel] = ek_one_over_n(lam_r, deg, power, ridge_r_value, n_grid[sel])[0]
+            ridge_r[sel] = ridge_r_value
+            ratio[sel] = perturbative_ratio(lam_r, deg, ridge_r_value, n_grid[sel])
+        out[f"ek_renorm_{name}"] = ek_r
+        out[f"ek_1n_renorm_{name}"] = ek1n_r
+        out[f"ridge_renorm_{name}"] = ridge_r
+        out[f"perturbative_ratio_{name}"] = ratio
+    return xr.Dataset(
+        {k: ("n_train", v) for k, v in out.items()}
+        | {
+            "learnability_sc": (("n_train", "degree"), sc.learnability.values),
+            "learnability_ek": (("n_train", "degree"), ek_learnability(lam, ridge, n_grid)),
+        },
+        coords={"n_train": n_grid, "degree": np.arange(max_degree + 1)},
+        attrs={
+            "ridge": float(ridge),
+            "noise": float(noise),
+            "kernel": "nngp",
+            "cutoff_rule": "fixed" if cutoff is not None else f"sqrt(n) d^-(r+1)/2 <= {cutoff_tolerance}",
+            **{k: spectrum.attrs[k] for k in ("input_scaling", "activation", "dim", "depth") if k in spectrum.attrs},
+        },
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Exact GP regression
+
+
 def gp_solve(k_train: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
-    """alpha = (K + ridge I)^{-1} y, batched over leading axes, by Cholesky."""
+    """alpha = (K + ridge I)^{-1} y, batched over leading axes, by Cholesky (float64)."""
     n = k_train.shape[-1]
     chol = np.linalg.cholesky(k_train + ridge * np.eye(n))
-    z = np.linalg.solve(chol, y[..., None])
-    return np.linalg.solve(np.swapaxes(chol, -1, -2), z)[..., 0]
+    return scipy.linalg.cho_solve((chol, True), y[..., None])[..., 0]
+
+
+def gegenbauer_series(d: int, coef, t) -> np.ndarray:
+    """sum_l coef_l P_l(t) by the three-term recurrence, holding three arrays of t's shape (not the whole table)."""
+    alpha = (d - 2) / 2
+    t = np.asarray(t, dtype=np.float64)
+    p_prev, p = np.ones_like(t), t.copy()
+    out = coef[0] * p_prev + (coef[1] * p if len(coef) > 1 else 0.0)
+    for l in range(1, len(coef) - 1):
+        p_prev, p = p, (2 * (l + alpha) * t * p - l * p_prev) / (l + 2 * alpha)
+        out += coef[l + 1] * p
+    return out
 
 
 def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smooth) -> np.ndarray:
-    """Exact population MSE int dmu (f - g)^2 of f = sum_i alpha_i K(x_i, .) (Sec. 9).
+    """Exact population MSE int dmu (f - g)^2 of f = sum_i alpha_i K(x_i, .) (Sec. 9), per leading index.
 
     MSE = alpha^T M alpha - 2 alpha^T h + ||g||^2 with M_ij = sum_l N_l lambda_l^2 P_l(x_i . x_j) and
     h_i = (K g)(x_i) = sum_l lambda_l g_l(x_i), which the caller passes as target_smooth (..., n).
@@ -57,112 +285,90 @@ def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smoo
     """
     d = x_train.shape[-1]
     lam = np.asarray(eigenvalues)
-    deg = sphere.degeneracy(d, np.arange(lam.size))
-    t = np.clip(x_train @ np.swapaxes(x_train, -1, -2), -1.0, 1.0)
-    m = np.tensordot(deg * lam**2, sphere.gegenbauer_table(d, lam.size - 1, t), axes=1)
-    quad = np.einsum("...i,...ij,...j->...", alpha, m, alpha)
+    coef = sphere.degeneracy(d, np.arange(lam.size)) * lam**2
+    x = x_train.reshape(-1, *x_train.shape[-2:])
+    a = alpha.reshape(-1, alpha.shape[-1])
+    quad = np.array(
+        [ai @ gegenbauer_series(d, coef, np.clip(xi @ xi.T, -1, 1)) @ ai for ai, xi in zip(a, x, strict=True)]
+    )
+    quad = quad.reshape(alpha.shape[:-1])
     return quad - 2 * np.einsum("...i,...i->...", alpha, target_smooth) + target_norm2
 
 
-def exact_gp_learning_curve(net: kernels.FCN, ds: xr.Dataset, n_train, ridge: float, eigenvalues) -> xr.Dataset:
-    """Exact GP regression with the network's NNGP on every draw and nested train size of a dataset.
+def exact_gp_learning_curve(
+    net: kernels.FCN, ds: xr.Dataset, n_train, ridge: float, eigenvalues, kind: str = "nngp"
+) -> xr.Dataset:
+    """Exact GP regression with the network's NNGP (or NTK: kind) on every draw and nested train size of a dataset.
+    `eigenvalues` are that kernel's, for the exact population MSE.
 
-    Returns mse_population (exact, spectral) and mse_test (on the dataset's test points), both (draw, n_train),
-    against the clean target, and the posterior mean f_test on the test points (draw, n_train, test_sample).
+    Returns, per (draw, n_train): mse_population (exact, spectral), mse_test (on the dataset's test points), both
+    against the clean target; learned_fraction (draw, n_train, target_degree) = <f, g_l> / ||g_l||^2, whose
+    dataset average gives the MSE of the dataset-averaged predictor (by rotation symmetry that predictor is
+    (1 - a_l) g_l in each target degree); and the posterior mean f_test (draw, n_train, test_sample).
     """
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0 (got {ridge})")
     lam = np.asarray(eigenvalues)
     terms = (ds.term_degree.values, ds.term_coefficient.values, ds.term_direction.values)
-    norm2 = float(ds.target_power.sum())
+    target_degrees, target_power = ds.target_degree.values, ds.target_power.values
     n_max = ds.sizes["sample"]
     if max(n_train) > n_max:
         raise ValueError(f"n_train {max(n_train)} exceeds the dataset's {n_max} samples")
     x_test, g_test = ds.x_test.values, ds.g_test.values
-    mse_pop = np.zeros((ds.sizes["draw"], len(n_train)))
+    n_draws = ds.sizes["draw"]
+    mse_pop = np.zeros((n_draws, len(n_train)))
     mse_test = np.zeros_like(mse_pop)
-    f_test_all = np.zeros((ds.sizes["draw"], len(n_train), ds.sizes["test_sample"]))
+    learned = np.zeros((n_draws, len(n_train), target_degrees.size))
+    f_test_all = np.zeros((n_draws, len(n_train), ds.sizes["test_sample"]))
     for j, n in enumerate(n_train):
         x = ds.x_train.values[:, :n]
         y = ds.y_train.values[:, :n]
-        alpha = gp_solve(kernels.gram(net, x), y, ridge)
+        alpha = gp_solve(kernels.gram(net, x, kind=kind), y, ridge)
         values = data.target_terms(x, *terms)  # (term, draw, n)
         smooth = np.tensordot(lam[terms[0]], values, axes=1)  # (K g)(x_i) = sum_terms lambda_l g_term(x_i)
-        mse_pop[:, j] = population_mse(alpha, x, lam, norm2, smooth)
-        f_test = np.einsum("bi,bti->bt", alpha, kernels.gram(net, x_test[None], x))
+        mse_pop[:, j] = population_mse(alpha, x, lam, float(target_power.sum()), smooth)
+        for k, (l, power) in enumerate(zip(target_degrees, target_power, strict=True)):
+            sel = terms[0] == l
+            # <f, g_l> = sum_i alpha_i lambda_l g_l(x_i) (reproducing property, Sec. 9)
+            learned[:, j, k] = lam[l] * np.einsum("bi,bi->b", alpha, values[sel].sum(0)) / power
+        f_test = np.einsum("bi,bti->bt", alpha, kernels.gram(net, x_test[None], x, kind=kind))
         mse_test[:, j] = ((f_test - g_test) ** 2).mean(-1)
         f_test_all[:, j] = f_test
     return xr.Dataset(
         {
             "mse_population": (("draw", "n_train"), mse_pop),
             "mse_test": (("draw", "n_train"), mse_test),
+            "learned_fraction": (("draw", "n_train", "target_degree"), learned),
             "f_test": (("draw", "n_train", "test_sample"), f_test_all),
         },
-        coords={"draw": ds.draw.values, "n_train": np.asarray(n_train), "test_sample": ds.test_sample.values},
-        attrs={"ridge": float(ridge), "kernel": "nngp", "spectrum_max_degree": lam.size - 1},
+        coords={
+            "draw": ds.draw.values,
+            "n_train": np.asarray(n_train),
+            "test_sample": ds.test_sample.values,
+            "target_degree": target_degrees,
+        },
+        attrs={"ridge": float(ridge), "kernel": kind, "spectrum_max_degree": lam.size - 1},
     )
 
 
-def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n: float) -> float:
-    """Effective ridge kappa solving n = sum_l N_l lambda_l / (lambda_l + kappa) + ridge / kappa (Sec. 7)."""
-    lam = np.asarray(eigenvalues, dtype=np.float64)
-    deg = np.asarray(degeneracy, dtype=np.float64)
-    keep = lam > 0
-    lam, deg = lam[keep], deg[keep]
-
-    def excess(log_kappa):
-        kappa = np.exp(log_kappa)
-        return (deg * lam / (lam + kappa)).sum() + ridge / kappa - n
-
-    lo, hi = np.log(1e-300), np.log(max(lam.max(), ridge) * 1e3 + 1.0)
-    if excess(hi) > 0:
-        raise ValueError("no self-consistent kappa: spectrum and ridge give too few effective samples")
-    if ridge == 0 and deg.sum() <= n:
-        raise ValueError(f"noiseless self-consistent theory needs n < number of modes ({deg.sum():.0f}); n = {n}")
-    return float(np.exp(optimize.brentq(excess, lo, hi, xtol=1e-14, rtol=1e-13)))
-
-
-def sc_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
-    """Self-consistent (CBP / eigenlearning) learning curve against the clean target (Sec. 7).
-
-    Returns mse (dataset-averaged test MSE, E_0 [sum_l (1 - L_l)^2 G_l] + noise^2 (E_0 - 1)),
-    mse_mean_predictor (the MSE of the dataset-averaged predictor, sum_l (1 - L_l)^2 G_l) and kappa, per n_train.
-    """
-    lam = np.asarray(eigenvalues, dtype=np.float64)
-    deg = np.asarray(degeneracy, dtype=np.float64)
+def gp_summary(gp: xr.Dataset, target_power) -> xr.Dataset:
+    """Dataset averages with standard errors: mse (dataset-averaged MSE) and mse_mean_predictor
+    (sum_l G_l (1 - E[learned_l])^2, unbiased: (mean)^2 minus its sampling variance), per n_train."""
     power = np.asarray(target_power, dtype=np.float64)
-    n_train = np.asarray(n_train, dtype=np.float64)
-    kappa = np.array([self_consistent_kappa(lam, deg, ridge, n) for n in n_train])
-    learn = lam[None, :] / (lam[None, :] + kappa[:, None])
-    e0 = n_train / (n_train - (deg[None, :] * learn**2).sum(1))
-    mean_pred = ((1 - learn) ** 2 * power[None, :]).sum(1)
+    draws = gp.sizes["draw"]
+    mse = gp.mse_population
+    miss = 1 - gp.learned_fraction  # (draw, n, degree)
+    m, v = miss.mean("draw"), miss.var("draw", ddof=1) / draws
+    mean_pred = ((m**2 - v) * power).sum("target_degree")
+    # delta method: d/dm sum G m^2 = 2 G m
+    mean_pred_se = np.sqrt(((2 * power * m) ** 2 * v).sum("target_degree"))
     return xr.Dataset(
         {
-            "mse": ("n_train", e0 * mean_pred + noise**2 * (e0 - 1)),
-            "mse_mean_predictor": ("n_train", mean_pred),
-            "kappa": ("n_train", kappa),
-        },
-        coords={"n_train": n_train},
-    )
-
-
-def theory_curves(spectrum: xr.Dataset, degrees, weights, ridge: float, noise: float, n_grid) -> xr.Dataset:
-    """EK and self-consistent learning curves of the NNGP spectrum on a grid of n_train."""
-    lam, deg = spectrum.eigenvalue_nngp.values, spectrum.degeneracy.values
-    power = power_per_degree(degrees, weights, lam.size - 1)
-    sc = sc_mse(lam, deg, power, ridge, n_grid, noise)
-    return xr.Dataset(
-        {
-            "ek": ("n_train", ek_mse(lam, deg, power, ridge, n_grid, noise)),
-            "sc": ("n_train", sc.mse.values),
-            "sc_mean_predictor": ("n_train", sc.mse_mean_predictor.values),
-            "kappa": ("n_train", sc.kappa.values),
-        },
-        coords={"n_train": np.asarray(n_grid, dtype=np.float64)},
-        attrs={
-            "ridge": float(ridge),
-            "noise": float(noise),
-            "kernel": "nngp",
-            **{k: spectrum.attrs[k] for k in ("input_scaling", "activation", "dim", "depth") if k in spectrum.attrs},
-        },
+            "mse": mse.mean("draw"),
+            "mse_se": mse.std("draw", ddof=1) / np.sqrt(draws),
+            "mse_mean_predictor": mean_pred,
+            "mse_mean_predictor_se": mean_pred_se,
+            "learned_fraction": gp.learned_fraction.mean("draw"),
+            "learned_fraction_se": gp.learned_fraction.std("draw", ddof=1) / np.sqrt(draws),
+        }
     )
