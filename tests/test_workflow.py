@@ -64,8 +64,11 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
             ds = store.read(wf / f"results/{exp}/train/n{n}.zarr")
             assert ds.f_mean.dims == ("n_train", "draw", "member", "test_sample")
             assert ds.sizes["member"] == spec["train"]["members"]
-        for ext in ("png", "pdf"):
-            assert (wf / f"results/figures/{exp}_learning_curve.{ext}").stat().st_size > 10_000
+        for fig in ("networks", "learning_curves", "mode_errors"):
+            for ext in ("png", "pdf"):
+                assert (wf / f"results/figures/{exp}_{fig}.{ext}").stat().st_size > 10_000
+        comparison = store.read(wf / f"results/{exp}/comparison.zarr")
+        assert "rel_sc" in comparison and (wf / f"results/{exp}/comparison.csv").read_text().startswith("n_train,")
     table = store.read(wf / "results/spectra/s.zarr")
     assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
     assert (wf / "results/figures/spectra_s.png").stat().st_size > 10_000
@@ -88,9 +91,14 @@ def test_partial_reruns(workflow_run, tmp_path):
         finally:
             cfg_path.write_text(yaml.safe_dump(TINY))
 
-    figs = {f"results/figures/{e}_learning_curve.{x}" for e in "ab" for x in ("png", "pdf")}
-    fig_a = {p for p in figs if "/a_" in p}
-    fig_b = figs - fig_a
+    def figures(e, names=("networks", "learning_curves", "mode_errors")):
+        return {f"results/figures/{e}_{f}.{x}" for f in names for x in ("png", "pdf")}
+
+    def compare(e):
+        return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
+
+    figs = figures("a") | figures("b")
+    fig_a, fig_b = figures("a", ["networks"]), figures("b", ["networks"])
 
     def set_members(e):
         e["a"]["train"]["members"] = 3
@@ -105,15 +113,11 @@ def test_partial_reruns(workflow_run, tmp_path):
     def set_ridge(e):
         e["b"]["ridge"] = 0.3
 
-    assert (
-        with_change(set_ridge)
-        == {
-            "results/b/theory.zarr",
-            "results/b/gp.zarr",
-            "results/b/train/n8.zarr",
-        }
-        | fig_b
-    )
+    assert with_change(set_ridge) == {
+        "results/b/theory.zarr",
+        "results/b/gp.zarr",
+        "results/b/train/n8.zarr",
+    } | figures("b") | compare("b")
 
     def set_spectra_depths(sp):
         sp["s"]["depths"] = [2, 4]
@@ -129,7 +133,9 @@ def test_partial_reruns(workflow_run, tmp_path):
         planned = planned_outputs(wf)
     finally:
         lib.write_text(original)
-    assert planned == {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")} | figs
+    assert planned == {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")} | figs | compare("a") | compare(
+        "b"
+    )
     lib = wf / "src/nnft/activations.py"
     original = lib.read_text()
     lib.write_text(original + "\n# edited\n")
@@ -139,7 +145,7 @@ def test_partial_reruns(workflow_run, tmp_path):
         lib.write_text(original)
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= {"results/a/train/n4.zarr", "results/a/train/n8.zarr", "results/b/train/n8.zarr"}
-    assert planned == everything_but_data | figs | spectra_outputs
+    assert planned == everything_but_data | figs | spectra_outputs | compare("a") | compare("b")
     assert planned_outputs(wf) == set()
 
 

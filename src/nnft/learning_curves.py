@@ -372,3 +372,35 @@ def gp_summary(gp: xr.Dataset, target_power) -> xr.Dataset:
             "learned_fraction_se": gp.learned_fraction.std("draw", ddof=1) / np.sqrt(draws),
         }
     )
+
+
+THEORIES = {
+    # name in the theory store: (label, the exact-GP observable it predicts)
+    "ek": ("EK", "mse"),
+    "ek_renorm_spectral": ("EK, renormalised (spectral)", "mse"),
+    "ek_renorm_taylor": ("EK, renormalised (Taylor trim)", "mse"),
+    "ek_1n_renorm_spectral": ("EK + 1/n, renormalised (spectral)", "mse_mean_predictor"),
+    "ek_1n_renorm_taylor": ("EK + 1/n, renormalised (Taylor trim)", "mse_mean_predictor"),
+    "sc": ("self-consistent", "mse"),
+    "sc_mean_predictor": ("self-consistent, mean predictor", "mse_mean_predictor"),
+}
+
+
+def compare(theory: xr.Dataset, gp_summary_ds: xr.Dataset) -> xr.Dataset:
+    """Relative error of every theory against the exact-GP observable it predicts, at the GP's n_train:
+    rel_<theory> = theory / GP - 1, with the GP's standard error carried as rel_se_<theory>."""
+    n = gp_summary_ds.n_train.values
+    at_n = theory.sel(n_train=n.astype(np.float64))
+    out = {}
+    for name, (_, observable) in THEORIES.items():
+        if name not in theory:
+            continue
+        gp_value = gp_summary_ds[observable].values
+        gp_se = gp_summary_ds[f"{observable}_se"].values
+        out[name] = ("n_train", at_n[name].values)
+        out[f"rel_{name}"] = ("n_train", at_n[name].values / gp_value - 1)
+        out[f"rel_se_{name}"] = ("n_train", at_n[name].values * gp_se / gp_value**2)
+    for observable in ("mse", "mse_mean_predictor"):
+        out[f"gp_{observable}"] = ("n_train", gp_summary_ds[observable].values)
+        out[f"gp_{observable}_se"] = ("n_train", gp_summary_ds[f"{observable}_se"].values)
+    return xr.Dataset(out, coords={"n_train": n}, attrs={"theories": str(list(out))})

@@ -41,7 +41,7 @@ def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.D
     )
 
 
-def learning_curve_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
+def networks_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
     """Two panels: (a) test MSE vs n (exact GP, EK, self-consistent theory, trained networks);
     (b) network / GP MSE on the same datasets and test points."""
     summary = network_summary(data, gp, train)
@@ -139,4 +139,122 @@ def spectra_figure(table: xr.Dataset):
         f"(inputs: {table.attrs['input_scaling']}); missing points are zero within their error estimate",
         fontsize=10,
     )
+    return fig
+
+
+THEORY_STYLES = {
+    "ek": dict(color="tab:green", ls="--"),
+    "ek_renorm_spectral": dict(color="tab:orange", ls=":"),
+    "ek_renorm_taylor": dict(color="tab:brown", ls=":"),
+    "ek_1n_renorm_spectral": dict(color="tab:purple", ls="-."),
+    "ek_1n_renorm_taylor": dict(color="tab:pink", ls="-."),
+    "sc": dict(color="tab:blue", ls="-"),
+    "sc_mean_predictor": dict(color="tab:blue", ls="--", alpha=0.7),
+}
+
+
+def _describe(data: xr.Dataset, theory: xr.Dataset, experiment: str) -> str:
+    return (
+        f"{experiment}: depth-{theory.attrs.get('depth')} {theory.attrs.get('activation')} NNGP on "
+        f"$S^{{{data.sizes['dim'] - 1}}}$ ({theory.attrs.get('input_scaling')}), ridge {theory.attrs['ridge']:g}, "
+        f"noise {theory.attrs['noise']:g}\ntarget degrees {data.target_degree.values.tolist()}, "
+        f"powers {np.round(data.target_power.values, 4).tolist()}; {data.sizes['draw']} datasets"
+    )
+
+
+def learning_curves_figure(data: xr.Dataset, theory: xr.Dataset, comparison: xr.Dataset, experiment: str):
+    """(a) exact GP (points) against every theory (lines), log-log; (b) relative error of each theory vs the GP
+    observable it predicts (dataset-averaged MSE, or MSE of the dataset-averaged predictor)."""
+    from .learning_curves import THEORIES
+
+    fig, (ax, bx) = plt.subplots(
+        2, 1, figsize=(7.0, 8.0), sharex=True, gridspec_kw={"height_ratios": [3, 1.6]}, constrained_layout=True
+    )
+    n = comparison.n_train.values
+    ax.errorbar(
+        n,
+        comparison.gp_mse,
+        comparison.gp_mse_se,
+        fmt="o",
+        color="k",
+        ms=5,
+        capsize=3,
+        zorder=5,
+        label="exact GP: dataset-averaged MSE",
+    )
+    ax.errorbar(
+        n,
+        comparison.gp_mse_mean_predictor,
+        comparison.gp_mse_mean_predictor_se,
+        fmt="o",
+        mfc="white",
+        color="k",
+        ms=5,
+        capsize=3,
+        zorder=5,
+        label="exact GP: MSE of the dataset-averaged predictor",
+    )
+    for name, (label, _) in THEORIES.items():
+        if name in theory:
+            ax.plot(theory.n_train, theory[name], lw=1.5, label=label, **THEORY_STYLES[name])
+            bx.errorbar(
+                n * (1 + 0.03 * (list(THEORIES).index(name) - 3)),
+                comparison[f"rel_{name}"],
+                comparison[f"rel_se_{name}"],
+                fmt="o-",
+                ms=3.5,
+                lw=1,
+                capsize=2,
+                **{k: v for k, v in THEORY_STYLES[name].items() if k != "ls"},
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel(r"test MSE (exact, against the clean target)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7.5, loc="lower left")
+    ax.set_title(_describe(data, theory, experiment), fontsize=8.5)
+    cut = theory.cutoff.sel(n_train=n.astype(float)).values
+    ax.text(
+        0.99,
+        0.98,
+        "renormalisation cut-off r(n): " + ", ".join(f"{int(c)}" for c in cut),
+        ha="right",
+        va="top",
+        transform=ax.transAxes,
+        fontsize=7,
+    )
+    bx.axhline(0, color="k", lw=0.8)
+    bx.set_ylim(-1.0, 1.0)
+    bx.set_ylabel("theory / GP - 1\n(error bars: GP s.e.)")
+    bx.set_xlabel(r"training set size $n$")
+    bx.grid(True, which="both", alpha=0.25)
+    return fig
+
+
+def mode_errors_figure(data: xr.Dataset, theory: xr.Dataset, gp_summary: xr.Dataset, experiment: str):
+    """Learned fraction of each target degree vs n: exact GP points, SC (solid) and EK (dashed) learnabilities."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), constrained_layout=True)
+    colors = plt.cm.tab10(np.arange(data.sizes["target_degree"]))
+    for color, l in zip(colors, data.target_degree.values, strict=True):
+        ax.plot(theory.n_train, theory.learnability_sc.sel(degree=l), "-", color=color, lw=1.5)
+        ax.plot(theory.n_train, theory.learnability_ek.sel(degree=l), "--", color=color, lw=1, alpha=0.7)
+        ax.errorbar(
+            gp_summary.n_train,
+            gp_summary.learned_fraction.sel(target_degree=l),
+            gp_summary.learned_fraction_se.sel(target_degree=l),
+            fmt="o",
+            color=color,
+            ms=5,
+            capsize=3,
+            label=f"degree {l}",
+        )
+    ax.plot([], [], "k-", label="self-consistent")
+    ax.plot([], [], "k--", label="equivalent kernel")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(r"training set size $n$")
+    ax.set_ylabel(r"learned fraction $\langle f, g_l\rangle / \|g_l\|^2$")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(_describe(data, theory, experiment), fontsize=8)
     return fig

@@ -76,7 +76,12 @@ def kernel_params(wildcards):
     """The infinite-width model: everything of `model` but the width."""
     e = exp(wildcards)
     model = {k: v for k, v in e["model"].items() if k != "width"}
-    return {"dim": e["dim"], "model": model, **e["theory"]}
+    spectrum_keys = ("max_degree", "quadrature_nodes")
+    return {
+        "dim": e["dim"],
+        "model": model,
+        **{k: e["theory"][k] for k in spectrum_keys},
+    }
 
 
 def theory_params(wildcards):
@@ -87,6 +92,9 @@ def theory_params(wildcards):
         "ridge": e["ridge"],
         "n_min": min(e["n_train"]),
         "n_max": max(e["n_train"]),
+        "n_train": e["n_train"],
+        "cutoff": e["theory"].get("cutoff", "auto"),
+        "cutoff_tolerance": e["theory"].get("cutoff_tolerance", 0.1),
     }
 
 
@@ -117,10 +125,14 @@ def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
 
+FIGURES = ("networks", "learning_curves", "mode_errors")
+
+
 def all_targets():
     return expand(
-        "results/figures/{experiment}_learning_curve.{ext}",
+        "results/figures/{experiment}_{figure}.{ext}",
         experiment=list(config["experiments"]),
+        figure=FIGURES,
         ext=["png", "pdf"],
     ) + expand(
         "results/figures/spectra_{name}.{ext}",

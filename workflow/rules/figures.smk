@@ -1,4 +1,26 @@
-rule figure_learning_curve:
+rule compare:
+    input:
+        data="results/{experiment}/data.zarr",
+        theory="results/{experiment}/theory.zarr",
+        gp="results/{experiment}/gp.zarr",
+    output:
+        store=directory("results/{experiment}/comparison.zarr"),
+        table=report(
+            "results/{experiment}/comparison.csv",
+            caption="../report/comparison.rst",
+            category="Learning curves",
+        ),
+    log:
+        "logs/{experiment}/compare.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("learning_curves"),
+    script:
+        "../scripts/compare.py"
+
+
+rule figure_networks:
     input:
         data="results/{experiment}/data.zarr",
         theory="results/{experiment}/theory.zarr",
@@ -6,19 +28,63 @@ rule figure_learning_curve:
         train=train_stores,
     output:
         png=report(
-            "results/figures/{experiment}_learning_curve.png",
-            caption="../report/learning_curve.rst",
+            "results/figures/{experiment}_networks.png",
+            caption="../report/networks.rst",
             category="Learning curves",
         ),
-        pdf="results/figures/{experiment}_learning_curve.pdf",
+        pdf="results/figures/{experiment}_networks.pdf",
     log:
-        "logs/{experiment}/figure_learning_curve.log",
+        "logs/{experiment}/figure_networks.log",
     conda:
         "../../envs/nnft.yaml"
     params:
         code=code_version("plots", "langevin"),
     script:
-        "../scripts/figure_learning_curve.py"
+        "../scripts/figure_networks.py"
+
+
+rule figure_learning_curves:
+    input:
+        data="results/{experiment}/data.zarr",
+        theory="results/{experiment}/theory.zarr",
+        comparison="results/{experiment}/comparison.zarr",
+    output:
+        png=report(
+            "results/figures/{experiment}_learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Learning curves",
+        ),
+        pdf="results/figures/{experiment}_learning_curves.pdf",
+    log:
+        "logs/{experiment}/figure_learning_curves.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots", "learning_curves"),
+    script:
+        "../scripts/figure_learning_curves.py"
+
+
+rule figure_mode_errors:
+    input:
+        data="results/{experiment}/data.zarr",
+        theory="results/{experiment}/theory.zarr",
+        gp="results/{experiment}/gp.zarr",
+    output:
+        png=report(
+            "results/figures/{experiment}_mode_errors.png",
+            caption="../report/mode_errors.rst",
+            category="Learning curves",
+        ),
+        pdf="results/figures/{experiment}_mode_errors.pdf",
+    log:
+        "logs/{experiment}/figure_mode_errors.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots", "learning_curves"),
+    script:
+        "../scripts/figure_mode_errors.py"
 
 
 rule figure_spectra:

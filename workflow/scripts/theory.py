@@ -12,8 +12,17 @@ if TYPE_CHECKING:
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.theory
-n_grid = np.geomspace(p["n_min"] / 2, p["n_max"] * 2, 121)
+# a smooth grid plus the exact sizes of the experiment, so comparisons with exact GP need no interpolation
+n_grid = np.union1d(np.geomspace(p["n_min"] / 2, p["n_max"] * 2, 121), p["n_train"])
+cutoff = None if p["cutoff"] == "auto" else int(p["cutoff"])
 ds = learning_curves.theory_curves(
-    store.read(snakemake.input.spectrum), p["target"]["degrees"], p["target"]["weights"], p["ridge"], p["noise"], n_grid
+    store.read(snakemake.input.spectrum),
+    p["target"]["degrees"],
+    p["target"]["weights"],
+    p["ridge"],
+    p["noise"],
+    n_grid,
+    cutoff=cutoff,
+    cutoff_tolerance=p["cutoff_tolerance"],
 )
 store.write(ds, snakemake.output[0], store.provenance(p))

@@ -1,4 +1,4 @@
-"""Rule figure_learning_curve: GP, theory and trained networks on one figure (PNG + PDF)."""
+"""Rule figure_networks: trained networks against exact GP and theory (PNG + PDF)."""
 
 import json
 import sys
@@ -22,7 +22,7 @@ title = (
     f"target degrees {data.target_degree.values.tolist()} with powers {data.target_power.values.tolist()}; "
     f"networks: width {m['width']}, {cfg['train']['members']} chains x {train.sizes['draw']} datasets"
 )
-fig, summary = plots.learning_curve_figure(
+fig, summary = plots.networks_figure(
     data, store.read(snakemake.input.theory), store.read(snakemake.input.gp), train, title
 )
 print(summary.to_dataframe().to_string(), file=sys.stderr)
