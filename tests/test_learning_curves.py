@@ -262,3 +262,15 @@ def test_sc_noise_conventions():
     gamma = (deg * n * lam**2 / (n * lam + kc) ** 2).sum(1)
     eg = (power * kc**2 / (n * lam + kc) ** 2).sum(1) / (1 - gamma) + 0.09 * gamma / (1 - gamma)
     np.testing.assert_allclose(sc.mse.values, eg, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_f5_exact_gp_column_large_n(v2_kernel):
+    # F5's simulation column at n = 1600 and 3500 (16 datasets): within 3 combined standard errors.
+    net, spec, power = v2_kernel
+    ds = data.make_dataset(2, 50, [1, 2], [0.5, 0.5], n_max=3500, n_test=1, n_draws=16)
+    gp = learning_curves.exact_gp_learning_curve(net, ds, [1600, 3500], 0.0, spec.eigenvalue_ntk.values, kind="ntk")
+    summary = learning_curves.gp_summary(gp, ds.target_power.values)
+    for n, sim, sim_se in ((1600, 0.3031, 0.0015), (3500, 0.1680, 0.0014)):
+        s = summary.sel(n_train=n)
+        assert abs(s.mse.item() - sim) < 3 * np.hypot(s.mse_se.item(), sim_se), (n, s.mse.item(), s.mse_se.item())

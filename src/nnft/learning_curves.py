@@ -323,7 +323,14 @@ def exact_gp_learning_curve(
     for j, n in enumerate(n_train):
         x = ds.x_train.values[:, :n]
         y = ds.y_train.values[:, :n]
-        alpha = gp_solve(kernels.gram(net, x, kind=kind), y, ridge)
+        # batched over draws, in chunks that keep the kernel recursion's temporaries within ~2 GB
+        chunk = max(1, 2**24 // (n * n))
+        alpha = np.concatenate(
+            [
+                gp_solve(kernels.gram(net, x[b : b + chunk], kind=kind), y[b : b + chunk], ridge)
+                for b in range(0, n_draws, chunk)
+            ]
+        )
         values = data.target_terms(x, *terms)  # (term, draw, n)
         smooth = np.tensordot(lam[terms[0]], values, axes=1)  # (K g)(x_i) = sum_terms lambda_l g_term(x_i)
         mse_pop[:, j] = population_mse(alpha, x, lam, float(target_power.sum()), smooth)
