@@ -103,3 +103,84 @@ def test_bad_arguments(linear_problem, kwargs, match):
     net, x, y, xt, ridge, _, _, _ = linear_problem
     with pytest.raises(ValueError, match=match):
         langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), **{"members": 2, **kwargs})
+
+
+class Killed(Exception):
+    pass
+
+
+def test_checkpoint_resume_is_identical(linear_problem, tmp_path):
+    # A job killed mid-sampling and rerun resumes from its checkpoint and returns exactly the uninterrupted result.
+    net, x, y, xt, ridge, *_ = linear_problem
+    kwargs = dict(members=4, burn_in=1, sample=4, n_samples=60, evals_per_block=10)
+    reference = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), **kwargs)
+    ckpt = tmp_path / "ckpt.npz"
+
+    def die_after_three_blocks(done, total, loss):
+        if done >= 30:
+            raise Killed
+
+    with pytest.raises(Killed):
+        langevin.run_ensemble(
+            net,
+            x[None],
+            y[None],
+            xt,
+            ridge,
+            jax.random.key(7),
+            checkpoint=ckpt,
+            progress=die_after_three_blocks,
+            **kwargs,
+        )
+    assert ckpt.exists()
+    resumed = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), checkpoint=ckpt, **kwargs)
+    assert resumed.attrs["resumed_from_checkpoint"] == 1 and not ckpt.exists()
+    for name in ("f_mean", "f_var", "loss", "probe_trace"):
+        np.testing.assert_array_equal(resumed[name].values, reference[name].values)
+    # a checkpoint from another run (different seed) is ignored, not resumed
+    with pytest.raises(Killed):
+        langevin.run_ensemble(
+            net,
+            x[None],
+            y[None],
+            xt,
+            ridge,
+            jax.random.key(8),
+            checkpoint=ckpt,
+            progress=die_after_three_blocks,
+            **kwargs,
+        )
+    fresh = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), checkpoint=ckpt, **kwargs)
+    assert fresh.attrs["resumed_from_checkpoint"] == 0
+    np.testing.assert_array_equal(fresh.f_mean.values, reference.f_mean.values)
+
+
+def test_sharded_over_two_devices_matches_one(linear_problem, monkeypatch):
+    # conftest gives JAX two CPU devices; 4 chains are split over both and give the single-device result.
+    assert jax.device_count() == 2
+    net, x, y, xt, ridge, *_ = linear_problem
+    kwargs = dict(members=4, burn_in=1, sample=2, n_samples=20)
+    sharded = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(2), **kwargs)
+    assert sharded.attrs["devices"] == 2
+    monkeypatch.setattr(langevin, "_shard", lambda s, a, b, c: (s, a, b, c, 1))
+    single = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(2), **kwargs)
+    np.testing.assert_allclose(sharded.f_mean.values, single.f_mean.values, rtol=1e-5, atol=1e-6)
+
+
+def test_effective_sample_size_of_ar1():
+    # AR(1) with coefficient rho has tau_int = (1 + rho) / (1 - rho); ESS = n / tau within ~10 %.
+    rng = np.random.default_rng(0)
+    rho, n = 0.8, 200_000
+    x = np.zeros(n)
+    noise = rng.standard_normal(n)
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + noise[i]
+    assert langevin.effective_sample_size(x) == pytest.approx(n * (1 - rho) / (1 + rho), rel=0.1)
+    assert langevin.effective_sample_size(rng.standard_normal(5000)) == pytest.approx(5000, rel=0.15)
+
+
+def test_divergence_names_step_and_parameter(monkeypatch, linear_problem):
+    net, x, y, xt, ridge, *_ = linear_problem
+    monkeypatch.setattr(langevin, "schedule", lambda *a, **k: langevin.Schedule(50.0, 0.1, 1.0, 400, 1, 2))
+    with pytest.raises(FloatingPointError, match=r"burn-in \(steps 1\.\.400\): parameter \[0\]\['[wb]'\]"):
+        langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), members=2)

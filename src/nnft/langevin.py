@@ -21,9 +21,12 @@ Networks start from the prior, so directions the data do not constrain start in 
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import time
 from functools import partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -102,9 +105,12 @@ def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int
     return jax.vmap(one)(states, x, y)
 
 
-@partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals"))
-def sample_block(net, integrator, temperature, h, gamma, states, x, y, x_test, steps_per_eval: int, n_evals: int):
-    """n_evals rounds of (steps_per_eval steps, evaluate f on x_test); returns sums of f and f^2 and the loss."""
+@partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals", "n_probe"))
+def sample_block(
+    net, integrator, temperature, h, gamma, states, x, y, x_test, steps_per_eval: int, n_evals: int, n_probe: int
+):
+    """n_evals rounds of (steps_per_eval steps, evaluate f on x_test); returns sums of f and f^2, the data loss
+    and f at the first n_probe test points at every evaluation (for autocorrelation diagnostics)."""
 
     def one(state, xc, yc):
         def round_(s, _):
@@ -116,7 +122,7 @@ def sample_block(net, integrator, temperature, h, gamma, states, x, y, x_test, s
             return s, (f, losses[-1])
 
         state, (f, loss) = jax.lax.scan(round_, state, None, length=n_evals)
-        return state, f.sum(0), (f**2).sum(0), loss
+        return state, f.sum(0), (f**2).sum(0), loss, f[:, :n_probe]
 
     return jax.vmap(one)(states, x, y)
 
@@ -172,12 +178,24 @@ def run_ensemble(
     n_samples: int = 200,
     evals_per_block: int = 20,
     progress=None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    n_probe: int = 8,
 ) -> xr.Dataset:
     """Sample `members` independent chains per dataset draw; x_train (draw, n, d), y_train (draw, n).
 
+    One compiled program advances every chain (vmap over draws x members, lax.scan over steps); the chain axis is
+    sharded over all local devices when it divides evenly. Test outputs are accumulated as float64 running sums
+    between blocks of `evals_per_block` evaluations, so memory does not grow with the number of steps.
+
+    checkpoint: a file (.npz, no pickle) written atomically after burn-in and every `checkpoint_every` blocks; if it
+    exists and matches this run (a fingerprint of every input), sampling resumes from it and the result is
+    identical to an uninterrupted run. It is removed on success.
+
     Returns the time average f_mean and time variance f_var of each chain's outputs on x_test
-    (dims draw, member, test_sample) and the data loss trace (draw, member, record). Raises FloatingPointError
-    if any chain diverges.
+    (dims draw, member, test_sample), the data-loss and probe-output traces, and the effective sample size
+    of the probes per chain. Raises FloatingPointError (naming the step and the parameter) if a chain diverges.
+    progress(done, total, mean_loss) is called after every block.
     """
     n_draws, n, _ = x_train.shape
     if members < 2:
@@ -185,41 +203,66 @@ def run_ensemble(
     mu_max = max(np.linalg.eigvalsh(kernels.gram(net, xb, kind="ntk"))[-1] for xb in x_train)
     sch = schedule(mu_max, ridge, integrator, step_factor, burn_in, sample, n_samples)
     n_chains = n_draws * members
+    n_probe = min(n_probe, len(x_test))
     xc = jnp.asarray(np.repeat(x_train, members, axis=0), jnp.float32)
     yc = jnp.asarray(np.repeat(y_train, members, axis=0), jnp.float32)
     xt = jnp.asarray(x_test, jnp.float32)
     keys = jax.random.split(key, n_chains)
     states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b))(keys, xc, yc)
+    states, xc, yc, xt, n_devices = _shard(states, xc, yc, xt)
     args = (net, integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
-    t0 = time.perf_counter()
-    states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps)
-    _check_finite(states.params, "burn-in")
+    fingerprint = _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, n_probe)
+
     f_sum = np.zeros((n_chains, len(x_test)))
     f2_sum = np.zeros_like(f_sum)
-    trace = []
-    done = 0
+    trace, probes, done, burned = [], [], 0, False
+    loaded = None
+    if checkpoint is not None and Path(checkpoint).exists():
+        loaded = _load_checkpoint(checkpoint, fingerprint, states)
+    if loaded is not None:
+        states, done, f_sum, f2_sum, trace, probes = loaded
+        states = _shard(states, xc, yc, xt)[0]
+        burned = True
+    t0 = time.perf_counter()
+    if not burned:
+        states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps)
+        _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
+    blocks = 0
     while done < sch.n_evals:
         k = min(evals_per_block, sch.n_evals - done)
-        states, fs, f2s, loss = sample_block(*args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k)
+        states, fs, f2s, loss, probe = sample_block(
+            *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe
+        )
         fs, f2s, loss = np.asarray(fs, np.float64), np.asarray(f2s, np.float64), np.asarray(loss, np.float64)
-        _check_finite(loss, f"sampling, evaluation {done}")
+        step = sch.burn_in_steps + (done + k) * sch.steps_per_eval
+        _check_finite(states.params, f"sampling, by step {step}")
         f_sum += fs
         f2_sum += f2s
         trace.append(loss)
+        probes.append(np.asarray(probe, np.float64))
         done += k
+        blocks += 1
+        if checkpoint is not None and blocks % checkpoint_every == 0 and done < sch.n_evals:
+            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
         if progress is not None:
-            progress(done, sch.n_evals)
+            progress(done, sch.n_evals, float(loss.mean()))
     wall = time.perf_counter() - t0
     f_mean = f_sum / sch.n_evals
     f_var = np.maximum(f2_sum / sch.n_evals - f_mean**2, 0.0)
+    probe_trace = np.concatenate(probes, axis=1)  # (chain, record, probe)
+    ess = np.array([[effective_sample_size(pt[:, j]) for j in range(n_probe)] for pt in probe_trace]).mean(1)
     shape = (n_draws, members)
-    return xr.Dataset(
+    out = xr.Dataset(
         {
             "f_mean": (("draw", "member", "test_sample"), f_mean.reshape(*shape, -1)),
             "f_var": (("draw", "member", "test_sample"), f_var.reshape(*shape, -1)),
             "loss": (("draw", "member", "record"), np.concatenate(trace, axis=1).reshape(*shape, -1)),
+            "probe_trace": (("draw", "member", "record", "probe"), probe_trace.reshape(*shape, *probe_trace.shape[1:])),
+            "ess": (("draw", "member"), ess.reshape(shape)),
         },
-        coords={"member": np.arange(members), "record": np.arange(sch.n_evals)},
+        coords={"member": np.arange(members), "record": np.arange(sch.n_evals), "probe": np.arange(n_probe)},
         attrs={
             "integrator": integrator,
             "temperature": float(ridge),
@@ -232,16 +275,97 @@ def run_ensemble(
             "n_evals": sch.n_evals,
             "total_steps": sch.burn_in_steps + sch.steps_per_eval * sch.n_evals,
             "wall_seconds": wall,
+            "resumed_from_checkpoint": int(loaded is not None),
+            "devices": n_devices,
             "device": str(jax.devices()[0]),
+            "description": "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
+            "probes (Sokal windowed integrated autocorrelation), mean over probes",
         },
     )
+    if checkpoint is not None and Path(checkpoint).exists():
+        Path(checkpoint).unlink()
+    return out
+
+
+def effective_sample_size(series: np.ndarray, c: float = 5.0) -> float:
+    """n / tau_int with Sokal's automatic window (the smallest W with W >= c tau_int(W))."""
+    x = np.asarray(series, dtype=np.float64) - np.mean(series)
+    n = x.size
+    if n < 4 or not np.any(x):
+        return float(n)
+    f = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[:n]
+    acf /= acf[0]
+    tau = 2 * np.cumsum(acf) - 1
+    window = np.arange(n) >= c * tau
+    w = int(np.argmax(window)) if window.any() else n - 1
+    return float(n / max(tau[w], 1.0))
+
+
+def _shard(states, xc, yc, xt):
+    """Shard the chain axis over all local devices when it divides evenly (replicate the test inputs)."""
+    devices = jax.devices()
+    if len(devices) < 2 or xc.shape[0] % len(devices):
+        return states, xc, yc, xt, 1
+    mesh = jax.sharding.Mesh(np.array(devices), ("chain",))
+    by_chain = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("chain"))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    states = jax.tree.map(lambda a: jax.device_put(a, by_chain), states)
+    xc, yc, xt = jax.device_put(xc, by_chain), jax.device_put(yc, by_chain), jax.device_put(xt, replicated)
+    return states, xc, yc, xt, len(devices)
+
+
+def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, n_probe) -> str:
+    h = hashlib.sha256()
+    h.update(repr((net, float(ridge), members, tuple(sch), evals_per_block, n_probe)).encode())
+    for a in (x_train, y_train, x_test, np.asarray(jax.random.key_data(key))):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path, fingerprint, states, done, f_sum, f2_sum, trace, probes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    leaves = jax.tree.leaves(states._replace(key=jax.random.key_data(states.key)))
+    arrays = {f"leaf{i}": np.asarray(a) for i, a in enumerate(leaves)}
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            fingerprint=np.array(fingerprint),
+            done=np.array(done),
+            f_sum=f_sum,
+            f2_sum=f2_sum,
+            trace=np.concatenate(trace, axis=1) if trace else np.zeros((f_sum.shape[0], 0)),
+            probes=np.concatenate(probes, axis=1) if probes else np.zeros((f_sum.shape[0], 0, 0)),
+            **arrays,
+        )
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path, fingerprint, like_states):
+    """The saved state if it belongs to this run, else None (a stale checkpoint is ignored)."""
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["fingerprint"]) != fingerprint:
+            return None
+        template = like_states._replace(key=jax.random.key_data(like_states.key))
+        treedef = jax.tree.structure(template)
+        leaves = [jnp.asarray(z[f"leaf{i}"]) for i in range(treedef.num_leaves)]
+        states = jax.tree.unflatten(treedef, leaves)
+        states = states._replace(key=jax.random.wrap_key_data(states.key))
+        trace = [z["trace"]] if z["trace"].shape[1] else []
+        probes = [z["probes"]] if z["probes"].shape[1] else []
+        return states, int(z["done"]), z["f_sum"].copy(), z["f2_sum"].copy(), trace, probes
 
 
 def _check_finite(tree, where: str) -> None:
-    if not all(bool(np.all(np.isfinite(np.asarray(a)))) for a in jax.tree.leaves(tree)):
-        raise FloatingPointError(
-            f"Langevin dynamics diverged (NaN/inf) during {where}; lower train.step_factor. Nothing was stored."
-        )
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        bad = ~np.isfinite(np.asarray(leaf))
+        if bad.any():
+            raise FloatingPointError(
+                f"Langevin dynamics diverged (NaN/inf) during {where}: parameter {jax.tree_util.keystr(path)} has "
+                f"{int(bad.sum())} non-finite entries; lower train.step_factor. Nothing was stored."
+            )
 
 
 def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

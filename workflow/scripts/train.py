@@ -21,7 +21,8 @@ draws = slice(0, t["draws"])
 bar = tqdm(total=t["n_samples"], desc=f"langevin n={n}", file=sys.stderr, mininterval=5)
 
 
-def progress(done, total):
+def progress(done, total, loss):
+    bar.set_postfix(train_loss=f"{loss:.4g}")
     bar.update(done - bar.n)
 
 
@@ -39,6 +40,8 @@ out = langevin.run_ensemble(
     sample=t["sample"],
     n_samples=t["n_samples"],
     progress=progress,
+    # resumable: a killed job rerun (--rerun-incomplete) continues from here; stale checkpoints are ignored
+    checkpoint=f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}.npz",
 )
 bar.close()
 out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n])
