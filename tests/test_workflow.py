@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -61,14 +62,18 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
             ds = store.read(wf / f"results/{exp}/{name}.zarr")
             assert "config" in ds.attrs and "versions" in ds.attrs and "git_revision" in ds.attrs
         for n in spec["train"]["n_train"]:
-            ds = store.read(wf / f"results/{exp}/train/n{n}.zarr")
-            assert ds.f_mean.dims == ("n_train", "draw", "member", "test_sample")
+            ds = store.read(wf / f"results/{exp}/train/n{n}_w{spec['model']['width']}.zarr")
+            assert set(ds.f_mean.dims) == {"width", "n_train", "draw", "member", "test_sample"}
+            assert ds.sizes["width"] == 1 and ds.sizes["n_train"] == 1
+            assert np.all(ds.ess.values > 0)
             assert ds.sizes["member"] == spec["train"]["members"]
         for fig in ("networks", "learning_curves", "mode_errors"):
             for ext in ("png", "pdf"):
                 assert (wf / f"results/figures/{exp}_{fig}.{ext}").stat().st_size > 10_000
         comparison = store.read(wf / f"results/{exp}/comparison.zarr")
         assert "rel_sc" in comparison and (wf / f"results/{exp}/comparison.csv").read_text().startswith("n_train,")
+    assert (wf / "results/figures/a_width_convergence.png").stat().st_size > 10_000
+    assert not (wf / "results/figures/b_width_convergence.png").exists()
     table = store.read(wf / "results/spectra/s.zarr")
     assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
     assert (wf / "results/figures/spectra_s.png").stat().st_size > 10_000
@@ -103,12 +108,14 @@ def test_partial_reruns(workflow_run, tmp_path):
     def set_members(e):
         e["a"]["train"]["members"] = 3
 
-    assert with_change(set_members) == {"results/a/train/n4.zarr", "results/a/train/n8.zarr"} | fig_a
+    train_a = {"results/a/train/n4_w16.zarr", "results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
+    width_fig_a = {"results/figures/a_width_convergence.png", "results/figures/a_width_convergence.pdf"}
+    assert with_change(set_members) == train_a | fig_a | width_fig_a
 
     def set_width(e):
         e["b"]["model"]["width"] = 32  # the infinite-width theory does not see the width
 
-    assert with_change(set_width) == {"results/b/train/n8.zarr"} | fig_b
+    assert with_change(set_width) == {"results/b/train/n8_w32.zarr"} | fig_b
 
     def set_ridge(e):
         e["b"]["ridge"] = 0.3
@@ -116,7 +123,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert with_change(set_ridge) == {
         "results/b/theory.zarr",
         "results/b/gp.zarr",
-        "results/b/train/n8.zarr",
+        "results/b/train/n8_w16.zarr",
     } | figures("b") | compare("b")
 
     def set_spectra_depths(sp):
@@ -133,9 +140,8 @@ def test_partial_reruns(workflow_run, tmp_path):
         planned = planned_outputs(wf)
     finally:
         lib.write_text(original)
-    assert planned == {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")} | figs | compare("a") | compare(
-        "b"
-    )
+    theory_gp = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")}
+    assert planned == theory_gp | figs | width_fig_a | compare("a") | compare("b")
     lib = wf / "src/nnft/activations.py"
     original = lib.read_text()
     lib.write_text(original + "\n# edited\n")
@@ -144,8 +150,8 @@ def test_partial_reruns(workflow_run, tmp_path):
     finally:
         lib.write_text(original)
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
-    everything_but_data |= {"results/a/train/n4.zarr", "results/a/train/n8.zarr", "results/b/train/n8.zarr"}
-    assert planned == everything_but_data | figs | spectra_outputs | compare("a") | compare("b")
+    everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
+    assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b")
     assert planned_outputs(wf) == set()
 
 

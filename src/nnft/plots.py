@@ -258,3 +258,30 @@ def mode_errors_figure(data: xr.Dataset, theory: xr.Dataset, gp_summary: xr.Data
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(_describe(data, theory, experiment), fontsize=8)
     return fig
+
+
+def width_convergence_figure(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
+    """Network ensemble vs exact GP on the same datasets at one n as the width grows: MSE ratio - 1 and the
+    relative distance of the posterior means, against 1/width."""
+    widths = train.width.values
+    rows = [network_summary(data, gp, train.sel(width=w)) for w in widths]
+    ratio = np.array([r.ratio.item() for r in rows])
+    ratio_se = np.array([r.ratio_se.item() for r in rows])
+    dist = np.array([r.rel_distance.item() for r in rows])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.6, 4.0), constrained_layout=True)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.errorbar(1 / widths, ratio - 1, ratio_se, fmt="D-", color="tab:red", capsize=3)
+    for i, (w, r) in enumerate(zip(widths, ratio - 1, strict=True)):
+        ax.annotate(f"width {w}", (1 / w, r), textcoords="offset points", xytext=(5, -14 if i % 2 else 8), fontsize=7)
+    ax.set_xlim(0, 1.15 / widths.min())
+    ax.set_xlabel("1 / width  (infinite width at 0)")
+    ax.set_ylabel("network / GP MSE - 1 (same datasets)")
+    ax.grid(True, which="both", alpha=0.3)
+    bx.plot(1 / widths, dist, "o-", color="tab:purple")
+    bx.set_xlim(0, 1.15 / widths.min())
+    bx.set_ylim(0, 1.1 * dist.max())
+    bx.set_xlabel("1 / width  (infinite width at 0)")
+    bx.set_ylabel(r"$\|\bar f_{net} - \bar f_{GP}\| / \|\bar f_{GP}\|$ (incl. MC noise)")
+    bx.grid(True, which="both", alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    return fig

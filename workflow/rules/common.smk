@@ -37,6 +37,11 @@ def check_experiment(name, exp):
     extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
     if extra:
         raise ValueError(f"{key}.train.n_train: sizes {extra} are not in {key}.n_train")
+    wc = exp["train"].get("width_convergence")
+    if wc and wc["n_train"] not in exp["n_train"]:
+        raise ValueError(
+            f"{key}.train.width_convergence.n_train ({wc['n_train']}) is not in {key}.n_train"
+        )
     if exp["train"]["draws"] > exp["n_draws"]:
         raise ValueError(
             f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})"
@@ -108,16 +113,32 @@ def gp_params(wildcards):
 
 
 def train_params(wildcards):
+    """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
-    train = {k: v for k, v in e["train"].items() if k != "n_train"}
-    return {"model": e["model"], "ridge": e["ridge"], "seed": e["seed"], "train": train}
+    skip = ("n_train", "width_convergence")
+    train = {k: v for k, v in e["train"].items() if k not in skip}
+    model = {**e["model"], "width": int(wildcards.width)}
+    return {"model": model, "ridge": e["ridge"], "seed": e["seed"], "train": train}
 
 
 def train_stores(wildcards):
+    """Training jobs of the learning curve: every train.n_train at the model's width."""
     return expand(
-        "results/{experiment}/train/n{n}.zarr",
+        "results/{experiment}/train/n{n}_w{width}.zarr",
         experiment=wildcards.experiment,
         n=exp(wildcards)["train"]["n_train"],
+        width=exp(wildcards)["model"]["width"],
+    )
+
+
+def width_stores(wildcards):
+    """Training jobs of the width-convergence study: one n, several widths."""
+    wc = exp(wildcards)["train"]["width_convergence"]
+    return expand(
+        "results/{experiment}/train/n{n}_w{width}.zarr",
+        experiment=wildcards.experiment,
+        n=wc["n_train"],
+        width=wc["widths"],
     )
 
 
@@ -129,13 +150,26 @@ FIGURES = ("networks", "learning_curves", "mode_errors")
 
 
 def all_targets():
-    return expand(
-        "results/figures/{experiment}_{figure}.{ext}",
-        experiment=list(config["experiments"]),
-        figure=FIGURES,
-        ext=["png", "pdf"],
-    ) + expand(
-        "results/figures/spectra_{name}.{ext}",
-        name=list(config.get("spectra", {})),
-        ext=["png", "pdf"],
+    with_widths = [
+        n
+        for n, e in config["experiments"].items()
+        if e["train"].get("width_convergence")
+    ]
+    return (
+        expand(
+            "results/figures/{experiment}_{figure}.{ext}",
+            experiment=list(config["experiments"]),
+            figure=FIGURES,
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/{experiment}_width_convergence.{ext}",
+            experiment=with_widths,
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/spectra_{name}.{ext}",
+            name=list(config.get("spectra", {})),
+            ext=["png", "pdf"],
+        )
     )

@@ -105,3 +105,25 @@ rule figure_spectra:
         code=code_version("plots"),
     script:
         "../scripts/figure_spectra.py"
+
+
+rule figure_width_convergence:
+    input:
+        data="results/{experiment}/data.zarr",
+        gp="results/{experiment}/gp.zarr",
+        train=width_stores,
+    output:
+        png=report(
+            "results/figures/{experiment}_width_convergence.png",
+            caption="../report/width_convergence.rst",
+            category="Learning curves",
+        ),
+        pdf="results/figures/{experiment}_width_convergence.pdf",
+    log:
+        "logs/{experiment}/figure_width_convergence.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots", "langevin"),
+    script:
+        "../scripts/figure_width_convergence.py"

@@ -2,11 +2,12 @@ rule train:
     input:
         data="results/{experiment}/data.zarr",
     output:
-        directory("results/{experiment}/train/n{n}.zarr"),
+        directory("results/{experiment}/train/n{n}_w{width}.zarr"),
     log:
-        "logs/{experiment}/train_n{n}.log",
+        "logs/{experiment}/train_n{n}_w{width}.log",
     wildcard_constraints:
         n=r"\d+",
+        width=r"\d+",
     cache: "omit-software"
     conda:
         "../../envs/nnft.yaml"

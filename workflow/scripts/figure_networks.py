@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 data = store.read(snakemake.input.data)
-train = xr.concat([store.read(p) for p in snakemake.input.train], dim="n_train")
+train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
 cfg = json.loads(train.attrs["config"])
 m = cfg["model"]
 title = (

@@ -41,9 +41,9 @@ out = langevin.run_ensemble(
     n_samples=t["n_samples"],
     progress=progress,
     # resumable: a killed job rerun (--rerun-incomplete) continues from here; stale checkpoints are ignored
-    checkpoint=f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}.npz",
+    checkpoint=f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}_w{net.width}.npz",
 )
 bar.close()
-out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n])
+out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n], width=[net.width])
 print(f"n={n}: {dict(out.attrs)}", file=sys.stderr)
 store.write(out, snakemake.output[0], store.provenance(p, seed=p["seed"]))
