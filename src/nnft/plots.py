@@ -162,9 +162,12 @@ def _describe(data: xr.Dataset, theory: xr.Dataset, experiment: str) -> str:
     )
 
 
-def learning_curves_figure(data: xr.Dataset, theory: xr.Dataset, comparison: xr.Dataset, experiment: str):
-    """(a) exact GP (points) against every theory (lines), log-log; (b) relative error of each theory vs the GP
-    observable it predicts (dataset-averaged MSE, or MSE of the dataset-averaged predictor)."""
+def learning_curves_figure(
+    data: xr.Dataset, theory: xr.Dataset, comparison: xr.Dataset, experiment: str, networks: xr.Dataset | None = None
+):
+    """(a) exact GP (points) against every theory (lines), log-log, with the trained networks (network_summary) as
+    markers; (b) relative error of each theory vs the GP observable it predicts (dataset-averaged MSE, or MSE of
+    the dataset-averaged predictor)."""
     from .learning_curves import THEORIES
 
     fig, (ax, bx) = plt.subplots(
@@ -194,6 +197,18 @@ def learning_curves_figure(data: xr.Dataset, theory: xr.Dataset, comparison: xr.
         zorder=5,
         label="exact GP: MSE of the dataset-averaged predictor",
     )
+    if networks is not None:
+        ax.errorbar(
+            networks.n_train,
+            networks.mse_net,
+            networks.mse_net_se,
+            fmt="D",
+            color="tab:red",
+            ms=5,
+            capsize=3,
+            zorder=6,
+            label=networks.attrs.get("label", "Langevin networks"),
+        )
     for name, (label, _) in THEORIES.items():
         if name in theory:
             ax.plot(theory.n_train, theory[name], lw=1.5, label=label, **THEORY_STYLES[name])

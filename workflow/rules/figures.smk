@@ -48,6 +48,8 @@ rule figure_learning_curves:
         data="results/{experiment}/data.zarr",
         theory="results/{experiment}/theory.zarr",
         comparison="results/{experiment}/comparison.zarr",
+        gp="results/{experiment}/gp.zarr",
+        train=train_stores,
     output:
         png=report(
             "results/figures/{experiment}_learning_curves.png",

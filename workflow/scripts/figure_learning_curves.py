@@ -3,6 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
+import xarray as xr
+
 from nnft import plots, store
 
 if TYPE_CHECKING:
@@ -10,8 +12,15 @@ if TYPE_CHECKING:
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 theory = store.read(snakemake.input.theory)
+data = store.read(snakemake.input.data)
+train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
+networks = plots.network_summary(data, store.read(snakemake.input.gp), train)
+networks.attrs["label"] = (
+    f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
+    f"({train.sizes['draw']} datasets, test set)"
+)
 fig = plots.learning_curves_figure(
-    store.read(snakemake.input.data), theory, store.read(snakemake.input.comparison), snakemake.wildcards.experiment
+    data, theory, store.read(snakemake.input.comparison), snakemake.wildcards.experiment, networks=networks
 )
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)
