@@ -191,3 +191,16 @@ def test_ruff_and_snakefmt_are_clean():
         [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=REPO, capture_output=True, text=True
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_paper_config_is_valid():
+    # The GPU-sized config validates and plans its DAG (dry run: nothing executes).
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "-n", "--configfile", "config/paper.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "train" in proc.stdout and "figure_width_convergence" in proc.stdout

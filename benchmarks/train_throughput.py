@@ -1,0 +1,56 @@
+"""Training throughput of Langevin ensembles (issue 5): achieved FLOP/s of one ensemble step over the same
+process's dense float32 matmul FLOP/s at the same shapes, and vmap-ensemble vs a Python loop over members."""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from _timing import best_of
+
+from nnft import kernels, langevin, sphere
+
+width = int(sys.argv[1]) if len(sys.argv) > 1 else 256
+members, n, d, depth, steps = 16, 256, 8, 3, 50
+net = kernels.FCN(dim=d, depth=depth, width=width, sigma_w2=2.0, sigma_b2=0.1)
+x = sphere.sample_sphere(np.random.default_rng(0), n, d)
+y = np.random.default_rng(1).standard_normal(n)
+xc = jnp.asarray(np.repeat(x[None], members, 0), jnp.float32)
+yc = jnp.asarray(np.repeat(y[None], members, 0), jnp.float32)
+keys = jax.random.split(jax.random.key(0), members)
+states = jax.vmap(lambda k, a, b: langevin.init_chain(k, net, 0.05, a, b))(keys, xc, yc)
+args = (net, "underdamped", jnp.float32(0.05), jnp.float32(1e-3), jnp.float32(0.4))
+
+
+def ensemble():
+    jax.block_until_ready(langevin.run_steps(*args, states, xc, yc, n_steps=steps))
+
+
+def one_at_a_time():
+    for m in range(members):
+        s = jax.tree.map(lambda a, m=m: a[m : m + 1], states)
+        jax.block_until_ready(langevin.run_steps(*args, s, xc[m : m + 1], yc[m : m + 1], n_steps=steps))
+
+
+ensemble()
+one_at_a_time()  # compile both
+t_ens = best_of(ensemble)
+t_loop = best_of(one_at_a_time)
+# FLOPs of one step: forward + backward ~ 3 x forward matmuls, per member
+fan = [d] + [width] * (depth - 1) + [1]
+matmul_flops = sum(2 * n * a * b for a, b in zip(fan[:-1], fan[1:], strict=True))
+step_flops = 3 * matmul_flops * members
+achieved = step_flops * steps / t_ens
+# the same shapes as dense float32 matmuls, batched over members
+a = jax.random.normal(jax.random.key(1), (members, n, width), jnp.float32)
+b = jax.random.normal(jax.random.key(2), (members, width, width), jnp.float32)
+mm = jax.jit(lambda a, b: a @ b)
+mm(a, b).block_until_ready()
+t_mm = best_of(lambda: mm(a, b).block_until_ready(), repeat=20)
+mm_rate = 2 * members * n * width * width / t_mm
+print(f"device {jax.devices()[0]}, width {width}, depth {depth}, n {n}, {members} members, {steps} steps")
+print(
+    f"ensemble step: {achieved / 1e9:.2f} GFLOP/s achieved vs {mm_rate / 1e9:.2f} GFLOP/s dense float32 matmul "
+    f"at the hidden shape: ratio {achieved / mm_rate:.2f}"
+)
+print(f"vmap ensemble {t_ens:.3f} s vs Python loop over members {t_loop:.3f} s: speed-up {t_loop / t_ens:.1f}x")
