@@ -103,7 +103,8 @@ def test_partial_reruns(workflow_run, tmp_path):
         return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
 
     figs = figures("a") | figures("b")
-    fig_a, fig_b = figures("a", ["networks"]), figures("b", ["networks"])
+    # figures that show the trained networks
+    fig_a, fig_b = figures("a", ["networks", "learning_curves"]), figures("b", ["networks", "learning_curves"])
 
     def set_members(e):
         e["a"]["train"]["members"] = 3
