@@ -1,12 +1,8 @@
 """Ensembles of finite fully connected networks sampled with Langevin dynamics (JAX).
 
-Parametrisation: every weight and bias is a standard-normal variable theta and the forward pass applies the
-variances (NTK parametrisation), with the same FCN description the kernel theory uses:
-
-    z^(1) = sqrt(sigma_w2 * input_gain2) x . W^(1) + sqrt(sigma_b2) b^(1)
-    z^(l) = sqrt(sigma_w2 / width) relu(z^(l-1)) . W^(l) + sqrt(sigma_b2) b^(l),      f = z^(depth)
-
-The energy U = 1/2 sum_mu (f(x_mu) - y_mu)^2 + T/2 |theta|^2 has Gibbs measure exp(-U/T) = N(0, I) prior x
+The networks are those of networks.py: every parameter theta is standard normal under the prior and the forward
+pass applies the variances (NTK parametrisation) of the same FCN description the kernel theory uses. The energy
+U = 1/2 sum_mu (f(x_mu) - y_mu)^2 + T/2 |theta|^2 has Gibbs measure exp(-U/T) = N(0, I) prior x
 Gaussian likelihood of variance T: the Bayesian posterior whose infinite-width limit is GP regression with the
 NNGP and ridge = T (science/learning_curves.md Sec. 1c). It is the same function-space posterior as Sec. 1c's
 standard parametrisation with weight decay T n_{l-1} / sigma_w2; only the time scales of the dynamics differ.
