@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from nnft import kernels, langevin, sphere
+from nnft import kernels, langevin, networks, sphere
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +184,47 @@ def test_divergence_names_step_and_parameter(monkeypatch, linear_problem):
     monkeypatch.setattr(langevin, "schedule", lambda *a, **k: langevin.Schedule(50.0, 0.1, 1.0, 400, 1, 2))
     with pytest.raises(FloatingPointError, match=r"burn-in \(steps 1\.\.400\): parameter \[0\]\['[wb]'\]"):
         langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), members=2)
+
+
+def test_standard_parametrisation_weight_decay_mapping():
+    # Sec. 1c: in standard parametrisation the weights of a layer with fan-in n get decay T n / sigma_w2, biases
+    # T / sigma_b2; the preconditioner is the prior variance, and sigma_b2 = 0 biases are frozen.
+    net = kernels.FCN(
+        dim=8,
+        depth=3,
+        width=64,
+        sigma_w2=(1.5, 2.0, 2.5),
+        sigma_b2=(0.1, 0.0, 0.2),
+        input_scaling="unit",
+        parametrization="standard",
+    )
+    decay, precond = langevin._decay_and_precond(net)
+    assert decay[0]["w"] == pytest.approx(8 / 1.5) and decay[1]["w"] == pytest.approx(64 / 2.0)
+    assert decay[2]["w"] == pytest.approx(64 / 2.5) and decay[0]["b"] == pytest.approx(1 / 0.1)
+    assert decay[1]["b"] == 0.0 and precond[1]["b"] == 0.0
+    ntk = kernels.FCN(**{**net.__dict__, "parametrization": "ntk"})
+    x = sphere.sample_sphere(np.random.default_rng(0), 5, 8)
+    k = jax.random.key(3)
+    # the same key gives the same network in both parametrisations
+    np.testing.assert_allclose(
+        networks.apply(net, networks.init_params(k, net), x),
+        networks.apply(ntk, networks.init_params(k, ntk), x),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert np.all(np.asarray(networks.init_params(k, net)[1]["b"]) == 0)
+
+
+@pytest.mark.parametrize("integrator", ["underdamped", "overdamped"])
+def test_standard_parametrisation_samples_the_same_posterior(linear_problem, integrator):
+    # The preconditioned standard-parametrisation dynamics are the NTK-parametrisation dynamics in other
+    # coordinates: same key, same trajectory up to float32 rounding, and the analytic posterior mean.
+    net, x, y, xt, ridge, mean, *_ = linear_problem
+    std = kernels.FCN(**{**net.__dict__, "parametrization": "standard"})
+    kwargs = dict(members=16, integrator=integrator, step_factor=0.3, burn_in=5, sample=40, n_samples=100)
+    a = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
+    b = langevin.run_ensemble(std, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
+    np.testing.assert_allclose(b.f_mean.values, a.f_mean.values, rtol=1e-3, atol=1e-3)
+    f = b.f_mean.values[0]
+    z = (f.mean(0) - mean) / (f.std(0, ddof=1) / np.sqrt(f.shape[0]))
+    assert np.abs(z).max() < 4.5, z

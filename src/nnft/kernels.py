@@ -44,8 +44,11 @@ class FCN:
     sigma_b2: float | Sequence[float] = 0.0
     input_scaling: str = "sqrt_d"
     width: int = 128
+    parametrization: str = "ntk"  # of the finite networks only: "ntk" or "standard" (same prior over functions)
 
     def __post_init__(self):
+        if self.parametrization not in ("ntk", "standard"):
+            raise ValueError(f"parametrization must be 'ntk' or 'standard' (got {self.parametrization!r})")
         for name in ("sigma_w2", "sigma_b2"):
             value = getattr(self, name)
             if isinstance(value, Sequence):

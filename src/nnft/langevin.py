@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .networks import apply, init_params
+from .networks import apply, init_params, prior_std
 
 INTEGRATORS = ("overdamped", "underdamped")
 
@@ -43,33 +43,54 @@ class ChainState(NamedTuple):
     key: jax.Array
 
 
+def _decay_and_precond(net):
+    """Per-leaf weight decay gamma = T / prior variance (Sec. 1c: T n_{l-1} / sigma_w2 for standard weights) as a
+    multiplier of T, and the preconditioner P = prior variance (diagonal inverse mass). With P the dynamics in the
+    standard parametrisation are those of the NTK parametrisation in other coordinates; a leaf of zero prior
+    variance (sigma_b2 = 0 biases) is frozen at zero."""
+    std = prior_std(net)
+    decay = jax.tree.map(lambda s: 0.0 if s == 0 else 1.0 / s**2, std)
+    precond = jax.tree.map(lambda s: s**2, std)
+    return decay, precond
+
+
 def _loss_and_grad(net, temperature, params, x, y):
+    """Data loss SSE / 2 and the gradient of U = SSE / 2 + sum_leaves (T gamma / 2) |theta|^2."""
+
     def data_loss(p):
         r = apply(net, p, x) - y
         return 0.5 * jnp.sum(r**2)
 
     loss, g = jax.value_and_grad(data_loss)(params)
-    return loss, jax.tree.map(lambda gi, pi: gi + temperature * pi, g, params)
+    decay, _ = _decay_and_precond(net)
+    return loss, jax.tree.map(lambda gi, pi, c: gi + temperature * c * pi, g, params, decay)
 
 
 def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y) -> tuple[ChainState, jax.Array]:
+    """One step, preconditioned by the prior variance P (identity in NTK parametrisation); momentum is stored as
+    the velocity v = P p, so frozen leaves (P = 0) never move."""
     key, k_noise = jax.random.split(state.key)
     noise = _normal_like(k_noise, state.params)
+    _, pre = _decay_and_precond(net)
     if integrator == "overdamped":
         params = jax.tree.map(
-            lambda p, g, xi: p - h * g + jnp.sqrt(2 * temperature * h) * xi, state.params, state.grad, noise
+            lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * temperature * h * c) * xi,
+            state.params,
+            state.grad,
+            noise,
+            pre,
         )
         loss, grad = _loss_and_grad(net, temperature, params, x, y)
         return ChainState(params, state.momentum, grad, key), loss
     c1 = jnp.exp(-gamma * h)
     c2 = jnp.sqrt(temperature * (1 - c1**2))
-    p = jax.tree.map(lambda m, g: m - 0.5 * h * g, state.momentum, state.grad)  # B
-    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, p)  # A
-    p = jax.tree.map(lambda m, xi: c1 * m + c2 * xi, p, noise)  # O
-    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, p)  # A
+    v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, state.momentum, state.grad, pre)  # B
+    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
+    v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
+    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
     loss, grad = _loss_and_grad(net, temperature, params, x, y)
-    p = jax.tree.map(lambda m, g: m - 0.5 * h * g, p, grad)  # B
-    return ChainState(params, p, grad, key), loss
+    v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
+    return ChainState(params, v, grad, key), loss
 
 
 def _normal_like(key, tree):
@@ -83,7 +104,8 @@ def _normal_like(key, tree):
 def init_chain(key: jax.Array, net: kernels.FCN, temperature: float, x, y) -> ChainState:
     k_param, k_mom, k_chain = jax.random.split(key, 3)
     params = init_params(k_param, net)
-    momentum = jax.tree.map(lambda a: math.sqrt(temperature) * a, _normal_like(k_mom, params))
+    _, pre = _decay_and_precond(net)
+    momentum = jax.tree.map(lambda a, c: math.sqrt(temperature * c) * a, _normal_like(k_mom, params), pre)
     _, grad = _loss_and_grad(net, temperature, params, x, y)
     return ChainState(params, momentum, grad, k_chain)
 

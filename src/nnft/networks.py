@@ -20,25 +20,52 @@ import numpy as np
 from . import kernels
 
 
+def prior_std(net: kernels.FCN) -> list[dict]:
+    """Prior standard deviation of every parameter, per layer: (sigma_w2 input_gain2)^1/2, (sigma_w2 / width)^1/2
+    for weights and sigma_b2^1/2 for biases in standard parametrisation; 1 in NTK parametrisation."""
+    out = []
+    for i, (w2, b2) in enumerate(net.layer_variances()):
+        if net.parametrization == "ntk":
+            out.append({"w": 1.0, "b": 1.0})
+        else:
+            gain2 = net.input_gain2 if i == 0 else 1.0 / net.width
+            out.append({"w": math.sqrt(w2 * gain2), "b": math.sqrt(b2)})
+    return out
+
+
 def init_params(key: jax.Array, net: kernels.FCN, dtype=jnp.float32) -> list[dict]:
-    """Standard-normal weights and biases (a draw from the prior), one dict per weight layer."""
+    """A draw from the prior, one dict per weight layer: standard normals scaled by prior_std (the same normals in
+    both parametrisations, so the two give the same network for the same key)."""
     sizes = [net.dim] + [net.width] * (net.depth - 1) + [1]
     params = []
-    for k, fan_in, fan_out in zip(jax.random.split(key, net.depth), sizes[:-1], sizes[1:], strict=True):
+    for k, fan_in, fan_out, std in zip(
+        jax.random.split(key, net.depth), sizes[:-1], sizes[1:], prior_std(net), strict=True
+    ):
         kw, kb = jax.random.split(k)
         params.append(
-            {"w": jax.random.normal(kw, (fan_in, fan_out), dtype), "b": jax.random.normal(kb, (fan_out,), dtype)}
+            {
+                "w": std["w"] * jax.random.normal(kw, (fan_in, fan_out), dtype),
+                "b": std["b"] * jax.random.normal(kb, (fan_out,), dtype),
+            }
         )
     return params
 
 
 def apply(net: kernels.FCN, params: list[dict], x: jax.Array) -> jax.Array:
-    """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1]."""
+    """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1].
+
+    NTK parametrisation: z = sqrt(sigma_w2 gain) h.W + sqrt(sigma_b2) b with standard-normal W, b;
+    standard parametrisation: z = h.W + b with W ~ N(0, sigma_w2 gain), b ~ N(0, sigma_b2) (PDLT's convention).
+    """
     h = x
     act = net.act.jax_fn
+    standard = net.parametrization == "standard"
     for i, (layer, (w2, b2)) in enumerate(zip(params, net.layer_variances(), strict=True)):
-        gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
-        z = gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
+        if standard:
+            z = h @ layer["w"] + layer["b"]
+        else:
+            gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
+            z = gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
         h = act(z)
     return z[..., 0]
 

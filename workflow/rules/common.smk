@@ -78,9 +78,11 @@ def data_params(wildcards):
 
 
 def kernel_params(wildcards):
-    """The infinite-width model: everything of `model` but the width."""
+    """The infinite-width model: everything of `model` but the width and the networks' parametrization."""
     e = exp(wildcards)
-    model = {k: v for k, v in e["model"].items() if k != "width"}
+    model = {
+        k: v for k, v in e["model"].items() if k not in ("width", "parametrization")
+    }
     spectrum_keys = ("max_degree", "quadrature_nodes")
     return {
         "dim": e["dim"],
