@@ -113,44 +113,27 @@ def test_checkpoint_resume_is_identical(linear_problem, tmp_path):
     # A job killed mid-sampling and rerun resumes from its checkpoint and returns exactly the uninterrupted result.
     net, x, y, xt, ridge, *_ = linear_problem
     kwargs = dict(members=4, burn_in=1, sample=4, n_samples=60, evals_per_block=10)
-    reference = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), **kwargs)
     ckpt = tmp_path / "ckpt.npz"
+
+    def run(seed, **extra):
+        return langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(seed), **kwargs, **extra)
 
     def die_after_three_blocks(done, total, loss):
         if done >= 30:
             raise Killed
 
+    reference = run(7)
     with pytest.raises(Killed):
-        langevin.run_ensemble(
-            net,
-            x[None],
-            y[None],
-            xt,
-            ridge,
-            jax.random.key(7),
-            checkpoint=ckpt,
-            progress=die_after_three_blocks,
-            **kwargs,
-        )
+        run(7, checkpoint=ckpt, progress=die_after_three_blocks)
     assert ckpt.exists()
-    resumed = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), checkpoint=ckpt, **kwargs)
+    resumed = run(7, checkpoint=ckpt)
     assert resumed.attrs["resumed_from_checkpoint"] == 1 and not ckpt.exists()
     for name in ("f_mean", "f_var", "loss", "probe_trace"):
         np.testing.assert_array_equal(resumed[name].values, reference[name].values)
     # a checkpoint from another run (different seed) is ignored, not resumed
     with pytest.raises(Killed):
-        langevin.run_ensemble(
-            net,
-            x[None],
-            y[None],
-            xt,
-            ridge,
-            jax.random.key(8),
-            checkpoint=ckpt,
-            progress=die_after_three_blocks,
-            **kwargs,
-        )
-    fresh = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(7), checkpoint=ckpt, **kwargs)
+        run(8, checkpoint=ckpt, progress=die_after_three_blocks)
+    fresh = run(7, checkpoint=ckpt)
     assert fresh.attrs["resumed_from_checkpoint"] == 0
     np.testing.assert_array_equal(fresh.f_mean.values, reference.f_mean.values)
 

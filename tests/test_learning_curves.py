@@ -46,7 +46,7 @@ def test_self_consistent_reproduces_f5():
     net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     spec = kernels.spectrum(net, 4, 500)
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 4)
-    sc = learning_curves.sc_mse(
+    sc = learning_curves.sc_theory(
         spec.eigenvalue_ntk.values, spec.degeneracy.values, power, spec.tail_ntk, [100, 400, 1600, 3500]
     )
     np.testing.assert_allclose(sc.mse.values, [0.7024, 0.4972, 0.3021, 0.1672], atol=5e-5)
@@ -59,7 +59,7 @@ def test_sc_tends_to_ek_at_large_n():
     deg = np.array([1, 5, 15, 35])
     power = np.array([0.0, 0.5, 0.5, 0.0])
     n = np.array([1e6, 1e8])
-    sc = learning_curves.sc_mse(lam, deg, power, 0.1, n)
+    sc = learning_curves.sc_theory(lam, deg, power, 0.1, n)
     ek = learning_curves.ek_mse(lam, deg, power, 0.1, n)
     # Both deviations are O(number of modes / n) = O(56 / n).
     assert np.all(np.abs(sc.kappa.values * n / 0.1 - 1) < 112 / n)
@@ -76,7 +76,7 @@ def test_sc_matches_exact_gp_average():
     out = learning_curves.exact_gp_learning_curve(net, ds, [30], 0.02, spec.eigenvalue_nngp.values)
     sim = out.mse_population.values[:, 0]
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 40)
-    sc = learning_curves.sc_mse(spec.eigenvalue_nngp.values, spec.degeneracy.values, power, 0.02, [30]).mse.item()
+    sc = learning_curves.sc_theory(spec.eigenvalue_nngp.values, spec.degeneracy.values, power, 0.02, [30]).mse.item()
     se = sim.std(ddof=1) / np.sqrt(sim.size)
     assert abs(sim.mean() - sc) < 4 * se + 0.02 * sc, (sim.mean(), se, sc)
 

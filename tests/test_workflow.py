@@ -134,22 +134,18 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert with_change(set_spectra_depths, section="spectra") == spectra_outputs
 
     # Editing a library module reruns exactly the stages that use it (code_version params).
-    lib = wf / "src/nnft/learning_curves.py"
-    original = lib.read_text()
-    lib.write_text(original + "\n# edited\n")
-    try:
-        planned = planned_outputs(wf)
-    finally:
-        lib.write_text(original)
+    def planned_after_editing(module):
+        lib = wf / f"src/nnft/{module}.py"
+        original = lib.read_text()
+        lib.write_text(original + "\n# edited\n")
+        try:
+            return planned_outputs(wf)
+        finally:
+            lib.write_text(original)
+
     theory_gp = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")}
-    assert planned == theory_gp | figs | width_fig_a | compare("a") | compare("b")
-    lib = wf / "src/nnft/activations.py"
-    original = lib.read_text()
-    lib.write_text(original + "\n# edited\n")
-    try:
-        planned = planned_outputs(wf)
-    finally:
-        lib.write_text(original)
+    assert planned_after_editing("learning_curves") == theory_gp | figs | width_fig_a | compare("a") | compare("b")
+    planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
     assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b")

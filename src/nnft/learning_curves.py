@@ -167,13 +167,6 @@ def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, nois
     )
 
 
-def sc_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
-    """The n-indexed parts of `sc_theory` (kept for callers that need only the curves)."""
-    return sc_theory(eigenvalues, degeneracy, target_power, ridge, n_train, noise)[
-        ["mse", "mse_mean_predictor", "kappa"]
-    ]
-
-
 def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
     """Target power G_l on levels 0..max_degree from the (degree, weight) terms of a target."""
     power = np.zeros(max_degree + 1)
