@@ -1,4 +1,5 @@
-"""langevin.py: the sampler reproduces the analytic Gaussian posterior of a linear model (science/
+"""langevin.py: the sampler reproduces the analytic Gaussian posteriors of a linear model and of a random-feature
+model (science/
 learning_curves.md Sec. 1c), the posterior-mean estimator is unbiased, divergence is reported."""
 
 import jax
@@ -211,3 +212,49 @@ def test_standard_parametrisation_samples_the_same_posterior(linear_problem, int
     f = b.f_mean.values[0]
     z = (f.mean(0) - mean) / (f.std(0, ddof=1) / np.sqrt(f.shape[0]))
     assert np.abs(z).max() < 4.5, z
+
+
+def test_random_feature_model_posterior():
+    # Depth 2 with the first layer frozen (frozen=(0,)) is a random-feature model f = phi(x).w + sqrt(sigma_b2) b
+    # with phi = sqrt(sigma_w2 / width) s(z1(x)) shared by every chain: its posterior is exactly the GP with the
+    # empirical kernel phi phi^T + sigma_b2 and noise variance T. Width 24 keeps that kernel far from the NNGP, so
+    # the test also rejects the infinite-width answer.
+    rng = np.random.default_rng(11)
+    net = kernels.FCN(dim=8, depth=2, width=24, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
+    x, xt = sphere.sample_sphere(rng, 10, 8), sphere.sample_sphere(rng, 12, 8)
+    y, ridge, key = rng.standard_normal(10), 0.1, jax.random.key(7)
+    layer = langevin.shared_params(key, net)[0]
+    (w2_0, b2_0), (w2_1, b2_1) = net.layer_variances()
+
+    def features(a):
+        z1 = np.sqrt(w2_0 * net.input_gain2) * a @ np.asarray(layer["w"], np.float64)
+        return np.sqrt(w2_1 / net.width) * np.maximum(z1 + np.sqrt(b2_0) * np.asarray(layer["b"], np.float64), 0)
+
+    phi, phit = features(x), features(xt)
+    k, ks, kss = phi @ phi.T + b2_1, phit @ phi.T + b2_1, phit @ phit.T + b2_1
+    a = np.linalg.solve(k + ridge * np.eye(len(x)), np.c_[y, ks.T])
+    mean, var = ks @ a[:, 0], np.diag(kss - ks @ a[:, 1:])
+    nngp_mean = kernels.gram(net, xt, x) @ np.linalg.solve(kernels.gram(net, x) + ridge * np.eye(len(x)), y)
+
+    members = 48
+    out = langevin.run_ensemble(
+        net, x[None], y[None], xt, ridge, key, members=members, burn_in=5, sample=40, n_samples=200, frozen=(0,)
+    )
+    assert out.attrs["frozen_layers"] == [0]
+    fm, fv = out.f_mean.values[0], out.f_var.values[0]
+    se = fm.std(0, ddof=1) / np.sqrt(members)
+    assert np.abs((fm.mean(0) - mean) / se).max() < 4.5
+    assert np.abs((fm.mean(0) - nngp_mean) / se).max() > 10  # measured ~20
+
+    def total(idx):
+        return fv[idx].mean(0) + fm[idx].var(0)
+
+    loo = np.stack([total(np.delete(np.arange(members), i)) for i in range(members)])
+    se_var = np.sqrt((members - 1) / members * ((loo - loo.mean(0)) ** 2).sum(0))
+    assert np.abs((total(np.arange(members)) - var) / se_var).max() < 4.5
+
+
+def test_frozen_layer_out_of_range(linear_problem):
+    net, x, y, xt, ridge, *_ = linear_problem
+    with pytest.raises(ValueError, match="frozen"):
+        langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), members=2, frozen=(1,))

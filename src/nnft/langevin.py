@@ -43,14 +43,14 @@ class ChainState(NamedTuple):
     key: jax.Array
 
 
-def _decay_and_precond(net):
+def _decay_and_precond(net, frozen: tuple[int, ...] = ()):
     """Per-leaf weight decay gamma = T / prior variance (Sec. 1c: T n_{l-1} / sigma_w2 for standard weights) as a
     multiplier of T, and the preconditioner P = prior variance (diagonal inverse mass). With P the dynamics in the
     standard parametrisation are those of the NTK parametrisation in other coordinates; a leaf of zero prior
-    variance (sigma_b2 = 0 biases) is frozen at zero."""
+    variance (sigma_b2 = 0 biases) and every leaf of a `frozen` layer (random features) has P = 0 and never moves."""
     std = prior_std(net)
     decay = jax.tree.map(lambda s: 0.0 if s == 0 else 1.0 / s**2, std)
-    precond = jax.tree.map(lambda s: s**2, std)
+    precond = [jax.tree.map(lambda s, i=i: 0.0 if i in frozen else s**2, layer) for i, layer in enumerate(std)]
     return decay, precond
 
 
@@ -66,12 +66,12 @@ def _loss_and_grad(net, temperature, params, x, y):
     return loss, jax.tree.map(lambda gi, pi, c: gi + temperature * c * pi, g, params, decay)
 
 
-def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y) -> tuple[ChainState, jax.Array]:
+def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y, frozen=()) -> tuple[ChainState, jax.Array]:
     """One step, preconditioned by the prior variance P (identity in NTK parametrisation); momentum is stored as
     the velocity v = P p, so frozen leaves (P = 0) never move."""
     key, k_noise = jax.random.split(state.key)
     noise = _normal_like(k_noise, state.params)
-    _, pre = _decay_and_precond(net)
+    _, pre = _decay_and_precond(net, frozen)
     if integrator == "overdamped":
         params = jax.tree.map(
             lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * temperature * h * c) * xi,
@@ -101,31 +101,47 @@ def _normal_like(key, tree):
     )
 
 
-def init_chain(key: jax.Array, net: kernels.FCN, temperature: float, x, y) -> ChainState:
+def init_chain(key: jax.Array, net: kernels.FCN, temperature: float, x, y, frozen=(), shared=None) -> ChainState:
+    """A chain started from the prior; the layers listed in `frozen` are taken from `shared` (the same random
+    features for every chain) and never move."""
     k_param, k_mom, k_chain = jax.random.split(key, 3)
     params = init_params(k_param, net)
-    _, pre = _decay_and_precond(net)
+    if frozen:
+        params = [shared[i] if i in frozen else layer for i, layer in enumerate(params)]
+    _, pre = _decay_and_precond(net, frozen)
     momentum = jax.tree.map(lambda a, c: math.sqrt(temperature * c) * a, _normal_like(k_mom, params), pre)
     _, grad = _loss_and_grad(net, temperature, params, x, y)
     return ChainState(params, momentum, grad, k_chain)
 
 
-@partial(jax.jit, static_argnames=("net", "integrator", "n_steps"))
-def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int):
+@partial(jax.jit, static_argnames=("net", "integrator", "n_steps", "frozen"))
+def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int, frozen: tuple[int, ...] = ()):
     """Advance a batch of chains (leading axis) n_steps; x, y carry the same leading axis."""
 
     def one(state, xc, yc):
         def body(s, _):
-            return _step(net, integrator, temperature, h, gamma, s, xc, yc)[0], None
+            return _step(net, integrator, temperature, h, gamma, s, xc, yc, frozen)[0], None
 
         return jax.lax.scan(body, state, None, length=n_steps)[0]
 
     return jax.vmap(one)(states, x, y)
 
 
-@partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals", "n_probe"))
+@partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals", "n_probe", "frozen"))
 def sample_block(
-    net, integrator, temperature, h, gamma, states, x, y, x_test, steps_per_eval: int, n_evals: int, n_probe: int
+    net,
+    integrator,
+    temperature,
+    h,
+    gamma,
+    states,
+    x,
+    y,
+    x_test,
+    steps_per_eval: int,
+    n_evals: int,
+    n_probe: int,
+    frozen: tuple[int, ...] = (),
 ):
     """n_evals rounds of (steps_per_eval steps, evaluate f on x_test); returns sums of f and f^2, the data loss
     and f at the first n_probe test points at every evaluation (for autocorrelation diagnostics)."""
@@ -133,7 +149,7 @@ def sample_block(
     def one(state, xc, yc):
         def round_(s, _):
             def body(s2, _):
-                return _step(net, integrator, temperature, h, gamma, s2, xc, yc)
+                return _step(net, integrator, temperature, h, gamma, s2, xc, yc, frozen)
 
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
             f = apply(net, s.params, x_test)
@@ -199,6 +215,7 @@ def run_ensemble(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     n_probe: int = 8,
+    frozen: tuple[int, ...] = (),
 ) -> xr.Dataset:
     """Sample `members` independent chains per dataset draw; x_train (draw, n, d), y_train (draw, n).
 
@@ -214,6 +231,10 @@ def run_ensemble(
     (dims draw, member, test_sample), the data-loss and probe-output traces, and the effective sample size
     of the probes per chain. Raises FloatingPointError (naming the step and the parameter) if a chain diverges.
     progress(done, total, mean_loss) is called after every block.
+
+    frozen: weight-layer indices (0 = the input layer) that are not trained: every chain shares the same draw
+    `shared_params(key, net)` of them, so e.g. frozen=(0,) at depth 2 samples the exact Gaussian posterior of a
+    random-feature model.
     """
     n_draws, n, _ = x_train.shape
     if members < 2:
@@ -225,11 +246,17 @@ def run_ensemble(
     xc = jnp.asarray(np.repeat(x_train, members, axis=0), jnp.float32)
     yc = jnp.asarray(np.repeat(y_train, members, axis=0), jnp.float32)
     xt = jnp.asarray(x_test, jnp.float32)
+    frozen = tuple(sorted(set(frozen)))
+    if any(not 0 <= i < net.depth for i in frozen):
+        raise ValueError(f"frozen layers must lie in 0..{net.depth - 1} (got {frozen})")
     keys = jax.random.split(key, n_chains)
-    states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b))(keys, xc, yc)
+    shared = shared_params(key, net) if frozen else None
+    states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared))(keys, xc, yc)
     states, xc, yc, xt, n_devices = _shard(states, xc, yc, xt)
     args = (net, integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
-    fingerprint = _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, n_probe)
+    fingerprint = _fingerprint(
+        net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, (n_probe, frozen)
+    )
 
     f_sum = np.zeros((n_chains, len(x_test)))
     f2_sum = np.zeros_like(f_sum)
@@ -243,7 +270,7 @@ def run_ensemble(
         burned = True
     t0 = time.perf_counter()
     if not burned:
-        states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps)
+        states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
         if checkpoint is not None:
             _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
@@ -251,7 +278,7 @@ def run_ensemble(
     while done < sch.n_evals:
         k = min(evals_per_block, sch.n_evals - done)
         states, fs, f2s, loss, probe = sample_block(
-            *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe
+            *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe, frozen=frozen
         )
         fs, f2s, loss = np.asarray(fs, np.float64), np.asarray(f2s, np.float64), np.asarray(loss, np.float64)
         step = sch.burn_in_steps + (done + k) * sch.steps_per_eval
@@ -283,6 +310,7 @@ def run_ensemble(
         coords={"member": np.arange(members), "record": np.arange(sch.n_evals), "probe": np.arange(n_probe)},
         attrs={
             "integrator": integrator,
+            "frozen_layers": list(frozen),
             "temperature": float(ridge),
             "ntk_mu_max": float(mu_max),
             "step_size": sch.step_size,
@@ -303,6 +331,11 @@ def run_ensemble(
     if checkpoint is not None and Path(checkpoint).exists():
         Path(checkpoint).unlink()
     return out
+
+
+def shared_params(key: jax.Array, net: kernels.FCN) -> list[dict]:
+    """The prior draw that frozen layers take in every chain of run_ensemble(key=key)."""
+    return init_params(jax.random.fold_in(key, 0x5EED), net)
 
 
 def effective_sample_size(series: np.ndarray, c: float = 5.0) -> float:
@@ -333,9 +366,9 @@ def _shard(states, xc, yc, xt):
     return states, xc, yc, xt, len(devices)
 
 
-def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, n_probe) -> str:
+def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, options) -> str:
     h = hashlib.sha256()
-    h.update(repr((net, float(ridge), members, tuple(sch), evals_per_block, n_probe)).encode())
+    h.update(repr((net, float(ridge), members, tuple(sch), evals_per_block, options)).encode())
     for a in (x_train, y_train, x_test, np.asarray(jax.random.key_data(key))):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
