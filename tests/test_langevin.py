@@ -1,6 +1,5 @@
 """langevin.py: the sampler reproduces the analytic Gaussian posteriors of a linear model and of a random-feature
-model (science/
-learning_curves.md Sec. 1c), the posterior-mean estimator is unbiased, divergence is reported."""
+model (science/learning_curves.md Sec. 1c), the posterior-mean estimator is unbiased, divergence is reported."""
 
 import jax
 import numpy as np
