@@ -11,7 +11,8 @@ from _timing import best_of
 from nnft import kernels, langevin, sphere
 
 width = int(sys.argv[1]) if len(sys.argv) > 1 else 256
-members, n, d, depth, steps = 16, 256, 8, 3, 50
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 256
+members, d, depth, steps = 16, 8, 3, 50
 net = kernels.FCN(dim=d, depth=depth, width=width, sigma_w2=2.0, sigma_b2=0.1)
 x = sphere.sample_sphere(np.random.default_rng(0), n, d)
 y = np.random.default_rng(1).standard_normal(n)
@@ -32,10 +33,24 @@ def one_at_a_time():
         jax.block_until_ready(langevin.run_steps(*args, s, xc[m : m + 1], yc[m : m + 1], n_steps=steps))
 
 
+step = jax.jit(langevin._step, static_argnums=(0, 1))
+
+
+def step_by_step():
+    """The naive loop: one compiled step per member per step, driven from Python."""
+    for m in range(members):
+        s = jax.tree.map(lambda a, m=m: a[m], states)
+        for _ in range(steps):
+            s = step(*args, s, xc[m], yc[m])[0]
+        jax.block_until_ready(s)
+
+
 ensemble()
-one_at_a_time()  # compile both
+one_at_a_time()
+step_by_step()  # compile all three
 t_ens = best_of(ensemble)
 t_loop = best_of(one_at_a_time)
+t_naive = best_of(step_by_step)
 # FLOPs of one step: forward + backward ~ 3 x forward matmuls, per member
 fan = [d] + [width] * (depth - 1) + [1]
 matmul_flops = sum(2 * n * a * b for a, b in zip(fan[:-1], fan[1:], strict=True))
@@ -53,4 +68,13 @@ print(
     f"ensemble step: {achieved / 1e9:.2f} GFLOP/s achieved vs {mm_rate / 1e9:.2f} GFLOP/s dense float32 matmul "
     f"at the hidden shape: ratio {achieved / mm_rate:.2f}"
 )
-print(f"vmap ensemble {t_ens:.3f} s vs Python loop over members {t_loop:.3f} s: speed-up {t_loop / t_ens:.1f}x")
+print(
+    f"vmap ensemble {t_ens:.3f} s vs Python loop over members: {t_loop:.3f} s with one compiled scan per member "
+    f"(speed-up {t_loop / t_ens:.1f}x), {t_naive:.3f} s with one compiled step per member and step "
+    f"(speed-up {t_naive / t_ens:.1f}x)"
+)
+# the Gaussian noise every step draws for every parameter (threefry), a cost vmap cannot batch away
+noise = jax.jit(lambda k: langevin._normal_like(k, states.params))
+noise(jax.random.key(0))
+t_noise = best_of(lambda: jax.block_until_ready(noise(jax.random.key(0))), repeat=10)
+print(f"noise generation: {t_noise * steps / t_ens:.0%} of the ensemble's time")

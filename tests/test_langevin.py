@@ -118,7 +118,7 @@ def test_checkpoint_resume_is_identical(linear_problem, tmp_path):
     def run(seed, **extra):
         return langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(seed), **kwargs, **extra)
 
-    def die_after_three_blocks(done, total, loss):
+    def die_after_three_blocks(done, total, loss, step):
         if done >= 30:
             raise Killed
 

@@ -230,7 +230,8 @@ def run_ensemble(
     Returns the time average f_mean and time variance f_var of each chain's outputs on x_test
     (dims draw, member, test_sample), the data-loss and probe-output traces, and the effective sample size
     of the probes per chain. Raises FloatingPointError (naming the step and the parameter) if a chain diverges.
-    progress(done, total, mean_loss) is called after every block.
+    progress(done, total, mean_loss, step) is called after every block (samples done of total, the mean data loss
+    over chains at the last sample, the number of Langevin steps taken).
 
     frozen: weight-layer indices (0 = the input layer) that are not trained: every chain shares the same draw
     `shared_params(key, net)` of them, so e.g. frozen=(0,) at depth 2 samples the exact Gaussian posterior of a
@@ -292,7 +293,7 @@ def run_ensemble(
         if checkpoint is not None and blocks % checkpoint_every == 0 and done < sch.n_evals:
             _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
         if progress is not None:
-            progress(done, sch.n_evals, float(loss.mean()))
+            progress(done, sch.n_evals, float(loss[:, -1].mean()), step)
     wall = time.perf_counter() - t0
     f_mean = f_sum / sch.n_evals
     f_var = np.maximum(f2_sum / sch.n_evals - f_mean**2, 0.0)

@@ -18,11 +18,11 @@ n = int(snakemake.wildcards.n)
 ds = store.read(snakemake.input.data)
 net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
 draws = slice(0, t["draws"])
-bar = tqdm(total=t["n_samples"], desc=f"langevin n={n}", file=sys.stderr, mininterval=5)
+bar = tqdm(total=t["n_samples"], desc=f"langevin n={n}", unit="sample", file=sys.stderr, mininterval=5)
 
 
-def progress(done, total, loss):
-    bar.set_postfix(train_loss=f"{loss:.4g}")
+def progress(done, total, loss, step):
+    bar.set_postfix(step=step, train_loss=f"{loss:.4g}")
     bar.update(done - bar.n)
 
 
