@@ -257,3 +257,11 @@ def test_frozen_layer_out_of_range(linear_problem):
     net, x, y, xt, ridge, *_ = linear_problem
     with pytest.raises(ValueError, match="frozen"):
         langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(0), members=2, frozen=(1,))
+
+
+def test_posterior_mean_mse_two_chains_has_no_error_bar():
+    f = np.random.default_rng(1).standard_normal((3, 2, 5))
+    est, se = langevin.posterior_mean_mse(f, np.zeros(5))
+    assert np.all(np.isfinite(est)) and np.all(np.isnan(se))
+    with pytest.raises(ValueError, match="chains"):
+        langevin.posterior_mean_mse(f[:, :1], np.zeros(5))

@@ -8,6 +8,7 @@ import xarray as xr
 import zarr
 
 from nnft import store
+from tests.mounts import tmpfs
 
 
 def sample_dataset():
@@ -47,3 +48,21 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         store.write(sample_dataset(), path)
     assert list(tmp_path.iterdir()) == []
+
+
+def big_dataset():
+    return xr.Dataset({"f": (("i",), np.random.default_rng(0).standard_normal(200_000))})
+
+
+def test_disk_full_is_a_clear_error_and_stores_nothing(tmp_path):
+    with tmpfs(tmp_path / "small", "size=256k") as disk:
+        with pytest.raises(OSError, match="disk is full.*Nothing was stored") as err:
+            store.write(big_dataset(), disk / "f.zarr")
+        assert str(disk / "f.zarr") in str(err.value)
+        assert list(disk.iterdir()) == []  # no half store, no temporary left behind
+
+
+def test_read_only_results_is_a_clear_error(tmp_path):
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as disk:
+        with pytest.raises(OSError, match="read-only file system"):
+            store.write(sample_dataset(), disk / "exp" / "a.zarr")

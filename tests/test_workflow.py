@@ -1,26 +1,36 @@
 """The Snakemake workflow end to end on a tiny config: every store and figure, partial reruns, config errors,
 lint and formatting."""
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 from nnft import store
+from tests.mounts import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = yaml.safe_load((REPO / "tests/config/tiny.yaml").read_text())
 
 
-def snakemake(cwd, *args, check=True):
+def snakemake(cwd, *args, check=True, env=None):
     proc = subprocess.run(
-        [str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, capture_output=True, text=True, timeout=900
+        [str(BIN / "snakemake"), "--cores", "2", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **(env or {})},
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -28,7 +38,8 @@ def snakemake(cwd, *args, check=True):
 
 
 def copy_workflow(dest: Path, config: dict) -> Path:
-    for name in ("Snakefile", "workflow", "src", "envs"):
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "workflow", "src", "envs", "profiles"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     (dest / "config").mkdir()
@@ -54,10 +65,25 @@ def workflow_run(tmp_path_factory):
     return wf
 
 
-@pytest.mark.slow
-def test_end_to_end_produces_every_store_and_figure(workflow_run):
-    wf = workflow_run
-    for exp, spec in TINY["experiments"].items():
+def only(*experiments) -> dict:
+    """The tiny config restricted to some experiments (no spectra)."""
+    return {"experiments": {e: TINY["experiments"][e] for e in experiments}}
+
+
+def stores(wf: Path) -> dict[str, Path]:
+    return {str(p.relative_to(wf)): p for p in sorted((wf / "results").rglob("*.zarr"))}
+
+
+def assert_same_stores(wf: Path, reference: Path) -> None:
+    """Every store of wf holds bitwise the numbers of the same store in reference (attrs such as wall time aside)."""
+    ours = stores(wf)
+    assert ours, "no stores"
+    for rel, path in ours.items():
+        xr.testing.assert_equal(store.read(path), store.read(reference / rel))
+
+
+def check_outputs(wf: Path, config: dict) -> None:
+    for exp, spec in config["experiments"].items():
         for name in ("data", "spectrum", "theory", "gp"):
             ds = store.read(wf / f"results/{exp}/{name}.zarr")
             assert "config" in ds.attrs and "versions" in ds.attrs and "git_revision" in ds.attrs
@@ -72,14 +98,85 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
                 assert (wf / f"results/figures/{exp}_{fig}.{ext}").stat().st_size > 10_000
         comparison = store.read(wf / f"results/{exp}/comparison.zarr")
         assert "rel_sc" in comparison and (wf / f"results/{exp}/comparison.csv").read_text().startswith("n_train,")
-    assert (wf / "results/figures/a_width_convergence.png").stat().st_size > 10_000
-    assert not (wf / "results/figures/b_width_convergence.png").exists()
-    table = store.read(wf / "results/spectra/s.zarr")
-    assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
-    assert (wf / "results/figures/spectra_s.png").stat().st_size > 10_000
+        if "width_convergence" in spec["train"]:
+            assert (wf / f"results/figures/{exp}_width_convergence.png").stat().st_size > 10_000
+        else:
+            assert not (wf / f"results/figures/{exp}_width_convergence.png").exists()
+    for name in config.get("spectra", {}):
+        table = store.read(wf / f"results/spectra/{name}.zarr")
+        assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
+        assert (wf / f"results/figures/spectra_{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_end_to_end_produces_every_store_and_figure(workflow_run):
+    wf = workflow_run
+    check_outputs(wf, TINY)
     gp = store.read(wf / "results/a/gp.zarr")
     assert gp.mse_population.dims == ("draw", "n_train") and list(gp.n_train.values) == [4, 8]
     assert planned_outputs(wf) == set()  # up to date: nothing reruns
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_reproduces(workflow_run, tmp_path):
+    # SIGKILL the whole snakemake process group while a training job samples (after its burn-in checkpoint):
+    # no store is half written; after --unlock the rerun resumes training from the checkpoint, and every store is
+    # bitwise the one of the uninterrupted run of the same config (reproducibility across runs, too).
+    wf = copy_workflow(tmp_path, only("b"))
+    checkpoint = wf / "results/.checkpoints/b/n8_w16.npz"
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "--cores", "2"],
+        cwd=wf,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists(), "the training job finished or never checkpointed before the kill"
+    assert not (wf / "results/b/train/n8_w16.zarr").exists()
+    for path in stores(wf).values():
+        store.read(path)  # whatever exists is complete
+    assert not list((wf / "results").rglob(".*.tmp-*"))
+    snakemake(wf, "--unlock")
+    snakemake(wf, "--rerun-incomplete")
+    assert store.read(wf / "results/b/train/n8_w16.zarr").attrs["resumed_from_checkpoint"] == 1
+    assert not checkpoint.exists()
+    assert_same_stores(wf, workflow_run)
+
+
+@pytest.mark.slow
+def test_output_cache_is_shared_between_workflows(workflow_run, tmp_path):
+    # Exact GP and training are cached between workflow copies (SNAKEMAKE_OUTPUT_CACHE): the second copy fetches
+    # them instead of running them, and gets the same numbers.
+    env = {"SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "cache")}
+    (tmp_path / "cache").mkdir()
+    targets = ["results/b/gp.zarr", "results/b/train/n8_w16.zarr", "results/b/theory.zarr"]
+    first = copy_workflow(tmp_path / "one", only("b"))
+    snakemake(first, "--cache", *targets, env=env)
+    second = copy_workflow(tmp_path / "two", only("b"))
+    out = snakemake(second, "--cache", *targets, env=env)
+    log = out.stdout + out.stderr
+    for cached in ("results/b/gp.zarr", "results/b/train/n8_w16.zarr"):
+        assert re.search(rf"{re.escape(cached)}/\S+ from cache", log), cached
+        assert (second / cached / "zarr.json").resolve().is_relative_to(tmp_path / "cache")
+    train_log = "logs/b/train_n8_w16.log"  # the training job did not run: no progress written
+    assert (first / train_log).stat().st_size > 0 and (second / train_log).stat().st_size == 0
+    assert not (second / "results/b/theory.zarr/zarr.json").is_symlink()  # uncached rules run
+    assert_same_stores(second, workflow_run)
+
+
+@pytest.mark.parametrize("options, message", [("ro,size=1m", "is not writable"), ("size=10m", "MiB free")])
+def test_unwritable_or_full_results_stops_before_any_job(tmp_path, options, message):
+    wf = copy_workflow(tmp_path, only("b"))
+    with tmpfs(wf / "results", options):
+        proc = snakemake(wf, check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+    assert not (wf / "logs").exists()
 
 
 @pytest.mark.slow

@@ -425,7 +425,8 @@ def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarr
 
     f_mean (..., member, test_sample) are per-chain time averages. The member average fbar has
     E||fbar - g||^2 = ||mu - g||^2 + mean_x Var(fbar), so the unbiased estimate subtracts mean_x s^2 / M
-    (s^2 the across-member sample variance). The standard error is the delete-one jackknife over members.
+    (s^2 the across-member sample variance). The standard error is the delete-one jackknife over members; it
+    needs M >= 3 (NaN for M = 2, where the estimate itself is still unbiased).
     """
 
     def estimate(f):
@@ -435,7 +436,11 @@ def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarr
         return ((fbar - g_test) ** 2).mean(-1) - s2.mean(-1) / m
 
     m = f_mean.shape[-2]
+    if m < 2:
+        raise ValueError(f"the posterior-mean MSE needs >= 2 chains per dataset (got {m})")
     full = estimate(f_mean)
+    if m == 2:
+        return full, np.full_like(full, np.nan)
     loo = np.stack([estimate(np.delete(f_mean, i, axis=-2)) for i in range(m)], axis=-1)
     se = np.sqrt((m - 1) / m * ((loo - loo.mean(-1, keepdims=True)) ** 2).sum(-1))
     return full, se

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -59,15 +60,29 @@ def write(ds: xr.Dataset, path: str | os.PathLike, attrs: dict | None = None) ->
     ds = ds.copy()
     ds.attrs.update(attrs or {})
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in _STORAGE_ERRORS:
+            reason = f"{_STORAGE_ERRORS[e.errno]} ({e.strerror})"
+            raise OSError(e.errno, f"cannot write the store {path}: {reason}. Nothing was stored.") from e
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "the disk is full; free space or move results/ to a larger disk",
+    errno.EDQUOT: "the disk quota is exhausted; free space or move results/ elsewhere",
+    errno.EROFS: "the results directory is on a read-only file system",
+    errno.EACCES: "no permission to write the results directory",
+    errno.EPERM: "no permission to write the results directory",
+}
 
 
 def read(path: str | os.PathLike) -> xr.Dataset:

@@ -1,12 +1,16 @@
 # Shared helpers: config validation, per-rule config slices, code versions, paths.
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
 
 LIBRARY = Path(workflow.basedir) / "src" / "nnft"
+MIN_FREE_MB = 50
 
 
 def check_experiment(name, exp):
@@ -175,3 +179,19 @@ def all_targets():
             ext=["png", "pdf"],
         )
     )
+
+
+onstart:
+    # A read-only or full results directory fails here, with the reason, before any job runs.
+    results = Path("results")
+    results.mkdir(exist_ok=True)
+    if not os.access(results, os.W_OK):
+        raise WorkflowError(
+            f"{results.resolve()} is not writable (read-only file system or permissions)"
+        )
+    free_mb = shutil.disk_usage(results).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        raise WorkflowError(
+            f"only {free_mb:.0f} MiB free on the disk of {results.resolve()}; "
+            f"the workflow needs at least {MIN_FREE_MB} MiB"
+        )

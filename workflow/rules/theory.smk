@@ -36,6 +36,7 @@ rule gp:
         directory("results/{experiment}/gp.zarr"),
     log:
         "logs/{experiment}/gp.log",
+    cache: "omit-software"
     conda:
         "../../envs/nnft.yaml"
     params:
