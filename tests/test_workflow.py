@@ -298,3 +298,68 @@ def test_paper_config_is_valid():
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "figure_width_convergence" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster on localhost (tests/slurm/start_slurm.sh); every daemon it started is
+    stopped by PID afterwards. Needs root (it installs Debian packages and writes /etc/slurm); skipped elsewhere
+    unless NNFT_CI=1, where it must run."""
+    if os.geteuid() != 0:
+        if os.environ.get("NNFT_CI") == "1":
+            pytest.fail("the slurm test needs root in CI")
+        pytest.skip("starting a SLURM cluster needs root")
+    state = tmp_path_factory.mktemp("slurm")
+    env = {**os.environ, "SLURM_CI_DIR": str(state)}
+    start = subprocess.run(
+        ["bash", str(REPO / "tests/slurm/start_slurm.sh")], env=env, capture_output=True, text=True, timeout=600
+    )
+    try:
+        assert start.returncode == 0, start.stdout + start.stderr
+        yield state
+    finally:
+        subprocess.run(["bash", str(REPO / "tests/slurm/stop_slurm.sh")], env=env, timeout=60)
+        pids = [int(p) for p in (state / "pids").read_text().split()] if (state / "pids").exists() else []
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in _proc_state(p)]
+        assert not alive, f"daemons still running: {alive}"
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_slurm_profile_runs_the_tiny_dag(workflow_run, slurm_cluster, tmp_path):
+    # The unchanged workflow through snakemake-executor-plugin-slurm with profiles/slurm: every job is an sbatch
+    # job (training with --gpus=1 on the fake GPU), every output is there and bitwise the local run's.
+    wf = copy_workflow(tmp_path, TINY)
+    # the shipped profile, with its per-rule requests shrunk to fit the 2-core test node
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    for rule in profile["set-resources"].values():
+        rule.update(cpus_per_task=1, mem_mb=min(rule.get("mem_mb", 2000), 2000))
+    profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
+    (wf / "profiles/slurm-ci").mkdir()
+    (wf / "profiles/slurm-ci/config.yaml").write_text(yaml.safe_dump(profile))
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "--profile", "profiles/slurm-ci"],
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", log)
+    rules = {rule for _, rule in submitted}
+    assert {"data", "spectrum", "theory", "gp", "train", "compare", "spectra", "figure_networks"} <= rules
+    train_jobs = [job for job, rule in submitted if rule == "train"]
+    assert len(train_jobs) == 4
+    shown = subprocess.run(["scontrol", "show", "job", train_jobs[0]], capture_output=True, text=True).stdout
+    assert "gres/gpu=1" in shown or "gres:gpu:1" in shown, shown
+    check_outputs(wf, TINY)
+    assert_same_stores(wf, workflow_run)
