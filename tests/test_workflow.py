@@ -118,6 +118,20 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
 
 
 @pytest.mark.slow
+def test_report(workflow_run):
+    # `snakemake --report` from the finished run: the workflow description and every figure's caption.
+    snakemake(workflow_run, "--report", "report.html")
+    html = (workflow_run / "report.html").read_text()
+    assert "regenerates the learning-curve and finite-width results" in html
+    for caption in sorted((REPO / "workflow/report").glob("*.rst")):
+        words = caption.read_text().split()[:4]
+        first_words = " ".join(w for w in words[: next((i for i, w in enumerate(words) if "`" in w), 4)])
+        assert first_words in html, caption.name
+    for exp in TINY["experiments"]:
+        assert f"{exp}_learning_curves.png" in html
+
+
+@pytest.mark.slow
 def test_killed_run_resumes_and_reproduces(workflow_run, tmp_path):
     # SIGKILL the whole snakemake process group while a training job samples (after its burn-in checkpoint):
     # no store is half written; after --unlock the rerun resumes training from the checkpoint, and every store is
@@ -209,6 +223,11 @@ def test_partial_reruns(workflow_run, tmp_path):
     train_a = {"results/a/train/n4_w16.zarr", "results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
     width_fig_a = {"results/figures/a_width_convergence.png", "results/figures/a_width_convergence.pdf"}
     assert with_change(set_members) == train_a | fig_a | width_fig_a
+
+    def set_checkpoint_interval(e):
+        e["a"]["train"]["checkpoint_minutes"] = 1  # does not change any result
+
+    assert with_change(set_checkpoint_interval) == set()
 
     def set_width(e):
         e["b"]["model"]["width"] = 32  # the infinite-width theory does not see the width

@@ -213,7 +213,7 @@ def run_ensemble(
     evals_per_block: int = 20,
     progress=None,
     checkpoint: str | os.PathLike | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_seconds: float = 0.0,
     n_probe: int = 8,
     frozen: tuple[int, ...] = (),
 ) -> xr.Dataset:
@@ -223,7 +223,8 @@ def run_ensemble(
     sharded over all local devices when it divides evenly. Test outputs are accumulated as float64 running sums
     between blocks of `evals_per_block` evaluations, so memory does not grow with the number of steps.
 
-    checkpoint: a file (.npz, no pickle) written atomically after burn-in and every `checkpoint_every` blocks; if it
+    checkpoint: a file (.npz, no pickle) written atomically after burn-in and after every block that ends at least
+    `checkpoint_seconds` after the last write (0: every block); if it
     exists and matches this run (a fingerprint of every input), sampling resumes from it and the result is
     identical to an uninterrupted run. It is removed on success.
 
@@ -269,13 +270,12 @@ def run_ensemble(
         states, done, f_sum, f2_sum, trace, probes = loaded
         states = _shard(states, xc, yc, xt)[0]
         burned = True
-    t0 = time.perf_counter()
+    t0 = last_save = time.perf_counter()
     if not burned:
         states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
         if checkpoint is not None:
             _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
-    blocks = 0
     while done < sch.n_evals:
         k = min(evals_per_block, sch.n_evals - done)
         states, fs, f2s, loss, probe = sample_block(
@@ -289,8 +289,9 @@ def run_ensemble(
         trace.append(loss)
         probes.append(np.asarray(probe, np.float64))
         done += k
-        blocks += 1
-        if checkpoint is not None and blocks % checkpoint_every == 0 and done < sch.n_evals:
+        due = time.perf_counter() - last_save >= checkpoint_seconds
+        if checkpoint is not None and due and done < sch.n_evals:
+            last_save = time.perf_counter()
             _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
         if progress is not None:
             progress(done, sch.n_evals, float(loss[:, -1].mean()), step)

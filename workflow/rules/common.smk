@@ -121,7 +121,7 @@ def gp_params(wildcards):
 def train_params(wildcards):
     """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
-    skip = ("n_train", "width_convergence")
+    skip = ("n_train", "width_convergence", "checkpoint_minutes")  # not in the result
     train = {k: v for k, v in e["train"].items() if k not in skip}
     model = {**e["model"], "width": int(wildcards.width)}
     return {"model": model, "ridge": e["ridge"], "seed": e["seed"], "train": train}

@@ -18,6 +18,8 @@ n = int(snakemake.wildcards.n)
 ds = store.read(snakemake.input.data)
 net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
 draws = slice(0, t["draws"])
+# read from the config, not params: the interval does not change the result, so changing it reruns nothing
+every_minutes = snakemake.config["experiments"][snakemake.wildcards.experiment]["train"]["checkpoint_minutes"]
 bar = tqdm(total=t["n_samples"], desc=f"langevin n={n}", unit="sample", file=sys.stderr, mininterval=5)
 
 
@@ -42,6 +44,7 @@ out = langevin.run_ensemble(
     progress=progress,
     # resumable: a killed job rerun (--rerun-incomplete) continues from here; stale checkpoints are ignored
     checkpoint=f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}_w{net.width}.npz",
+    checkpoint_seconds=60 * every_minutes,
 )
 bar.close()
 out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n], width=[net.width])
