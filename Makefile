@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: figures test lint report bench clean-results
+.PHONY: figures test lint report bench lock clean-results
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "nnft pins Python 3.11, found " + sys.version'
@@ -28,6 +28,16 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/snakefmt --check Snakefile workflow && $(BIN)/snakemake --lint
+
+# Re-resolve envs/requirements.in to the newest releases: exact pins in envs/requirements.lock and the conda mirror.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -r envs/requirements.in
+	.lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -E '^(pip|setuptools|wheel)==' > envs/requirements.lock
+	.lock-venv/bin/python envs/conda_mirror.py
+	rm -rf .lock-venv
 
 clean-results:
 	rm -rf results/*/ results/figures logs .snakemake
