@@ -1,6 +1,8 @@
 """store.py: Zarr v3 round trip with provenance; atomic writes leave no half store."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +68,15 @@ def test_read_only_results_is_a_clear_error(tmp_path):
     with tmpfs(tmp_path / "ro", "ro,size=1m") as disk:
         with pytest.raises(OSError, match="read-only file system"):
             store.write(sample_dataset(), disk / "exp" / "a.zarr")
+
+
+def test_no_pickle_anywhere():
+    # Stores are Zarr, checkpoints .npz read with allow_pickle=False: nothing executes code on load.
+    repo = Path(__file__).resolve().parents[1]
+    banned = re.compile(
+        r"import pickle|from pickle|cloudpickle|joblib|\bdill\b|allow_pickle\s*=\s*True|\.pkl\b|pd\.read_pickle"
+    )
+    files = [p for d in ("src", "workflow", "benchmarks") for p in (repo / d).rglob("*") if p.suffix in {".py", ".smk"}]
+    files.append(repo / "Snakefile")
+    hits = [f"{p}: {m.group()}" for p in files for m in banned.finditer(p.read_text())]
+    assert not hits, hits

@@ -7,49 +7,12 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from nnft.config import check_experiment
+
 validate(config, "../schemas/config.schema.yaml")
 
 LIBRARY = Path(workflow.basedir) / "src" / "nnft"
 MIN_FREE_MB = 50
-
-
-def check_experiment(name, exp):
-    """Cross-key checks that the JSON schema cannot express; errors name the key."""
-    key = f"experiments.{name}"
-    target = exp["target"]
-    if len(target["degrees"]) != len(target["weights"]):
-        raise ValueError(
-            f"{key}.target: degrees and weights must have equal length "
-            f"(got {len(target['degrees'])} and {len(target['weights'])})"
-        )
-    if max(target["degrees"]) > exp["theory"]["max_degree"]:
-        raise ValueError(
-            f"{key}.target.degrees: degree {max(target['degrees'])} exceeds {key}.theory.max_degree"
-        )
-    for name_ in ("sigma_w2", "sigma_b2"):
-        v = exp["model"][name_]
-        if isinstance(v, list) and len(v) != exp["model"]["depth"]:
-            raise ValueError(
-                f"{key}.model.{name_}: a list needs one value per weight layer "
-                f"(depth {exp['model']['depth']}), got {len(v)}"
-            )
-    if (
-        isinstance(exp["model"]["sigma_w2"], list)
-        and min(exp["model"]["sigma_w2"]) <= 0
-    ):
-        raise ValueError(f"{key}.model.sigma_w2: every entry must be > 0")
-    extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
-    if extra:
-        raise ValueError(f"{key}.train.n_train: sizes {extra} are not in {key}.n_train")
-    wc = exp["train"].get("width_convergence")
-    if wc and wc["n_train"] not in exp["n_train"]:
-        raise ValueError(
-            f"{key}.train.width_convergence.n_train ({wc['n_train']}) is not in {key}.n_train"
-        )
-    if exp["train"]["draws"] > exp["n_draws"]:
-        raise ValueError(
-            f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})"
-        )
 
 
 for _name, _exp in config["experiments"].items():

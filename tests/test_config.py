@@ -1,0 +1,158 @@
+"""Property-based tests (hypothesis) of the config checks: the JSON schema plus nnft.config.check_experiment accept
+exactly the experiments the library accepts, errors name the offending key, and experiment names cannot leave
+results/."""
+
+import copy
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from nnft import data, kernels, langevin
+from nnft.config import check_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
+TINY = yaml.safe_load((REPO / "tests/config/tiny.yaml").read_text())
+ACTIVATIONS = ["relu", "erf", "tanh", "gelu", "identity", "leaky_relu(0)", "leaky_relu(0.2)", "leaky_relu(1)"]
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def accepted(config) -> bool:
+    """Both workflow checks, as the Snakefile runs them before any job."""
+    try:
+        validate(config, SCHEMA)
+        for name, exp in config["experiments"].items():
+            check_experiment(name, exp)
+    except (WorkflowError, ValueError):
+        return False
+    return True
+
+
+def library_accepts(exp) -> bool:
+    """The library's own argument checks on what the jobs would pass it."""
+    try:
+        kernels.FCN(dim=exp["dim"], **exp["model"])
+        data.check_target(exp["dim"], exp["target"]["degrees"], exp["target"]["weights"])
+        t = exp["train"]
+        langevin.schedule(1.0, exp["ridge"], t["integrator"], t["step_factor"], t["burn_in"], t["sample"], 10)
+    except ValueError:
+        return False
+    return True
+
+
+variance = st.floats(0.0, 4.0)
+
+
+@st.composite
+def experiments(draw):
+    depth = draw(st.integers(1, 5))
+    degrees = draw(st.lists(st.integers(0, 8), min_size=1, max_size=4, unique=True))
+    n_train = draw(st.lists(st.integers(1, 600), min_size=1, max_size=5, unique=True))
+    n_draws = draw(st.integers(1, 4))
+
+    def per_layer(s):
+        return draw(st.one_of(s, st.lists(s, min_size=depth, max_size=depth)))
+
+    return {
+        "dim": draw(st.integers(3, 40)),
+        "target": {
+            "degrees": degrees,
+            "weights": draw(st.lists(st.floats(0, 2), min_size=len(degrees), max_size=len(degrees))),
+        },
+        "noise": draw(st.floats(0, 1)),
+        "model": {
+            "depth": depth,
+            "width": draw(st.integers(1, 512)),
+            "activation": draw(st.sampled_from(ACTIVATIONS)),
+            "sigma_w2": per_layer(variance),
+            "sigma_b2": per_layer(variance),
+            "input_scaling": draw(st.sampled_from(["unit", "sqrt_d"])),
+            "parametrization": draw(st.sampled_from(["ntk", "standard"])),
+        },
+        "ridge": draw(st.floats(1e-4, 2)),
+        "n_train": n_train,
+        "n_test": draw(st.integers(1, 100)),
+        "n_draws": n_draws,
+        "seed": draw(st.integers(0, 2**31)),
+        "theory": {"max_degree": draw(st.integers(max(degrees), 20)), "quadrature_nodes": draw(st.integers(16, 200))},
+        "train": {
+            "n_train": draw(st.lists(st.sampled_from(n_train), min_size=1, unique=True)),
+            "draws": draw(st.integers(1, n_draws)),
+            "members": draw(st.integers(2, 16)),
+            "integrator": draw(st.sampled_from(["underdamped", "overdamped"])),
+            "step_factor": draw(st.floats(0.01, 1.99)),
+            "burn_in": draw(st.floats(0, 10)),
+            "sample": draw(st.floats(0.1, 50)),
+            "n_samples": draw(st.integers(1, 500)),
+        },
+    }
+
+
+@SETTINGS
+@given(experiments())
+def test_workflow_checks_accept_exactly_what_the_library_accepts(exp):
+    # Variances of 0 are drawn often: a zero weight variance must be refused up front, not in a job.
+    assert accepted({"experiments": {"e": exp}}) == library_accepts(exp)
+
+
+# (path inside an experiment, a wrong value): each must be refused before any job, naming the key
+CORRUPTIONS = [
+    (("dim",), st.integers(-5, 2)),
+    (("dim",), st.just(8.5)),
+    (("noise",), st.floats(-5, -1e-6)),
+    (("ridge",), st.floats(-1, 0)),
+    (("n_test",), st.integers(-3, 0)),
+    (("model", "depth"), st.integers(-3, 0)),
+    (("model", "width"), st.integers(-3, 0)),
+    (("model", "activation"), st.text(min_size=1, max_size=8).filter(lambda s: s not in ACTIVATIONS)),
+    (("model", "sigma_w2"), st.floats(-3, -1e-6)),
+    (("model", "input_scaling"), st.sampled_from(["sqrt", "none", ""])),
+    (("target", "weights"), st.lists(st.floats(-2, -0.01), min_size=2, max_size=2)),
+    (("train", "members"), st.integers(-2, 1)),
+    (("train", "step_factor"), st.one_of(st.floats(2, 10), st.floats(-1, 0))),
+    (("train", "draws"), st.integers(3, 10)),
+    (("train", "n_train"), st.just([4, 5])),
+    (("theory", "max_degree"), st.integers(0, 1)),
+]
+
+
+@SETTINGS
+@given(st.data())
+def test_each_bad_value_is_refused_and_named(data_):
+    path, bad = data_.draw(st.sampled_from(CORRUPTIONS))
+    cfg = copy.deepcopy(TINY)
+    section = cfg["experiments"]["a"]
+    for key in path[:-1]:
+        section = section[key]
+    section[path[-1]] = data_.draw(bad)
+    with pytest.raises((WorkflowError, ValueError)) as err:
+        validate(cfg, SCHEMA)
+        check_experiment("a", cfg["experiments"]["a"])
+    text = str(err.value) + "".join(str(a) for a in getattr(err.value, "args", ()))
+    dotted, indexed = ".".join(path), "".join(f"['{p}']" for p in path)
+    assert dotted in text or indexed in text or path[-1] in text, text
+
+
+@SETTINGS
+@given(st.text(min_size=1, max_size=12))
+def test_experiment_names_stay_inside_results(name):
+    cfg = copy.deepcopy(TINY)
+    cfg["experiments"] = {name: cfg["experiments"]["a"]}
+    ok = accepted(cfg)
+    assert ok == bool(re.fullmatch(r"[A-Za-z0-9_-]+", name))
+    if ok:
+        results = (REPO / "results").resolve()
+        for path in (results / name, results / "figures" / f"{name}_networks.png"):
+            assert path.resolve().is_relative_to(results)
+
+
+def test_the_tiny_config_is_accepted():
+    assert accepted(copy.deepcopy(TINY)) and all(library_accepts(e) for e in TINY["experiments"].values())
+    assert np.isfinite(TINY["experiments"]["a"]["ridge"])
