@@ -330,6 +330,8 @@ def slurm_cluster(tmp_path_factory):
         pytest.skip("starting a SLURM cluster needs root")
     state = tmp_path_factory.mktemp("slurm")
     env = {**os.environ, "SLURM_CI_DIR": str(state)}
+    conf = Path("/etc/slurm/slurm.conf")
+    conf_before = conf.read_bytes() if conf.exists() else None
     start = subprocess.run(
         ["bash", str(REPO / "tests/slurm/start_slurm.sh")], env=env, capture_output=True, text=True, timeout=600
     )
@@ -341,6 +343,7 @@ def slurm_cluster(tmp_path_factory):
         pids = [int(p) for p in (state / "pids").read_text().split()] if (state / "pids").exists() else []
         alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in _proc_state(p)]
         assert not alive, f"daemons still running: {alive}"
+        assert (conf.read_bytes() if conf.exists() else None) == conf_before, "/etc/slurm/slurm.conf not restored"
 
 
 def _proc_state(pid: int) -> str:

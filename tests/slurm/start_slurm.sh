@@ -11,8 +11,11 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       slurmctld slurmd slurm-client munge >/dev/null
 fi
-rm -rf "$SLURM_CI_DIR"; mkdir -p "$SLURM_CI_DIR"/{state,spool,log}
+rm -rf "$SLURM_CI_DIR"; mkdir -p "$SLURM_CI_DIR"/{state,spool,log,etc}
 : > "$SLURM_CI_DIR/pids"
+# keep whatever configuration was there; stop_slurm.sh puts it back (or removes ours), so that no later slurm
+# client (the executor plugin probes sacct on import) waits on a controller that is gone
+for f in slurm.conf gres.conf; do [[ -f /etc/slurm/$f ]] && cp -p "/etc/slurm/$f" "$SLURM_CI_DIR/etc/$f"; done
 echo "NodeName=localhost Name=gpu File=/dev/null" > /etc/slurm/gres.conf
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=nnftci
