@@ -267,3 +267,44 @@ def kurtosis_estimate(g_hat: np.ndarray, key: np.random.Generator, n_boot: int =
 
     boots = [est(g_hat[key.integers(0, g_hat.size, g_hat.size)]) for _ in range(n_boot)]
     return float(est(g_hat)), float(np.std(boots, ddof=1))
+
+
+def full_weight_ensemble(
+    key: jax.Array,
+    act: activations.Activation,
+    c_w: float,
+    c_b: float,
+    k1,
+    width: int,
+    depth: int,
+    n_networks: int,
+    chunk: int = 500,
+    dtype=jnp.float64,
+) -> np.ndarray:
+    """The same G-hat^(l) as `gram_sampler`, measured on networks with actual weight matrices: layer 1 exactly
+    N(0, K^(1)) per neuron, then z^(l+1) = b + W s(z^(l)) with W ~ N(0, C_W / n), b ~ N(0, C_b) (vmap over networks,
+    scan over layers, chunks of `chunk` networks). Returns (n_networks, depth, k, k) in float64."""
+    k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
+    k = k1.shape[0]
+    with jax.enable_x64(dtype == jnp.float64):
+
+        def network(key):
+            k_in, k_layers = jax.random.split(key)
+            z = jax.random.normal(k_in, (width, k), dtype) @ jnp.linalg.cholesky(jnp.asarray(k1, dtype)).T
+
+            def layer(z, key):
+                s = act.jax_fn(z)
+                g = c_b + c_w / width * (s.T @ s)
+                kw, kb = jax.random.split(key)
+                w = jax.random.normal(kw, (width, width), dtype) * math.sqrt(c_w / width)
+                b = jax.random.normal(kb, (width, 1), dtype) * math.sqrt(c_b)
+                return w @ s + b, g
+
+            # G-hat^(1) = K^(1); G-hat^(l+1) from layer l's activations
+            _, gs = jax.lax.scan(layer, z, jax.random.split(k_layers, depth - 1))
+            return jnp.concatenate([jnp.asarray(k1, dtype)[None], gs])
+
+        run = jax.jit(jax.vmap(network))
+        keys = jax.random.split(key, n_networks)
+        out = [np.asarray(run(keys[i : i + chunk]), np.float64) for i in range(0, n_networks, chunk)]
+    return np.concatenate(out)
