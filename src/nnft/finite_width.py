@@ -308,3 +308,118 @@ def full_weight_ensemble(
         keys = jax.random.split(key, n_networks)
         out = [np.asarray(run(keys[i : i + chunk]), np.float64) for i in range(0, n_networks, chunk)]
     return np.concatenate(out)
+
+
+# --- Labelled results for the figures of Sec. 8 (F1-F4) -----------------------------------------------------------
+
+FLOW_MODELS = (("tanh", 0.9), ("tanh", 1.0), ("tanh", 1.1), ("erf", math.pi / 4), ("relu", 1.9), ("relu", 2.0),
+               ("relu", 2.1))  # fmt: skip
+KURTOSIS_MODELS = (("relu", 2.0), ("tanh", 1.0), ("identity", 1.0))  # at criticality, C_b = 0, K^(1) = 1
+CORRELATION_MODELS = (("relu", 2.0, 0.0, 0.0), ("tanh", 1.76095, 0.05, 0.5))  # (activation, C_W, C_b, rho^(1))
+
+
+def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=None):
+    """F1: K^(l) for FLOW_MODELS (C_b = 0, K^(1) = 1) by recursion, and the ensemble mean and s.e. of G-hat^(l)
+    over full-weight networks."""
+    import xarray as xr
+
+    theory, mean, se = [], [], []
+    for i, (name, c_w) in enumerate(FLOW_MODELS):
+        act = activations.parse(name)
+        theory.append(flow_single(act, c_w, 0.0, 1.0, depth).K)
+        g = full_weight_ensemble(jax.random.fold_in(key, i), act, c_w, 0.0, 1.0, width, depth, n_networks)[..., 0, 0]
+        mean.append(g.mean(0))
+        se.append(g.std(0, ddof=1) / math.sqrt(n_networks))
+        if progress:
+            progress(f"kernel flow {name} C_W={c_w:.4g}")
+    dims = ("model", "layer")
+    return xr.Dataset(
+        {"K": (dims, np.array(theory)), "G_mc": (dims, np.array(mean)), "G_mc_se": (dims, np.array(se))},
+        coords={
+            "model": [f"{n} C_W={c:.4g}" for n, c in FLOW_MODELS],
+            "activation": ("model", [n for n, _ in FLOW_MODELS]),
+            "c_w": ("model", [c for _, c in FLOW_MODELS]),
+            "layer": np.arange(1, depth + 1),
+        },
+        attrs={"width": width, "n_networks": n_networks, "sampler": "full weight matrices"},
+    )
+
+
+def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None):
+    """F2-F4: single-input kurtosis and kernel shift (KURTOSIS_MODELS) and two-input ensemble correlations
+    (CORRELATION_MODELS) from the exact Gram sampler at several widths, beside the recursions (V, K^{1}, product
+    form). Monte Carlo errors: bootstrap (kurtosis), standard errors (means), delta method (correlation)."""
+    import xarray as xr
+
+    widths = list(widths)
+    rng = np.random.default_rng(0)
+    n_k, n_c, n_w = len(KURTOSIS_MODELS), len(CORRELATION_MODELS), len(widths)
+    out = {
+        name: np.full(shape, np.nan)
+        for name, shape in {
+            "K": (n_k, depth),
+            "V": (n_k, depth),
+            "K1": (n_k, depth),
+            "kurtosis_exact": (n_k, n_w, depth),
+            "kurtosis_mc": (n_k, n_w, depth),
+            "kurtosis_mc_se": (n_k, n_w, depth),
+            "G_mc": (n_k, n_w, depth),
+            "G_mc_se": (n_k, n_w, depth),
+            "rho_inf": (n_c, depth),
+            "rho_1n": (n_c, n_w, depth),
+            "rho_mc": (n_c, n_w, depth),
+            "rho_mc_se": (n_c, n_w, depth),
+        }.items()
+    }
+    for i, (name, c_w) in enumerate(KURTOSIS_MODELS):
+        act = activations.parse(name)
+        flow = flow_single(act, c_w, 0.0, 1.0, depth)
+        out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
+        for j, n in enumerate(widths):
+            if slopes(act) is not None:
+                out["kurtosis_exact"][i, j] = kurtosis_product_form(act, n, depth)
+            g = gram_sampler(jax.random.fold_in(key, 100 * i + j), act, c_w, 0.0, 1.0, n, depth, n_networks)
+            g = g[..., 0, 0]
+            out["G_mc"][i, j] = g.mean(0)
+            out["G_mc_se"][i, j] = g.std(0, ddof=1) / math.sqrt(n_networks)
+            for layer in range(1, depth):
+                out["kurtosis_mc"][i, j, layer], out["kurtosis_mc_se"][i, j, layer] = kurtosis_estimate(
+                    g[:, layer], rng, n_boot=100
+                )
+            out["kurtosis_mc"][i, j, 0] = out["kurtosis_mc_se"][i, j, 0] = 0.0
+            if progress:
+                progress(f"single input {name} n={n}")
+    for i, (name, c_w, c_b, rho1) in enumerate(CORRELATION_MODELS):
+        act = activations.parse(name)
+        flow = flow_pair(act, c_w, c_b, [1.0, rho1, 1.0], depth)
+        out["rho_inf"][i] = correlation(flow.K)
+        for j, n in enumerate(widths):
+            out["rho_1n"][i, j] = correlation(flow.K + flow.K1 / n)
+            k1 = np.array([[1.0, rho1], [rho1, 1.0]])
+            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), act, c_w, c_b, k1, n, depth, n_networks)
+            per = np.stack([g[..., 0, 0], g[..., 0, 1], g[..., 1, 1]], axis=-1)  # (network, layer, 3)
+            mean = per.mean(0)
+            rho = correlation(mean)
+            grad = np.stack(
+                [-rho / (2 * mean[:, 0]), 1 / np.sqrt(mean[:, 0] * mean[:, 2]), -rho / (2 * mean[:, 2])], -1
+            )
+            cov = np.einsum("mla,mlb->lab", per - mean, per - mean) / (n_networks - 1)
+            out["rho_mc"][i, j] = rho
+            out["rho_mc_se"][i, j] = np.sqrt(np.einsum("la,lab,lb->l", grad, cov, grad) / n_networks)
+            if progress:
+                progress(f"two inputs {name} n={n}")
+    single, pair = ("single_model", "layer"), ("pair_model", "layer")
+    dims = {k: single if k in ("K", "V", "K1") else ("pair_model", "width", "layer") if k.startswith("rho") else
+            ("single_model", "width", "layer") for k in out}  # fmt: skip
+    dims["rho_inf"] = pair
+    return xr.Dataset(
+        {k: (dims[k], v) for k, v in out.items()},
+        coords={
+            "single_model": [f"{n} C_W={c:.4g}" for n, c in KURTOSIS_MODELS],
+            "single_activation": ("single_model", [n for n, _ in KURTOSIS_MODELS]),
+            "pair_model": [f"{n} C_W={c:.6g} C_b={b:g} rho1={r:g}" for n, c, b, r in CORRELATION_MODELS],
+            "width": widths,
+            "layer": np.arange(1, depth + 1),
+        },
+        attrs={"n_networks": n_networks, "sampler": "exact Gram sampler (Sec. 1)", "K1_input": 1.0},
+    )

@@ -300,3 +300,104 @@ def width_convergence_figure(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset
     bx.grid(True, which="both", alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def _width_colors(widths):
+    return dict(zip(widths, plt.cm.viridis(np.linspace(0.1, 0.85, len(widths))), strict=True))
+
+
+def kernel_flow_figure(flow: xr.Dataset):
+    """F1: K^(l) vs l (log-log): recursion (lines) against full-weight ensembles (markers, 2 s.e. bars)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
+    layers = flow.layer.values
+    marks = np.unique(np.geomspace(1, layers[-1], 14).astype(int)) - 1
+    colors = plt.cm.tab10(np.arange(flow.sizes["model"]))
+    for i, model in enumerate(flow.model.values):
+        ax.plot(layers, flow.K.values[i], color=colors[i], lw=1.5, label=model)
+        ax.errorbar(
+            layers[marks], flow.G_mc.values[i, marks], yerr=2 * flow.G_mc_se.values[i, marks], fmt="o", ms=3.5,
+            color=colors[i], capsize=2,
+        )  # fmt: skip
+    asym = 1 / (2 * layers) + 5 / 24 * np.log(layers) / layers**2
+    ax.plot(layers[2:], asym[2:], "k:", lw=1.2, label=r"tanh asymptote $1/2l + \frac{5}{24}\ln l/l^2$")
+    ax.set(xscale="log", yscale="log", xlabel="layer $l$", ylabel=r"$K^{(l)}$  (markers: $\langle\hat G^{(l)}\rangle$)")
+    ax.set_title(
+        f"Kernel flow from $K^{{(1)}}=1$, $C_b=0$: recursion vs {flow.attrs['n_networks']} networks of width "
+        f"{flow.attrs['width']}",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def kurtosis_figure(fw: xr.Dataset):
+    """F2: n x excess kurtosis vs l; exact product form (scale-invariant) per width, 3 V / K^2 (leading order)."""
+    models = fw.single_model.values
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4.2), constrained_layout=True)
+    colors = _width_colors(list(fw.width.values))
+    layers = fw.layer.values
+    for ax, model in zip(axes, models, strict=True):
+        d = fw.sel(single_model=model)
+        ax.plot(layers, 3 * d.V / d.K**2, "k-", lw=1.5, label=r"leading order $3V/K^2$")
+        for n in fw.width.values:
+            dn = d.sel(width=n)
+            if np.isfinite(dn.kurtosis_exact).all():
+                ax.plot(layers, n * dn.kurtosis_exact, "--", color=colors[n], lw=1, label=f"exact product, n={n}")
+            ax.errorbar(
+                layers[1:], n * dn.kurtosis_mc[1:], yerr=2 * n * dn.kurtosis_mc_se[1:], fmt="o", ms=3, color=colors[n],
+                capsize=1.5, label=f"MC n={n}",
+            )  # fmt: skip
+        ax.set(xlabel="layer $l$", ylabel=r"$n\,\kappa^{(l)}$", title=str(model))
+        ax.legend(fontsize=6.5)
+    fig.suptitle(
+        f"Finite-width excess kurtosis of a preactivation at criticality ({fw.attrs['n_networks']} networks per width, "
+        "exact Gram sampler, Rao-Blackwellised, 2 s.e. bootstrap bars)",
+        fontsize=9,
+    )
+    return fig
+
+
+def kernel_shift_figure(fw: xr.Dataset, model: str = "tanh C_W=1"):
+    """F3: n (E[G-hat] - K) / K vs l: the K^{1} recursion and its asymptote -l/3 against Monte Carlo."""
+    d = fw.sel(single_model=model)
+    layers = fw.layer.values
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), constrained_layout=True)
+    ax.plot(layers, d.K1 / d.K, "k-", lw=1.5, label=r"theory $K^{\{1\}}/K$")
+    ax.plot(layers, -layers / 3, "k:", lw=1, label=r"asymptote $-l/3$")
+    colors = _width_colors(list(fw.width.values))
+    for n in fw.width.values:
+        dn = d.sel(width=n)
+        ax.errorbar(
+            layers, n * (dn.G_mc - d.K) / d.K, yerr=2 * n * dn.G_mc_se / d.K, fmt="o", ms=3, color=colors[n],
+            capsize=1.5, label=f"MC n={n}",
+        )  # fmt: skip
+    ax.set(xlabel="layer $l$", ylabel=r"$n\,(\langle\hat G^{(l)}\rangle - K^{(l)})/K^{(l)}$")
+    ax.set_title(f"O(l/n) shift of the two-point function, {model}, $C_b=0$, $K^{{(1)}}=1$", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def correlation_figure(fw: xr.Dataset):
+    """F4: ensemble correlation rho^(l) of two inputs: infinite width, + 1/n theory per width, Monte Carlo."""
+    models = fw.pair_model.values
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.3), constrained_layout=True)
+    colors = _width_colors(list(fw.width.values))
+    layers = fw.layer.values
+    for ax, model in zip(axes, models, strict=True):
+        d = fw.sel(pair_model=model)
+        ax.plot(layers, d.rho_inf, "k-", lw=1.5, label="infinite width")
+        for n in fw.width.values:
+            dn = d.sel(width=n)
+            ax.plot(layers, dn.rho_1n, "--", color=colors[n], lw=1, label=f"+ 1/n theory, n={n}")
+            ax.errorbar(
+                layers, dn.rho_mc, yerr=2 * dn.rho_mc_se, fmt="o", ms=2.5, color=colors[n], capsize=1,
+                label=f"MC n={n}",
+            )  # fmt: skip
+        ax.set(xlabel="layer $l$", ylabel=r"$\rho_{\rm ens}^{(l)} = G_{12}/\sqrt{G_{11}G_{22}}$", title=str(model))
+        ax.legend(fontsize=6.5)
+    fig.suptitle(
+        f"Two-input correlation flow with its 1/n correction ({fw.attrs['n_networks']} networks per width, exact "
+        "Gram sampler, 2 s.e. delta-method bars)",
+        fontsize=9,
+    )
+    return fig

@@ -115,7 +115,12 @@ def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
 
+def finite_width_params(wildcards):
+    return config["finite_width"][wildcards.name]
+
+
 FIGURES = ("networks", "learning_curves", "mode_errors")
+FINITE_WIDTH_FIGURES = ("kernel_flow", "kurtosis", "kernel_shift", "correlation")
 
 
 def all_targets():
@@ -139,6 +144,12 @@ def all_targets():
         + expand(
             "results/figures/spectra_{name}.{ext}",
             name=list(config.get("spectra", {})),
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/finite_width_{name}_{figure}.{ext}",
+            name=list(config.get("finite_width", {})),
+            figure=FINITE_WIDTH_FIGURES,
             ext=["png", "pdf"],
         )
     )

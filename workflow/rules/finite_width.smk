@@ -1,0 +1,65 @@
+rule kernel_flow:
+    output:
+        directory("results/finite_width/{name}/kernel_flow.zarr"),
+    log:
+        "logs/finite_width/{name}_kernel_flow.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params,
+        code=code_version("finite_width", "activations"),
+    script:
+        "../scripts/kernel_flow.py"
+
+
+rule finite_width:
+    output:
+        directory("results/finite_width/{name}/ensembles.zarr"),
+    log:
+        "logs/finite_width/{name}.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params,
+        code=code_version("finite_width", "activations"),
+    script:
+        "../scripts/finite_width.py"
+
+
+rule figure_finite_width:
+    input:
+        flow="results/finite_width/{name}/kernel_flow.zarr",
+        fw="results/finite_width/{name}/ensembles.zarr",
+    output:
+        kernel_flow=report(
+            "results/figures/finite_width_{name}_kernel_flow.png",
+            caption="../report/kernel_flow.rst",
+            category="Finite width and criticality",
+        ),
+        kurtosis=report(
+            "results/figures/finite_width_{name}_kurtosis.png",
+            caption="../report/kurtosis.rst",
+            category="Finite width and criticality",
+        ),
+        kernel_shift=report(
+            "results/figures/finite_width_{name}_kernel_shift.png",
+            caption="../report/kernel_shift.rst",
+            category="Finite width and criticality",
+        ),
+        correlation=report(
+            "results/figures/finite_width_{name}_correlation.png",
+            caption="../report/correlation.rst",
+            category="Finite width and criticality",
+        ),
+        pdfs=expand(
+            "results/figures/finite_width_{{name}}_{figure}.pdf",
+            figure=FINITE_WIDTH_FIGURES,
+        ),
+    log:
+        "logs/finite_width/figure_{name}.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots"),
+    script:
+        "../scripts/figure_finite_width.py"

@@ -1,0 +1,23 @@
+"""Rule figure_finite_width: F1-F4 (kernel flow, kurtosis, kernel shift, two-input correlation) as PNG and PDF."""
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nnft import plots, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+flow, fw = store.read(snakemake.input.flow), store.read(snakemake.input.fw)
+figures = {
+    "kernel_flow": plots.kernel_flow_figure(flow),
+    "kurtosis": plots.kurtosis_figure(fw),
+    "kernel_shift": plots.kernel_shift_figure(fw),
+    "correlation": plots.correlation_figure(fw),
+}
+for name, fig in figures.items():
+    png = Path(snakemake.output[name])
+    fig.savefig(png, dpi=150)
+    fig.savefig(png.with_suffix(".pdf"))

@@ -1,0 +1,23 @@
+"""Rule finite_width (F2-F4): kurtosis, kernel shift and two-input correlations, recursions vs the exact Gram
+sampler -> results/finite_width/{name}/ensembles.zarr."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import jax
+
+from nnft import finite_width, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+p = snakemake.params.fw
+ds = finite_width.finite_width_dataset(
+    jax.random.fold_in(jax.random.key(p["seed"]), 1),
+    p["depth"],
+    p["widths"],
+    p["networks"],
+    progress=lambda m: print(m, file=sys.stderr),
+)
+store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))
