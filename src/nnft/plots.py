@@ -314,10 +314,16 @@ def kernel_flow_figure(flow: xr.Dataset):
     colors = plt.cm.tab10(np.arange(flow.sizes["model"]))
     for i, model in enumerate(flow.model.values):
         ax.plot(layers, flow.K.values[i], color=colors[i], lw=1.5, label=model)
+        mean, err = flow.G_mc.values[i, marks], 2 * flow.G_mc_se.values[i, marks]
         ax.errorbar(
-            layers[marks], flow.G_mc.values[i, marks], yerr=2 * flow.G_mc_se.values[i, marks], fmt="o", ms=3.5,
-            color=colors[i], capsize=2,
-        )  # fmt: skip
+            layers[marks],
+            mean,
+            yerr=[np.minimum(err, 0.9 * mean), err],
+            fmt="o",
+            ms=3.5,
+            color=colors[i],
+            capsize=2,
+        )  # log axis: lower bars clipped at 10 % of the mean
     asym = 1 / (2 * layers) + 5 / 24 * np.log(layers) / layers**2
     ax.plot(layers[2:], asym[2:], "k:", lw=1.2, label=r"tanh asymptote $1/2l + \frac{5}{24}\ln l/l^2$")
     ax.set(xscale="log", yscale="log", xlabel="layer $l$", ylabel=r"$K^{(l)}$  (markers: $\langle\hat G^{(l)}\rangle$)")
