@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	cd benchmarks && for b in bench_*.py train_throughput.py workflow.py; do ../$(BIN)/python $$b; done
+	cd benchmarks && for b in bench_*.py train_throughput.py finite_width.py workflow.py; do ../$(BIN)/python $$b; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/snakefmt --check Snakefile workflow && $(BIN)/snakemake --lint

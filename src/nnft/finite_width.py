@@ -423,3 +423,70 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
         },
         attrs={"n_networks": n_networks, "sampler": "exact Gram sampler (Sec. 1)", "K1_input": 1.0},
     )
+
+
+# --- NTK (Sec. 4) -----------------------------------------------------------------------------------------------------
+
+
+def ntk_flow_single(
+    act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int, lambda_b: float, lambda_w: float
+) -> np.ndarray:
+    """Mean NTK Theta^(l), l = 1..depth, of a single input at infinite width with constant learning-rate tensor:
+    Theta^(1) = lambda_b + lambda_w (K^(1) - C_b) / C_W, Theta^(l+1) = lambda_b + lambda_w <s^2> + chi_perp Theta^(l),
+    chi_perp = C_W <s'^2> at K^(l)."""
+    kernel = flow_single(act, c_w, c_b, k1, depth).K
+    theta = [lambda_b + lambda_w * (k1 - c_b) / c_w]
+    for k in kernel[:-1]:
+        chi_perp = c_w * float(act.pair_deriv(k, k, k))
+        theta.append(lambda_b + lambda_w * float(act.pair(k, k, k)) + chi_perp * theta[-1])
+    return np.array(theta)
+
+
+def ntk_ensemble(
+    key: jax.Array,
+    act: activations.Activation,
+    c_w: float,
+    c_b: float,
+    k1: float,
+    width: int,
+    depth: int,
+    n_networks: int,
+    lambda_b: float,
+    lambda_w: float,
+    chunk: int = 250,
+) -> np.ndarray:
+    """Theta-hat = sum_l [lambda_b |dz/db^(l)|^2 + lambda_w / n_{l-1} |dz/dW^(l)|^2] of the scalar output z^(depth) of
+    random networks with full weight matrices (hidden width n, input width n, input x with x.x / n_0 =
+    (K^(1) - C_b) / C_W): one value per network, float64. Backward quantity: needs the actual weights."""
+    n0 = width
+    x = jnp.full(n0, math.sqrt((k1 - c_b) / c_w))
+    fans = [n0] + [width] * (depth - 1)
+    outs = [width] * (depth - 1) + [1]
+    with jax.enable_x64(True):
+
+        def network(key):
+            keys = jax.random.split(key, 2 * depth)
+            params = [
+                (
+                    jax.random.normal(keys[2 * i], (o, f), jnp.float64) * math.sqrt(c_w / f),
+                    jax.random.normal(keys[2 * i + 1], (o,), jnp.float64) * math.sqrt(c_b),
+                )
+                for i, (f, o) in enumerate(zip(fans, outs, strict=True))
+            ]
+
+            def output(params):
+                h = x
+                for w, b in params:
+                    z = w @ h + b
+                    h = act.jax_fn(z)
+                return z[0]
+
+            grads = jax.grad(output)(params)
+            return sum(
+                lambda_b * jnp.sum(gb**2) + lambda_w / f * jnp.sum(gw**2)
+                for (gw, gb), f in zip(grads, fans, strict=True)
+            )
+
+        run = jax.jit(jax.vmap(network))
+        keys = jax.random.split(key, n_networks)
+        return np.concatenate([np.asarray(run(keys[i : i + chunk])) for i in range(0, n_networks, chunk)])
