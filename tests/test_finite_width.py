@@ -210,3 +210,22 @@ def test_ntk_recursion_smooth_activation_against_networks():
     theta = fw.ntk_ensemble(jax.random.key(5), TANH, 1.5, 0.1, 0.8, 200, 6, 1000, lambda_b=0.5, lambda_w=1.0)
     se = theta.std(ddof=1) / np.sqrt(theta.size)
     assert abs(theta.mean() - theory[-1]) < 3 * se, (theta.mean(), se, theory[-1])  # O(L/n) shift below the noise
+
+
+def test_phase_diagram_grid_routes_agree_with_item_1():
+    # the vectorised bisection (q* and the critical line on grids) against Brent's method of item 1
+    line = fw.critical_line(TANH, np.array([0.0, 0.05]))
+    assert line[1] == pytest.approx(1.760955, abs=1e-6) and line[0] == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(
+        fw.chi_1_grid(TANH, np.array([1.5, 2.5]), 0.05),
+        [fw.chi_1(TANH, 1.5, 0.05), fw.chi_1(TANH, 2.5, 0.05)],
+        rtol=1e-8,  # 1-D Gauss-Hermite 160 vs the 2-D order-120 rule of activations.py (spec: 1e-6)
+    )
+
+
+def test_empirical_chi_1_matches_mean_field():
+    # |J v|^2 / |v|^2 on random tanh networks of width 500 past the q transient, ordered and chaotic points
+    w2, b2 = np.array([1.2, 2.2, 3.5]), np.array([0.3, 0.05, 0.1])
+    mean, se = fw.empirical_chi_1(jax.random.key(8), TANH, w2, b2, 500, 16, transient=30, measure=10)
+    theory = fw.chi_1_grid(TANH, w2, b2)
+    assert np.all(np.abs(mean - theory) < 3 * se), (mean, se, theory)

@@ -106,7 +106,7 @@ def check_outputs(wf: Path, config: dict) -> None:
         fw = store.read(wf / f"results/finite_width/{name}/ensembles.zarr")
         assert fw.sizes["width"] == len(config["finite_width"][name]["widths"])
         assert np.isfinite(fw.rho_mc).all() and np.isfinite(fw.kurtosis_mc).all()
-        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation"):
+        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram"):
             for ext in ("png", "pdf"):
                 assert (wf / f"results/figures/finite_width_{name}_{fig}.{ext}").stat().st_size > 10_000
     for name in config.get("spectra", {}):
@@ -271,9 +271,9 @@ def test_partial_reruns(workflow_run, tmp_path):
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
-    finite_width = {"results/finite_width/f/ensembles.zarr", "results/finite_width/f/kernel_flow.zarr"} | {
+    finite_width = {f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram")} | {
         f"results/figures/finite_width_f_{fig}.{x}"
-        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation")
+        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram")
         for x in ("png", "pdf")
     }
     assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b") | (

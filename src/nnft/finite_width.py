@@ -490,3 +490,114 @@ def ntk_ensemble(
         run = jax.jit(jax.vmap(network))
         keys = jax.random.split(key, n_networks)
         return np.concatenate([np.asarray(run(keys[i : i + chunk])) for i in range(0, n_networks, chunk)])
+
+
+# --- Phase diagram (F5) -----------------------------------------------------------------------------------------------
+
+
+def _gauss1(f, q):
+    """E[f(sqrt(q) z)] for arrays q by 1-D Gauss-Hermite (GH_ORDER nodes), numpy."""
+    x, w = _gh(GH_ORDER)
+    q = np.asarray(q, dtype=np.float64)
+    return f(np.sqrt(q)[..., None] * x) @ w
+
+
+def _length_map_np(act, sigma_w2, sigma_b2, q):
+    """sigma_b2 + sigma_w2 E[s(sqrt(q) z)^2], vectorised over arrays (numpy)."""
+    if act.closed_form:
+        return sigma_b2 + sigma_w2 * act.pair(q, q, q)
+    return sigma_b2 + sigma_w2 * _gauss1(lambda u: act.np_fn(u) ** 2, q)
+
+
+def q_star_grid(act, sigma_w2, sigma_b2, iterations: int = 80) -> np.ndarray:
+    """q* on a grid by bisection of F(q) - q on [0, q_max] (the stable fixed point: for sigma_b2 = 0 and chi_1(0) <= 1
+    it is q* = 0). Requires a bounded activation (q_max = sigma_b2 + sigma_w2 sup s^2 with sup s^2 <= 1)."""
+    sigma_w2, sigma_b2 = np.broadcast_arrays(np.asarray(sigma_w2, float), np.asarray(sigma_b2, float))
+    lo, hi = np.zeros(sigma_w2.shape), sigma_b2 + sigma_w2
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        above = _length_map_np(act, sigma_w2, sigma_b2, mid) > mid
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return (lo + hi) / 2
+
+
+def chi_1_grid(act, sigma_w2, sigma_b2) -> np.ndarray:
+    q = q_star_grid(act, sigma_w2, sigma_b2)
+    if act.closed_form:
+        return np.asarray(sigma_w2) * act.pair_deriv(q, q, q)
+    return np.asarray(sigma_w2) * _gauss1(lambda u: act.np_deriv(u) ** 2, q)
+
+
+def critical_line(act, sigma_b2, bracket=(0.5, 4.0), iterations: int = 50) -> np.ndarray:
+    """The order-to-chaos line sigma_w2*(sigma_b2), chi_1 = 1, by vectorised bisection (chi_1 grows with sigma_w2)."""
+    sigma_b2 = np.asarray(sigma_b2, dtype=np.float64)
+    lo, hi = np.full(sigma_b2.shape, bracket[0]), np.full(sigma_b2.shape, bracket[1])
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        chaotic = chi_1_grid(act, mid, sigma_b2) > 1
+        lo, hi = np.where(chaotic, lo, mid), np.where(chaotic, mid, hi)
+    return (lo + hi) / 2
+
+
+def empirical_chi_1(key, act, sigma_w2, sigma_b2, width: int, n_networks: int, transient: int, measure: int):
+    """chi_1 measured on random networks: after `transient` layers from q^(1) = 1, the mean of |J_l v|^2 / |v|^2
+    (J_l the layer Jacobian W diag s'(z), v random, by jax.jvp) over `measure` layers; returns (mean, s.e. over
+    networks) for arrays sigma_w2, sigma_b2 of one shape."""
+    shape = np.shape(sigma_w2)
+    w2, b2 = (jnp.asarray(np.ravel(a), jnp.float32) for a in np.broadcast_arrays(sigma_w2, sigma_b2))
+
+    def network(key, w2, b2):
+        k0, k1 = jax.random.split(key)
+        z = jax.random.normal(k0, (width,))
+
+        def layer(z, key):
+            kw, kb, kv = jax.random.split(key, 3)
+            w = jax.random.normal(kw, (width, width)) * jnp.sqrt(w2 / width)
+            b = jax.random.normal(kb, (width,)) * jnp.sqrt(b2)
+            v = jax.random.normal(kv, (width,))
+            z_next, jv = jax.jvp(lambda u: w @ act.jax_fn(u) + b, (z,), (v,))
+            return z_next, jnp.sum(jv**2) / jnp.sum(v**2)
+
+        _, ratios = jax.lax.scan(layer, z, jax.random.split(k1, transient + measure))
+        return ratios[transient:].mean()
+
+    per_point = jax.vmap(lambda k, a, b: jax.vmap(lambda kk: network(kk, a, b))(jax.random.split(k, n_networks)))
+    keys = jax.random.split(key, w2.size)
+    samples = np.asarray(jax.jit(per_point)(keys, w2, b2), np.float64)  # (points, networks)
+    mean = samples.mean(1).reshape(shape)
+    se = (samples.std(1, ddof=1) / np.sqrt(n_networks)).reshape(shape)
+    return mean, se
+
+
+def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_points: int, width: int,
+                          n_networks: int, transient: int = 30, measure: int = 10):  # fmt: skip
+    """F5: ln chi_1 over sigma_b2 in [0, 1] x sigma_w2 in [0.5, 4] (theory grid), the order-to-chaos line
+    sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid."""
+    import xarray as xr
+
+    act = activations.parse(activation)
+    b2, w2 = np.linspace(0, 1, theory_points), np.linspace(0.5, 4, theory_points)
+    chi = chi_1_grid(act, w2[:, None], b2[None, :])
+    eb2, ew2 = np.linspace(0, 1, empirical_points), np.linspace(0.5, 4, empirical_points)
+    emp, emp_se = empirical_chi_1(key, act, ew2[:, None] + 0 * eb2[None, :], eb2[None, :] + 0 * ew2[:, None], width,
+                                  n_networks, transient, measure)  # fmt: skip
+    return xr.Dataset(
+        {
+            "log_chi_1": (("sigma_w2", "sigma_b2"), np.log(chi)),
+            "critical_sigma_w2": ("sigma_b2", critical_line(act, b2)),
+            "chi_1_empirical": (("emp_sigma_w2", "emp_sigma_b2"), emp),
+            "chi_1_empirical_se": (("emp_sigma_w2", "emp_sigma_b2"), emp_se),
+            "chi_1_theory_at_empirical": (
+                ("emp_sigma_w2", "emp_sigma_b2"),
+                chi_1_grid(act, ew2[:, None], eb2[None, :]),
+            ),
+        },
+        coords={"sigma_w2": w2, "sigma_b2": b2, "emp_sigma_w2": ew2, "emp_sigma_b2": eb2},
+        attrs={
+            "activation": activation,
+            "width": width,
+            "n_networks": n_networks,
+            "transient": transient,
+            "measure": measure,
+        },  # fmt: skip
+    )

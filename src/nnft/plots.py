@@ -407,3 +407,37 @@ def correlation_figure(fw: xr.Dataset):
         fontsize=9,
     )
     return fig
+
+
+def phase_diagram_figure(pd: xr.Dataset):
+    """F5: ln chi_1 (theory heat map), the order-to-chaos line, and chi_1 measured on random networks (markers)."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.5, 5.0), constrained_layout=True, width_ratios=[1.3, 1])
+    values = pd.log_chi_1.values
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=min(values.min(), -1e-3), vcenter=0.0, vmax=max(values.max(), 1e-3))
+    mesh = ax.pcolormesh(pd.sigma_b2, pd.sigma_w2, pd.log_chi_1, cmap="RdBu_r", norm=norm, shading="auto")
+    fig.colorbar(mesh, ax=ax, label=r"$\ln\chi_1$ (theory); markers: measured")
+    ax.plot(pd.sigma_b2, pd.critical_sigma_w2, "k-", lw=2, label=r"critical line $\chi_1 = 1$")
+    b2, w2 = np.meshgrid(pd.emp_sigma_b2, pd.emp_sigma_w2)
+    ax.scatter(
+        b2.ravel(), w2.ravel(), c=np.log(pd.chi_1_empirical.values).ravel(), cmap="RdBu_r", norm=norm, s=70,
+        edgecolors="k",
+        label=f"random nets (n={pd.attrs['width']}, {pd.attrs['n_networks']} per point)",
+    )  # fmt: skip
+    ax.text(0.05, 0.9, "chaotic", transform=ax.transAxes, fontsize=11, weight="bold")
+    ax.text(0.7, 0.08, "ordered", transform=ax.transAxes, fontsize=11, weight="bold")
+    ax.set(xlabel=r"$\sigma_b^2$", ylabel=r"$\sigma_w^2$")
+    ax.set_title(f"Order-to-chaos phase diagram, {pd.attrs['activation']} (Poole et al. 2016)", fontsize=10)
+    ax.legend(loc="lower right", fontsize=7, bbox_to_anchor=(1.0, 0.15))
+    theory = pd.chi_1_theory_at_empirical.values.ravel()
+    bx.errorbar(
+        theory, pd.chi_1_empirical.values.ravel(), yerr=2 * pd.chi_1_empirical_se.values.ravel(), fmt="o", ms=4,
+        color="C3", capsize=2, label="random networks (2 s.e.)",
+    )  # fmt: skip
+    line = np.array([theory.min(), theory.max()])
+    bx.plot(line, line, "k--", lw=1, label="theory")
+    bx.axhline(1, color="0.6", lw=0.8)
+    bx.axvline(1, color="0.6", lw=0.8)
+    bx.set(xlabel=r"$\chi_1$ mean-field theory", ylabel=r"$\chi_1$ measured $|J_l v|^2/|v|^2$")
+    bx.set_title("markers of the left panel, measured against theory", fontsize=9)
+    bx.legend(fontsize=8)
+    return fig

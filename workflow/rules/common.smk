@@ -120,7 +120,13 @@ def finite_width_params(wildcards):
 
 
 FIGURES = ("networks", "learning_curves", "mode_errors")
-FINITE_WIDTH_FIGURES = ("kernel_flow", "kurtosis", "kernel_shift", "correlation")
+FINITE_WIDTH_FIGURES = (
+    "kernel_flow",
+    "kurtosis",
+    "kernel_shift",
+    "correlation",
+    "phase_diagram",
+)
 
 
 def all_targets():

@@ -26,10 +26,25 @@ rule finite_width:
         "../scripts/finite_width.py"
 
 
+rule phase_diagram:
+    output:
+        directory("results/finite_width/{name}/phase_diagram.zarr"),
+    log:
+        "logs/finite_width/{name}_phase_diagram.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params,
+        code=code_version("finite_width", "activations"),
+    script:
+        "../scripts/phase_diagram.py"
+
+
 rule figure_finite_width:
     input:
         flow="results/finite_width/{name}/kernel_flow.zarr",
         fw="results/finite_width/{name}/ensembles.zarr",
+        phase="results/finite_width/{name}/phase_diagram.zarr",
     output:
         kernel_flow=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
@@ -49,6 +64,11 @@ rule figure_finite_width:
         correlation=report(
             "results/figures/finite_width_{name}_correlation.png",
             caption="../report/correlation.rst",
+            category="Finite width and criticality",
+        ),
+        phase_diagram=report(
+            "results/figures/finite_width_{name}_phase_diagram.png",
+            caption="../report/phase_diagram.rst",
             category="Finite width and criticality",
         ),
         pdfs=expand(

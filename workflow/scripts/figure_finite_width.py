@@ -16,6 +16,7 @@ figures = {
     "kurtosis": plots.kurtosis_figure(fw),
     "kernel_shift": plots.kernel_shift_figure(fw),
     "correlation": plots.correlation_figure(fw),
+    "phase_diagram": plots.phase_diagram_figure(store.read(snakemake.input.phase)),
 }
 for name, fig in figures.items():
     png = Path(snakemake.output[name])
