@@ -257,6 +257,20 @@ def gram_sampler(
         return np.asarray(jnp.moveaxis(gs, 0, 1))
 
 
+def ensemble_correlation(g_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rho_ens = G12 / sqrt(G11 G22) of the ensemble-mean metric, G-hat (network, ..., 2, 2), with its delta-method
+    standard error over networks."""
+    per = np.stack([g_hat[..., 0, 0], g_hat[..., 0, 1], g_hat[..., 1, 1]], axis=-1)
+    m = per.shape[0]
+    mean = per.mean(0)
+    rho = correlation(mean)
+    grad = np.stack(
+        [-rho / (2 * mean[..., 0]), 1 / np.sqrt(mean[..., 0] * mean[..., 2]), -rho / (2 * mean[..., 2])], -1
+    )
+    cov = np.einsum("m...a,m...b->...ab", per - mean, per - mean) / (m - 1)
+    return rho, np.sqrt(np.einsum("...a,...ab,...b->...", grad, cov, grad) / m)
+
+
 def kurtosis_estimate(g_hat: np.ndarray, key: np.random.Generator, n_boot: int = 200) -> tuple[float, float]:
     """Rao-Blackwellised excess kurtosis 3 Var(G-hat) / E[G-hat]^2 of z | G-hat ~ N(0, G-hat) over networks, with a
     bootstrap standard error (resampling networks)."""
@@ -397,15 +411,7 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
             out["rho_1n"][i, j] = correlation(flow.K + flow.K1 / n)
             k1 = np.array([[1.0, rho1], [rho1, 1.0]])
             g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), act, c_w, c_b, k1, n, depth, n_networks)
-            per = np.stack([g[..., 0, 0], g[..., 0, 1], g[..., 1, 1]], axis=-1)  # (network, layer, 3)
-            mean = per.mean(0)
-            rho = correlation(mean)
-            grad = np.stack(
-                [-rho / (2 * mean[:, 0]), 1 / np.sqrt(mean[:, 0] * mean[:, 2]), -rho / (2 * mean[:, 2])], -1
-            )
-            cov = np.einsum("mla,mlb->lab", per - mean, per - mean) / (n_networks - 1)
-            out["rho_mc"][i, j] = rho
-            out["rho_mc_se"][i, j] = np.sqrt(np.einsum("la,lab,lb->l", grad, cov, grad) / n_networks)
+            out["rho_mc"][i, j], out["rho_mc_se"][i, j] = ensemble_correlation(g)
             if progress:
                 progress(f"two inputs {name} n={n}")
     single, pair = ("single_model", "layer"), ("pair_model", "layer")
