@@ -23,6 +23,11 @@ BIN = Path(sys.executable).parent
 TINY = yaml.safe_load((REPO / "tests/config/tiny.yaml").read_text())
 
 
+def env_with_bin(**extra) -> dict:
+    """The environment with this interpreter's bin first on PATH (snakemake's jobs and the SLURM jobs need it)."""
+    return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **extra}
+
+
 def snakemake(cwd, *args, check=True, env=None):
     proc = subprocess.run(
         [str(BIN / "snakemake"), "--cores", "2", *args],
@@ -30,7 +35,7 @@ def snakemake(cwd, *args, check=True, env=None):
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **(env or {})},
+        env=env_with_bin(**(env or {})),
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -151,7 +156,7 @@ def test_killed_run_resumes_and_reproduces(workflow_run, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        env=env_with_bin(),
     )
     deadline = time.monotonic() + 600
     while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -387,7 +392,7 @@ def test_slurm_profile_runs_the_tiny_dag(workflow_run, slurm_cluster, tmp_path):
         capture_output=True,
         text=True,
         timeout=1200,
-        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        env=env_with_bin(),
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]

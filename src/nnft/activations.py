@@ -43,14 +43,15 @@ def arccos_kappa0(rho):
 
 
 @lru_cache(maxsize=8)
-def _gh(order: int):
+def gauss_hermite(order: int):
+    """Probabilists' Gauss-Hermite nodes and weights normalised to the standard normal measure."""
     x, w = np.polynomial.hermite_e.hermegauss(order)
     return x, w / math.sqrt(2 * math.pi)
 
 
 def gauss_pair(f, g, q1, c, q2, order: int = GH_ORDER):
     """E[f(u) g(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]) by tensor Gauss-Hermite, broadcast over q1, c, q2."""
-    x, w = _gh(order)
+    x, w = gauss_hermite(order)
     q1, c, q2 = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (q1, c, q2)))
     s1 = np.sqrt(q1)[..., None]
     safe = np.where(q1 > 0, q1, 1.0)
@@ -74,6 +75,7 @@ class Activation:
     np_deriv: Callable = field(default=None, compare=False)
     closed_pair: Callable | None = field(default=None, compare=False)
     closed_pair_deriv: Callable | None = field(default=None, compare=False)
+    slopes: tuple[float, float] | None = field(default=None, compare=False)  # (a_+, a_-) if scale-invariant
 
     @property
     def closed_form(self) -> bool:
@@ -115,6 +117,7 @@ def leaky_relu(a: float = 0.0) -> Activation:
         np_deriv=lambda x: np.where(x > 0, 1.0, a),
         closed_pair=lambda q1, c, q2: a * c + b2 * np.sqrt(q1 * q2) * arccos_kappa1(_rho(q1, c, q2)) / 2,
         closed_pair_deriv=lambda q1, c, q2: a + b2 * arccos_kappa0(_rho(q1, c, q2)) / 2,
+        slopes=(1.0, a),
     )
 
 
@@ -139,6 +142,7 @@ def identity() -> Activation:
         np_deriv=np.ones_like,
         closed_pair=lambda q1, c, q2: c + 0.0 * q1,
         closed_pair_deriv=lambda q1, c, q2: np.ones(np.broadcast(q1, c, q2).shape),
+        slopes=(1.0, 1.0),
     )
 
 

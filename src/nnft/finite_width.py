@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 from scipy import optimize, special
 
 from . import activations
@@ -34,19 +35,7 @@ GL_ORDER = 48  # angular Gauss-Legendre nodes per smooth piece (the integrand is
 
 def slopes(act: activations.Activation) -> tuple[float, float] | None:
     """(a_+, a_-) of a scale-invariant activation, None for the others."""
-    if act.name == "relu":
-        return 1.0, 0.0
-    if act.name == "identity":
-        return 1.0, 1.0
-    if act.name.startswith("leaky_relu("):
-        return 1.0, float(act.name[len("leaky_relu(") : -1])
-    return None
-
-
-@lru_cache(maxsize=4)
-def _gh(order: int):
-    x, w = np.polynomial.hermite_e.hermegauss(order)
-    return x, w / math.sqrt(2 * math.pi)
+    return act.slopes
 
 
 @lru_cache(maxsize=4)
@@ -64,7 +53,7 @@ def moment1(act: activations.Activation, p: int, k):
     a = slopes(act)
     if a is not None:
         return (a[0] ** p + (-a[1]) ** p) / 2 * _abs_moment(p) * k ** (p / 2)
-    x, w = _gh(GH_ORDER)
+    x, w = activations.gauss_hermite(GH_ORDER)
     return jnp.sum(w * act.jax_fn(jnp.sqrt(k) * x) ** p)
 
 
@@ -73,7 +62,7 @@ def moment2(act: activations.Activation, p: int, q: int, g):
     g0, g1, g2 = g[0], g[1], g[2]
     a = slopes(act)
     if a is None:
-        x, w = _gh(GH_ORDER)
+        x, w = activations.gauss_hermite(GH_ORDER)
         z1 = jnp.sqrt(g0) * x[:, None]
         z2 = (g1 / jnp.sqrt(g0)) * x[:, None] + jnp.sqrt(g2 - g1**2 / g0) * x[None, :]
         return jnp.sum(w[:, None] * w[None, :] * act.jax_fn(z1) ** p * act.jax_fn(z2) ** q)
@@ -335,8 +324,6 @@ CORRELATION_MODELS = (("relu", 2.0, 0.0, 0.0), ("tanh", 1.76095, 0.05, 0.5))  # 
 def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=None):
     """F1: K^(l) for FLOW_MODELS (C_b = 0, K^(1) = 1) by recursion, and the ensemble mean and s.e. of G-hat^(l)
     over full-weight networks."""
-    import xarray as xr
-
     theory, mean, se = [], [], []
     for i, (name, c_w) in enumerate(FLOW_MODELS):
         act = activations.parse(name)
@@ -363,8 +350,6 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
     """F2-F4: single-input kurtosis and kernel shift (KURTOSIS_MODELS) and two-input ensemble correlations
     (CORRELATION_MODELS) from the exact Gram sampler at several widths, beside the recursions (V, K^{1}, product
     form). Monte Carlo errors: bootstrap (kurtosis), standard errors (means), delta method (correlation)."""
-    import xarray as xr
-
     widths = list(widths)
     rng = np.random.default_rng(0)
     n_k, n_c, n_w = len(KURTOSIS_MODELS), len(CORRELATION_MODELS), len(widths)
@@ -503,7 +488,7 @@ def ntk_ensemble(
 
 def _gauss1(f, q):
     """E[f(sqrt(q) z)] for arrays q by 1-D Gauss-Hermite (GH_ORDER nodes), numpy."""
-    x, w = _gh(GH_ORDER)
+    x, w = activations.gauss_hermite(GH_ORDER)
     q = np.asarray(q, dtype=np.float64)
     return f(np.sqrt(q)[..., None] * x) @ w
 
@@ -579,8 +564,6 @@ def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_po
                           n_networks: int, transient: int = 30, measure: int = 10):  # fmt: skip
     """F5: ln chi_1 over sigma_b2 in [0, 1] x sigma_w2 in [0.5, 4] (theory grid), the order-to-chaos line
     sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid."""
-    import xarray as xr
-
     act = activations.parse(activation)
     b2, w2 = np.linspace(0, 1, theory_points), np.linspace(0.5, 4, theory_points)
     chi = chi_1_grid(act, w2[:, None], b2[None, :])

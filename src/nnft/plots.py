@@ -306,6 +306,17 @@ def _width_colors(widths):
     return dict(zip(widths, plt.cm.viridis(np.linspace(0.1, 0.85, len(widths))), strict=True))
 
 
+def _per_width_panels(ds: xr.Dataset, models, panel: tuple[float, float]):
+    """One panel per model, one colour per width: (fig, axes, colours, layers)."""
+    fig, axes = plt.subplots(1, len(models), figsize=(panel[0] * len(models), panel[1]), constrained_layout=True)
+    return fig, np.atleast_1d(axes), _width_colors(list(ds.width.values)), ds.layer.values
+
+
+def _mc_points(ax, x, y, se, color, n, ms=3.0, capsize=1.5):
+    """Monte Carlo estimates at width n with 2 s.e. bars."""
+    ax.errorbar(x, y, yerr=2 * se, fmt="o", ms=ms, color=color, capsize=capsize, label=f"MC n={n}")
+
+
 def kernel_flow_figure(flow: xr.Dataset):
     """F1: K^(l) vs l (log-log): recursion (lines) against full-weight ensembles (markers, 2 s.e. bars)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
@@ -339,9 +350,7 @@ def kernel_flow_figure(flow: xr.Dataset):
 def kurtosis_figure(fw: xr.Dataset):
     """F2: n x excess kurtosis vs l; exact product form (scale-invariant) per width, 3 V / K^2 (leading order)."""
     models = fw.single_model.values
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4.2), constrained_layout=True)
-    colors = _width_colors(list(fw.width.values))
-    layers = fw.layer.values
+    fig, axes, colors, layers = _per_width_panels(fw, models, (4.2, 4.2))
     for ax, model in zip(axes, models, strict=True):
         d = fw.sel(single_model=model)
         ax.plot(layers, 3 * d.V / d.K**2, "k-", lw=1.5, label=r"leading order $3V/K^2$")
@@ -349,10 +358,7 @@ def kurtosis_figure(fw: xr.Dataset):
             dn = d.sel(width=n)
             if np.isfinite(dn.kurtosis_exact).all():
                 ax.plot(layers, n * dn.kurtosis_exact, "--", color=colors[n], lw=1, label=f"exact product, n={n}")
-            ax.errorbar(
-                layers[1:], n * dn.kurtosis_mc[1:], yerr=2 * n * dn.kurtosis_mc_se[1:], fmt="o", ms=3, color=colors[n],
-                capsize=1.5, label=f"MC n={n}",
-            )  # fmt: skip
+            _mc_points(ax, layers[1:], n * dn.kurtosis_mc[1:], n * dn.kurtosis_mc_se[1:], colors[n], n)
         ax.set(xlabel="layer $l$", ylabel=r"$n\,\kappa^{(l)}$", title=str(model))
         ax.legend(fontsize=6.5)
     fig.suptitle(
@@ -366,17 +372,12 @@ def kurtosis_figure(fw: xr.Dataset):
 def kernel_shift_figure(fw: xr.Dataset, model: str = "tanh C_W=1"):
     """F3: n (E[G-hat] - K) / K vs l: the K^{1} recursion and its asymptote -l/3 against Monte Carlo."""
     d = fw.sel(single_model=model)
-    layers = fw.layer.values
-    fig, ax = plt.subplots(figsize=(6.4, 4.6), constrained_layout=True)
+    fig, (ax,), colors, layers = _per_width_panels(fw, [model], (6.4, 4.6))
     ax.plot(layers, d.K1 / d.K, "k-", lw=1.5, label=r"theory $K^{\{1\}}/K$")
     ax.plot(layers, -layers / 3, "k:", lw=1, label=r"asymptote $-l/3$")
-    colors = _width_colors(list(fw.width.values))
     for n in fw.width.values:
         dn = d.sel(width=n)
-        ax.errorbar(
-            layers, n * (dn.G_mc - d.K) / d.K, yerr=2 * n * dn.G_mc_se / d.K, fmt="o", ms=3, color=colors[n],
-            capsize=1.5, label=f"MC n={n}",
-        )  # fmt: skip
+        _mc_points(ax, layers, n * (dn.G_mc - d.K) / d.K, n * dn.G_mc_se / d.K, colors[n], n)
     ax.set(xlabel="layer $l$", ylabel=r"$n\,(\langle\hat G^{(l)}\rangle - K^{(l)})/K^{(l)}$")
     ax.set_title(f"O(l/n) shift of the two-point function, {model}, $C_b=0$, $K^{{(1)}}=1$", fontsize=9)
     ax.legend(fontsize=7)
@@ -386,19 +387,14 @@ def kernel_shift_figure(fw: xr.Dataset, model: str = "tanh C_W=1"):
 def correlation_figure(fw: xr.Dataset):
     """F4: ensemble correlation rho^(l) of two inputs: infinite width, + 1/n theory per width, Monte Carlo."""
     models = fw.pair_model.values
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.3), constrained_layout=True)
-    colors = _width_colors(list(fw.width.values))
-    layers = fw.layer.values
+    fig, axes, colors, layers = _per_width_panels(fw, models, (5.2, 4.3))
     for ax, model in zip(axes, models, strict=True):
         d = fw.sel(pair_model=model)
         ax.plot(layers, d.rho_inf, "k-", lw=1.5, label="infinite width")
         for n in fw.width.values:
             dn = d.sel(width=n)
             ax.plot(layers, dn.rho_1n, "--", color=colors[n], lw=1, label=f"+ 1/n theory, n={n}")
-            ax.errorbar(
-                layers, dn.rho_mc, yerr=2 * dn.rho_mc_se, fmt="o", ms=2.5, color=colors[n], capsize=1,
-                label=f"MC n={n}",
-            )  # fmt: skip
+            _mc_points(ax, layers, dn.rho_mc, dn.rho_mc_se, colors[n], n, ms=2.5, capsize=1)
         ax.set(xlabel="layer $l$", ylabel=r"$\rho_{\rm ens}^{(l)} = G_{12}/\sqrt{G_{11}G_{22}}$", title=str(model))
         ax.legend(fontsize=6.5)
     fig.suptitle(
