@@ -33,6 +33,63 @@ def test_item_2_depth_scales():
     assert ordered["chi_c"] == pytest.approx(fw.chi_1(TANH, 1.5, 0.05), rel=1e-12)
 
 
+# Sec. 5, "Depth scales at sigma_b^2 = 0.05" (four significant digits)
+DEPTH_SCALE_TABLE = {  # sigma_w2: (q*, c*, chi_1, xi_c, xi_q)
+    1.0: (0.1936, 1, 0.7590, 3.627, 1.748),
+    1.5: (0.4180, 1, 0.9386, 15.79, 1.683),
+    1.7: (0.5331, 1, 0.9867, 74.92, 1.558),
+    1.8: (0.5941, 0.9504, 1.0082, 125.8, 1.498),
+    2.0: (0.7218, 0.7441, 1.0477, 25.21, 1.388),
+    2.5: (1.0640, 0.4468, 1.1335, 11.80, 1.180),
+    3.0: (1.4280, 0.2993, 1.2089, 9.051, 1.041),
+    4.0: (2.1955, 0.1651, 1.3424, 6.980, 0.873),
+}
+
+
+@pytest.mark.parametrize("w2", DEPTH_SCALE_TABLE)
+def test_depth_scale_table(w2):
+    q, c, chi, xi_c, xi_q = DEPTH_SCALE_TABLE[w2]
+    got = fw.depth_scales(TANH, w2, 0.05)
+    assert got["q_star"] == pytest.approx(q, abs=5e-5) and got["c_star"] == pytest.approx(c, abs=5e-5)
+    assert fw.chi_1(TANH, w2, 0.05) == pytest.approx(chi, abs=5e-5)
+    assert got["xi_c"] == pytest.approx(xi_c, rel=5e-4) and got["xi_q"] == pytest.approx(xi_q, abs=5e-4)
+
+
+@pytest.mark.parametrize("w2", [1.0, 1.5, 2.5, 4.0])
+def test_decay_length_of_the_iterated_maps_is_the_formula(w2):
+    """Independent route to xi: iterate the correlation and length maps from depth_scale_starts and fit ln|deviation|
+    (decay_length); the formulas differentiate the maps at the fixed point instead."""
+    scales = fw.depth_scales(TANH, w2, 0.05)
+    starts = fw.depth_scale_starts(TANH, w2, 0.05, 1e-3)
+    depth_c, depth_q = math.ceil(5 * scales["xi_c"]), math.ceil(8 * scales["xi_q"])
+    rhos = [fw.correlation(fw.flow_pair(TANH, w2, 0.05, [k[0, 0], k[0, 1], k[1, 1]], depth_c).K)
+            for k in starts["c_starts"]]  # fmt: skip
+    assert len(rhos) == (1 if w2 < 1.760955 else 2)
+    assert fw.decay_length(fw.correlation_deviation(rhos)) == pytest.approx(scales["xi_c"], rel=1e-3)
+    qs = [fw.flow_single(TANH, w2, 0.05, k, depth_q).K for k in starts["q_starts"]]
+    assert fw.decay_length((qs[0] - qs[1]) / 2) == pytest.approx(scales["xi_q"], rel=1e-3)
+
+
+def test_measured_depth_scales_show_the_1_over_n_shift():
+    """Sec. 8 F6 on random networks (n = 500, 1000 Gram-sampler networks): xi_c, xi_q within 3 bootstrap s.e. of the
+    same fit applied to the 1/n theory (K + K^{1}/n); in the chaotic phase the infinite-width xi_c is rejected (the
+    O(1/n) lengthening, ~2.7 % at sigma_w2 = 2.5, is resolved), in the ordered phase it is not."""
+    rng = np.random.default_rng(1)
+    for w2, shifted in ((1.0, False), (2.5, True)):
+        scales = fw.depth_scales(TANH, w2, 0.05)
+        depth_c, depth_q = math.ceil(5 * scales["xi_c"]), math.ceil(8 * scales["xi_q"])
+        m = fw.measure_depth_scales(jax.random.key(4), TANH, w2, 0.05, 500, 1000, depth_c, depth_q, 1e-3, rng)
+        starts = fw.depth_scale_starts(TANH, w2, 0.05, 1e-3)
+        flows = [fw.flow_pair(TANH, w2, 0.05, [k[0, 0], k[0, 1], k[1, 1]], depth_c) for k in starts["c_starts"]]
+        rho_1n = [fw.correlation(f.K + f.K1 / 500) for f in flows]
+        xi_1n = fw.decay_length(fw.correlation_deviation(rho_1n)[: m["xi_c_layers"]])
+        assert abs(m["xi_c"] - xi_1n) < 3 * m["xi_c_se"]
+        assert (abs(m["xi_c"] - scales["xi_c"]) > 4 * m["xi_c_se"]) == shifted
+        qs = [fw.flow_single(TANH, w2, 0.05, k, depth_q) for k in starts["q_starts"]]
+        xi_q_1n = fw.decay_length(((qs[0].K + qs[0].K1 / 500 - qs[1].K - qs[1].K1 / 500) / 2)[: m["xi_q_layers"]])
+        assert abs(m["xi_q"] - xi_q_1n) < 3 * m["xi_q_se"]
+
+
 def test_item_3_and_9_relu_kurtosis():
     flow = fw.flow_single(RELU, 2.0, 0.0, 1.0, 30)
     assert flow.V[9] / (100 * flow.K[9] ** 2) == pytest.approx(0.45, rel=1e-12)

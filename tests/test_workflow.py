@@ -111,7 +111,10 @@ def check_outputs(wf: Path, config: dict) -> None:
         fw = store.read(wf / f"results/finite_width/{name}/ensembles.zarr")
         assert fw.sizes["width"] == len(config["finite_width"][name]["widths"])
         assert np.isfinite(fw.rho_mc).all() and np.isfinite(fw.kurtosis_mc).all()
-        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram"):
+        scales = store.read(wf / f"results/finite_width/{name}/depth_scales.zarr")
+        assert scales.sizes["point"] == config["finite_width"][name]["depth_scales"]["points"]
+        assert np.isfinite(scales.xi_q).all() and np.isfinite(scales.xi_c_theory).all()
+        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram", "depth_scales"):
             for ext in ("png", "pdf"):
                 assert (wf / f"results/figures/finite_width_{name}_{fig}.{ext}").stat().st_size > 10_000
     for name in config.get("spectra", {}):
@@ -226,6 +229,11 @@ def test_partial_reruns(workflow_run, tmp_path):
         return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
 
     figs = figures("a") | figures("b")
+    finite_width_figures = {
+        f"results/figures/finite_width_f_{fig}.{x}"
+        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram", "depth_scales")
+        for x in ("png", "pdf")
+    }
     # figures that show the trained networks
     fig_a, fig_b = figures("a", ["networks", "learning_curves"]), figures("b", ["networks", "learning_curves"])
 
@@ -261,6 +269,14 @@ def test_partial_reruns(workflow_run, tmp_path):
     spectra_outputs = {"results/spectra/s.zarr", "results/figures/spectra_s.png", "results/figures/spectra_s.pdf"}
     assert with_change(set_spectra_depths, section="spectra") == spectra_outputs
 
+    def set_depth_scale_points(fw):
+        fw["f"]["depth_scales"]["points"] = 4  # one figure's block: its own rule reruns, the other three do not
+
+    assert (
+        with_change(set_depth_scale_points, section="finite_width")
+        == {"results/finite_width/f/depth_scales.zarr"} | finite_width_figures
+    )
+
     # Editing a library module reruns exactly the stages that use it (code_version params).
     def planned_after_editing(module):
         lib = wf / f"src/nnft/{module}.py"
@@ -276,11 +292,9 @@ def test_partial_reruns(workflow_run, tmp_path):
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
-    finite_width = {f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram")} | {
-        f"results/figures/finite_width_f_{fig}.{x}"
-        for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram")
-        for x in ("png", "pdf")
-    }
+    finite_width = {
+        f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
+    } | finite_width_figures
     assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b") | (
         finite_width
     )

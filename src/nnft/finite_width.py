@@ -24,7 +24,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import xarray as xr
 from scipy import optimize, special
 
 from . import activations
@@ -202,8 +201,8 @@ def c_star(act: activations.Activation, sigma_w2: float, sigma_b2: float) -> tup
     if chi_1(act, sigma_w2, sigma_b2) <= 1:
         return q, 1.0
 
-    def cmap(c):
-        return (sigma_b2 + sigma_w2 * act.pair(q, c * q, q)) / q
+    def cmap(c):  # c^l = q12 / sqrt(q11 q22), both by the same quadrature so that cmap(1) = 1 to rounding
+        return (sigma_b2 + sigma_w2 * act.pair(q, c * q, q)) / (sigma_b2 + sigma_w2 * act.pair(q, q, q))
 
     c = optimize.brentq(lambda c: cmap(c) - c, -1 + 1e-12, 1 - 1e-9, xtol=1e-15)
     return q, float(c)
@@ -260,6 +259,75 @@ def ensemble_correlation(g_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rho, np.sqrt(np.einsum("...a,...ab,...b->...", grad, cov, grad) / m)
 
 
+def decay_length(d: np.ndarray) -> float:
+    """xi of a decaying deviation d_l ~ A exp(-l / xi), l = 1..len(d): least-squares slope of ln d_l against l."""
+    d = np.asarray(d, dtype=np.float64)
+    if d.size < 2 or np.any(d <= 0):
+        raise ValueError("decay_length needs at least two positive deviations")
+    slope = np.polyfit(np.arange(1, d.size + 1), np.log(d), 1)[0]
+    return float(-1 / slope) if slope < 0 else math.inf
+
+
+def depth_scale_starts(act: activations.Activation, sigma_w2: float, sigma_b2: float, delta: float) -> dict:
+    """Starting metrics K^(1) for measuring xi_c and xi_q, all at the fixed-point length q*.
+
+    xi_c, ordered phase (c* = 1, which identical inputs keep at any width): one pair at correlation 1 - delta,
+    deviation 1 - rho^(l). Chaotic phase: two pairs at c* +- delta (delta capped at (1 - c*) / 2), deviation half
+    their difference: the finite-width shift of c* and the quadratic part of the map cancel in it. xi_q: single
+    inputs at q* (1 +- delta), deviation half the difference of the mean metrics. A small delta keeps the maps in
+    their linear regime, where the deviation is one exponential from layer 1 on (Sec. 5)."""
+    q, c = c_star(act, sigma_w2, sigma_b2)
+    pair = lambda r: q * np.array([[1.0, r], [r, 1.0]])  # noqa: E731
+    if c == 1.0:
+        c_starts = (pair(1 - delta),)
+    else:
+        step = min(delta, (1 - c) / 2)
+        c_starts = (pair(c + step), pair(c - step))
+    return {"q_star": q, "c_star": c, "c_starts": c_starts, "q_starts": (q * (1 + delta), q * (1 - delta))}
+
+
+def correlation_deviation(rhos) -> np.ndarray:
+    """The decaying deviation of the correlation flow(s) from `depth_scale_starts`: 1 - rho (one flow, ordered) or
+    (rho_+ - rho_-) / 2 (two flows, chaotic)."""
+    return 1 - rhos[0] if len(rhos) == 1 else (rhos[0] - rhos[1]) / 2
+
+
+def measure_depth_scales(key: jax.Array, act: activations.Activation, sigma_w2: float, sigma_b2: float, width: int,
+                         n_networks: int, depth_c: int, depth_q: int, delta: float, rng: np.random.Generator,
+                         n_boot: int = 100) -> dict[str, float]:  # fmt: skip
+    """xi_c and xi_q measured on random networks of the given width (exact Gram sampler; each start uses the same
+    random numbers, so the networks of the +- runs are coupled and their difference has little noise), with
+    bootstrap standard errors (resampling networks). Also the finite-width fixed point c*_n: mean over the last
+    quarter of layers of rho (ordered) or of (rho_+ + rho_-) / 2 (chaotic). The fit uses the layers where the
+    deviation exceeds 5 bootstrap standard errors."""
+    starts = depth_scale_starts(act, sigma_w2, sigma_b2, delta)
+    kc, kq = jax.random.split(key)
+    gc = [gram_sampler(kc, act, sigma_w2, sigma_b2, k1, width, depth_c, n_networks) for k1 in starts["c_starts"]]
+    gq = [gram_sampler(kq, act, sigma_w2, sigma_b2, k1, width, depth_q, n_networks)[..., 0, 0]
+          for k1 in starts["q_starts"]]  # fmt: skip
+
+    def stats(idx):
+        rhos = [ensemble_correlation(g[idx])[0] for g in gc]
+        tail = slice(3 * depth_c // 4, None)
+        c_n = float(np.mean(rhos[0][tail] if len(rhos) == 1 else (rhos[0][tail] + rhos[1][tail]) / 2))
+        return correlation_deviation(rhos), (gq[0][idx].mean(0) - gq[1][idx].mean(0)) / 2, c_n
+
+    full = stats(np.arange(n_networks))
+    boots = [stats(rng.integers(0, n_networks, n_networks)) for _ in range(n_boot)]
+    out = {"c_star_n": full[2], "c_star_n_se": float(np.std([b[2] for b in boots], ddof=1))}
+    for name, i in (("xi_c", 0), ("xi_q", 1)):
+        se = np.std([b[i] for b in boots], axis=0, ddof=1)
+        resolved = full[i] > 5 * se
+        end = int(np.argmin(resolved)) if not resolved.all() else resolved.size  # layers 1..end are resolved
+        if end < 3:
+            out[name], out[f"{name}_se"], out[f"{name}_layers"] = math.nan, math.nan, end
+            continue
+        fits = [decay_length(b[i][:end]) if np.all(b[i][:end] > 0) else math.inf for b in boots]
+        out[name], out[f"{name}_se"] = decay_length(full[i][:end]), float(np.std(fits, ddof=1))
+        out[f"{name}_layers"] = end
+    return out
+
+
 def kurtosis_estimate(g_hat: np.ndarray, key: np.random.Generator, n_boot: int = 200) -> tuple[float, float]:
     """Rao-Blackwellised excess kurtosis 3 Var(G-hat) / E[G-hat]^2 of z | G-hat ~ N(0, G-hat) over networks, with a
     bootstrap standard error (resampling networks)."""
@@ -314,107 +382,6 @@ def full_weight_ensemble(
 
 
 # --- Labelled results for the figures of Sec. 8 (F1-F4) -----------------------------------------------------------
-
-FLOW_MODELS = (("tanh", 0.9), ("tanh", 1.0), ("tanh", 1.1), ("erf", math.pi / 4), ("relu", 1.9), ("relu", 2.0),
-               ("relu", 2.1))  # fmt: skip
-KURTOSIS_MODELS = (("relu", 2.0), ("tanh", 1.0), ("identity", 1.0))  # at criticality, C_b = 0, K^(1) = 1
-CORRELATION_MODELS = (("relu", 2.0, 0.0, 0.0), ("tanh", 1.76095, 0.05, 0.5))  # (activation, C_W, C_b, rho^(1))
-
-
-def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=None):
-    """F1: K^(l) for FLOW_MODELS (C_b = 0, K^(1) = 1) by recursion, and the ensemble mean and s.e. of G-hat^(l)
-    over full-weight networks."""
-    theory, mean, se = [], [], []
-    for i, (name, c_w) in enumerate(FLOW_MODELS):
-        act = activations.parse(name)
-        theory.append(flow_single(act, c_w, 0.0, 1.0, depth).K)
-        g = full_weight_ensemble(jax.random.fold_in(key, i), act, c_w, 0.0, 1.0, width, depth, n_networks)[..., 0, 0]
-        mean.append(g.mean(0))
-        se.append(g.std(0, ddof=1) / math.sqrt(n_networks))
-        if progress:
-            progress(f"kernel flow {name} C_W={c_w:.4g}")
-    dims = ("model", "layer")
-    return xr.Dataset(
-        {"K": (dims, np.array(theory)), "G_mc": (dims, np.array(mean)), "G_mc_se": (dims, np.array(se))},
-        coords={
-            "model": [f"{n} C_W={c:.4g}" for n, c in FLOW_MODELS],
-            "activation": ("model", [n for n, _ in FLOW_MODELS]),
-            "c_w": ("model", [c for _, c in FLOW_MODELS]),
-            "layer": np.arange(1, depth + 1),
-        },
-        attrs={"width": width, "n_networks": n_networks, "sampler": "full weight matrices"},
-    )
-
-
-def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None):
-    """F2-F4: single-input kurtosis and kernel shift (KURTOSIS_MODELS) and two-input ensemble correlations
-    (CORRELATION_MODELS) from the exact Gram sampler at several widths, beside the recursions (V, K^{1}, product
-    form). Monte Carlo errors: bootstrap (kurtosis), standard errors (means), delta method (correlation)."""
-    widths = list(widths)
-    rng = np.random.default_rng(0)
-    n_k, n_c, n_w = len(KURTOSIS_MODELS), len(CORRELATION_MODELS), len(widths)
-    out = {
-        name: np.full(shape, np.nan)
-        for name, shape in {
-            "K": (n_k, depth),
-            "V": (n_k, depth),
-            "K1": (n_k, depth),
-            "kurtosis_exact": (n_k, n_w, depth),
-            "kurtosis_mc": (n_k, n_w, depth),
-            "kurtosis_mc_se": (n_k, n_w, depth),
-            "G_mc": (n_k, n_w, depth),
-            "G_mc_se": (n_k, n_w, depth),
-            "rho_inf": (n_c, depth),
-            "rho_1n": (n_c, n_w, depth),
-            "rho_mc": (n_c, n_w, depth),
-            "rho_mc_se": (n_c, n_w, depth),
-        }.items()
-    }
-    for i, (name, c_w) in enumerate(KURTOSIS_MODELS):
-        act = activations.parse(name)
-        flow = flow_single(act, c_w, 0.0, 1.0, depth)
-        out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
-        for j, n in enumerate(widths):
-            if slopes(act) is not None:
-                out["kurtosis_exact"][i, j] = kurtosis_product_form(act, n, depth)
-            g = gram_sampler(jax.random.fold_in(key, 100 * i + j), act, c_w, 0.0, 1.0, n, depth, n_networks)
-            g = g[..., 0, 0]
-            out["G_mc"][i, j] = g.mean(0)
-            out["G_mc_se"][i, j] = g.std(0, ddof=1) / math.sqrt(n_networks)
-            for layer in range(1, depth):
-                out["kurtosis_mc"][i, j, layer], out["kurtosis_mc_se"][i, j, layer] = kurtosis_estimate(
-                    g[:, layer], rng, n_boot=100
-                )
-            out["kurtosis_mc"][i, j, 0] = out["kurtosis_mc_se"][i, j, 0] = 0.0
-            if progress:
-                progress(f"single input {name} n={n}")
-    for i, (name, c_w, c_b, rho1) in enumerate(CORRELATION_MODELS):
-        act = activations.parse(name)
-        flow = flow_pair(act, c_w, c_b, [1.0, rho1, 1.0], depth)
-        out["rho_inf"][i] = correlation(flow.K)
-        for j, n in enumerate(widths):
-            out["rho_1n"][i, j] = correlation(flow.K + flow.K1 / n)
-            k1 = np.array([[1.0, rho1], [rho1, 1.0]])
-            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), act, c_w, c_b, k1, n, depth, n_networks)
-            out["rho_mc"][i, j], out["rho_mc_se"][i, j] = ensemble_correlation(g)
-            if progress:
-                progress(f"two inputs {name} n={n}")
-    single, pair = ("single_model", "layer"), ("pair_model", "layer")
-    dims = {k: single if k in ("K", "V", "K1") else ("pair_model", "width", "layer") if k.startswith("rho") else
-            ("single_model", "width", "layer") for k in out}  # fmt: skip
-    dims["rho_inf"] = pair
-    return xr.Dataset(
-        {k: (dims[k], v) for k, v in out.items()},
-        coords={
-            "single_model": [f"{n} C_W={c:.4g}" for n, c in KURTOSIS_MODELS],
-            "single_activation": ("single_model", [n for n, _ in KURTOSIS_MODELS]),
-            "pair_model": [f"{n} C_W={c:.6g} C_b={b:g} rho1={r:g}" for n, c, b, r in CORRELATION_MODELS],
-            "width": widths,
-            "layer": np.arange(1, depth + 1),
-        },
-        attrs={"n_networks": n_networks, "sampler": "exact Gram sampler (Sec. 1)", "K1_input": 1.0},
-    )
-
 
 # --- NTK (Sec. 4) -----------------------------------------------------------------------------------------------------
 
@@ -558,35 +525,3 @@ def empirical_chi_1(key, act, sigma_w2, sigma_b2, width: int, n_networks: int, t
     mean = samples.mean(1).reshape(shape)
     se = (samples.std(1, ddof=1) / np.sqrt(n_networks)).reshape(shape)
     return mean, se
-
-
-def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_points: int, width: int,
-                          n_networks: int, transient: int = 30, measure: int = 10):  # fmt: skip
-    """F5: ln chi_1 over sigma_b2 in [0, 1] x sigma_w2 in [0.5, 4] (theory grid), the order-to-chaos line
-    sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid."""
-    act = activations.parse(activation)
-    b2, w2 = np.linspace(0, 1, theory_points), np.linspace(0.5, 4, theory_points)
-    chi = chi_1_grid(act, w2[:, None], b2[None, :])
-    eb2, ew2 = np.linspace(0, 1, empirical_points), np.linspace(0.5, 4, empirical_points)
-    emp, emp_se = empirical_chi_1(key, act, ew2[:, None] + 0 * eb2[None, :], eb2[None, :] + 0 * ew2[:, None], width,
-                                  n_networks, transient, measure)  # fmt: skip
-    return xr.Dataset(
-        {
-            "log_chi_1": (("sigma_w2", "sigma_b2"), np.log(chi)),
-            "critical_sigma_w2": ("sigma_b2", critical_line(act, b2)),
-            "chi_1_empirical": (("emp_sigma_w2", "emp_sigma_b2"), emp),
-            "chi_1_empirical_se": (("emp_sigma_w2", "emp_sigma_b2"), emp_se),
-            "chi_1_theory_at_empirical": (
-                ("emp_sigma_w2", "emp_sigma_b2"),
-                chi_1_grid(act, ew2[:, None], eb2[None, :]),
-            ),
-        },
-        coords={"sigma_w2": w2, "sigma_b2": b2, "emp_sigma_w2": ew2, "emp_sigma_b2": eb2},
-        attrs={
-            "activation": activation,
-            "width": width,
-            "n_networks": n_networks,
-            "transient": transient,
-            "measure": measure,
-        },  # fmt: skip
-    )

@@ -437,3 +437,42 @@ def phase_diagram_figure(pd: xr.Dataset):
     bx.set_title("markers of the left panel, measured against theory", fontsize=9)
     bx.legend(fontsize=8)
     return fig
+
+
+def depth_scales_figure(ds: xr.Dataset):
+    """F6: xi_c and xi_q against sigma_w2 (mean-field formulas, measured decay lengths, the 1/n theory), the relative
+    finite-width shift of xi_c, and the fixed point c*."""
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
+    w2, p = ds.sigma_w2.values, ds.point_sigma_w2.values
+    crit, n, m = ds.attrs["critical_sigma_w2"], ds.attrs["width"], ds.attrs["n_networks"]
+    for name, color, label in (("xi_c", "C0", r"$\xi_c$"), ("xi_q", "C1", r"$\xi_q$")):
+        ax.plot(w2, ds[f"{name}_theory"], color=color, lw=1.5, label=f"{label} mean field (width $\\infty$)")
+        ax.errorbar(p, ds[name], yerr=2 * ds[f"{name}_se"], fmt="o", ms=5, color=color, capsize=2,
+                    label=f"{label} fitted on random nets (2 s.e.)")  # fmt: skip
+        ax.plot(p, ds[f"{name}_1n"], "x", color="k", ms=6, label="same fit, 1/n theory" if name == "xi_c" else None)
+    ax.axvline(crit, color="0.5", ls="--", lw=1, label=rf"critical $\sigma_w^2$ = {crit:.6f}")
+    ax.set(yscale="log", xlabel=r"$\sigma_w^2$", ylabel="depth scale (layers)", ylim=(0.5, 2e3))
+    ax.set_title(f"Depth scales, {ds.attrs['activation']}, $\\sigma_b^2$ = {ds.attrs['sigma_b2']:g}", fontsize=10)
+    ax.legend(fontsize=7, loc="upper right")
+
+    resolved = np.abs(p - crit) > 0.05  # next to the critical point the window is shorter than xi_c
+    inf = ds.xi_c_inf.values
+    bx.axhline(0, color="0.6", lw=0.8)
+    bx.errorbar(p[resolved], (ds.xi_c.values / inf - 1)[resolved], yerr=(2 * ds.xi_c_se.values / inf)[resolved],
+                fmt="o", ms=5, color="C0", capsize=2, label=f"random nets, n = {n}, {m} per point")  # fmt: skip
+    bx.plot(p[resolved], (ds.xi_c_1n.values / inf - 1)[resolved], "kx", ms=7, label="1/n theory (K + K$^{\\{1\\}}$/n)")
+    bx.axvline(crit, color="0.5", ls="--", lw=1)
+    bx.set(xlabel=r"$\sigma_w^2$", ylabel=r"$\xi_c(n)\,/\,\xi_c(\infty) - 1$")
+    bx.set_title(r"O(1/n) shift of $\xi_c$: measured vs 1/n theory (same fit on both)", fontsize=9)
+    bx.legend(fontsize=8)
+
+    chaotic = p > crit
+    shift = ds.c_star_n.values - ds.c_star_inf.values
+    cx.axhline(0, color="0.6", lw=0.8)
+    cx.errorbar(p[chaotic], shift[chaotic], yerr=2 * ds.c_star_n_se.values[chaotic], fmt="o", ms=5, color="C2",
+                capsize=2, label=r"$c^*_n$ fitted on random nets (late layers)")  # fmt: skip
+    cx.plot(p[chaotic], (ds.c_star_1n.values - ds.c_star_inf.values)[chaotic], "kx", ms=7, label="1/n theory")
+    cx.set(xlabel=r"$\sigma_w^2$", ylabel=r"$c^*_n - c^*_\infty$")
+    cx.set_title(r"finite width shifts the fixed point $c^*$ by O(1/n) (chaotic phase)", fontsize=9)
+    cx.legend(fontsize=8)
+    return fig

@@ -115,8 +115,15 @@ def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
 
-def finite_width_params(wildcards):
-    return config["finite_width"][wildcards.name]
+def finite_width_params(*keys):
+    """Params of one finite-width rule: the seed and its own keys only, so editing one figure's block reruns that
+    figure's rule and no other."""
+
+    def params(wildcards):
+        block = config["finite_width"][wildcards.name]
+        return {k: block[k] for k in ("seed",) + keys}
+
+    return params
 
 
 FIGURES = ("networks", "learning_curves", "mode_errors")
@@ -126,6 +133,7 @@ FINITE_WIDTH_FIGURES = (
     "kernel_shift",
     "correlation",
     "phase_diagram",
+    "depth_scales",
 )
 
 

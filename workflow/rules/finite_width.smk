@@ -6,8 +6,8 @@ rule kernel_flow:
     conda:
         "../../envs/nnft.yaml"
     params:
-        fw=finite_width_params,
-        code=code_version("finite_width", "activations"),
+        fw=finite_width_params("flow"),
+        code=code_version("finite_width", "finite_width_experiments", "activations"),
     script:
         "../scripts/kernel_flow.py"
 
@@ -20,8 +20,8 @@ rule finite_width:
     conda:
         "../../envs/nnft.yaml"
     params:
-        fw=finite_width_params,
-        code=code_version("finite_width", "activations"),
+        fw=finite_width_params("depth", "widths", "networks"),
+        code=code_version("finite_width", "finite_width_experiments", "activations"),
     script:
         "../scripts/finite_width.py"
 
@@ -34,10 +34,24 @@ rule phase_diagram:
     conda:
         "../../envs/nnft.yaml"
     params:
-        fw=finite_width_params,
-        code=code_version("finite_width", "activations"),
+        fw=finite_width_params("phase"),
+        code=code_version("finite_width", "finite_width_experiments", "activations"),
     script:
         "../scripts/phase_diagram.py"
+
+
+rule depth_scales:
+    output:
+        directory("results/finite_width/{name}/depth_scales.zarr"),
+    log:
+        "logs/finite_width/{name}_depth_scales.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params("depth_scales"),
+        code=code_version("finite_width", "finite_width_experiments", "activations"),
+    script:
+        "../scripts/depth_scales.py"
 
 
 rule figure_finite_width:
@@ -45,6 +59,7 @@ rule figure_finite_width:
         flow="results/finite_width/{name}/kernel_flow.zarr",
         fw="results/finite_width/{name}/ensembles.zarr",
         phase="results/finite_width/{name}/phase_diagram.zarr",
+        depth_scales="results/finite_width/{name}/depth_scales.zarr",
     output:
         kernel_flow=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
@@ -69,6 +84,11 @@ rule figure_finite_width:
         phase_diagram=report(
             "results/figures/finite_width_{name}_phase_diagram.png",
             caption="../report/phase_diagram.rst",
+            category="Finite width and criticality",
+        ),
+        depth_scales=report(
+            "results/figures/finite_width_{name}_depth_scales.png",
+            caption="../report/depth_scales.rst",
             category="Finite width and criticality",
         ),
         pdfs=expand(

@@ -1,4 +1,5 @@
-"""Rule figure_finite_width: F1-F4 (kernel flow, kurtosis, kernel shift, two-input correlation) as PNG and PDF."""
+"""Rule figure_finite_width: F1-F6 (kernel flow, kurtosis, kernel shift, two-input correlation,
+phase diagram, depth scales) as PNG and PDF."""
 
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ figures = {
     "kernel_shift": plots.kernel_shift_figure(fw),
     "correlation": plots.correlation_figure(fw),
     "phase_diagram": plots.phase_diagram_figure(store.read(snakemake.input.phase)),
+    "depth_scales": plots.depth_scales_figure(store.read(snakemake.input.depth_scales)),
 }
 for name, fig in figures.items():
     png = Path(snakemake.output[name])
