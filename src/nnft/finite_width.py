@@ -91,6 +91,7 @@ class Flow(NamedTuple):
     V: np.ndarray  # four-point vertex V^(l) (Cov of G-hat is V / n_{l-1})
     K1: np.ndarray  # 1/n kernel shift K^{1}(l): E[G-hat^(l)] = K^(l) + K^{1}(l) / n + O(1/n^2)
     chi_parallel: np.ndarray  # dF/dK at K^(l) (single input) or the Jacobian J (pairs)
+    chi_perp: np.ndarray  # C_W <s'_a s'_b> at K^(l): single input C_W <s'^2>; pairs (11, 12, 22)
 
 
 def _single_map(act, c_w, c_b, k):
@@ -98,7 +99,8 @@ def _single_map(act, c_w, c_b, k):
 
 
 def flow_single(act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int) -> Flow:
-    """K^(l), V^(l), K^{1}(l) and chi_parallel(K^(l)) for one input, l = 1..depth (equal hidden widths)."""
+    """K^(l), V^(l), K^{1}(l), chi_parallel(K^(l)) and chi_perp(K^(l)) for one input, l = 1..depth (equal hidden
+    widths)."""
     if k1 <= 0 or c_w <= 0 or c_b < 0 or depth < 1:
         raise ValueError(f"need K^(1) > 0, C_W > 0, C_b >= 0, depth >= 1 (got {k1}, {c_w}, {c_b}, {depth})")
     with jax.enable_x64(True):
@@ -109,7 +111,8 @@ def flow_single(act: activations.Activation, c_w: float, c_b: float, k1: float, 
         out = []
         for _ in range(depth):
             j = jac(k)
-            out.append((float(k), float(v), float(k_1), float(j)))
+            perp = c_w * float(act.pair_deriv(float(k), float(k), float(k)))
+            out.append((float(k), float(v), float(k_1), float(j), perp))
             k, v, k_1 = f(k), cov(k) + j**2 * v, j * k_1 + 0.5 * hess(k) * v
     return Flow(*(np.array(col) for col in zip(*out, strict=True)))
 
@@ -140,7 +143,11 @@ def flow_pair(act: activations.Activation, c_w: float, c_b: float, g1, depth: in
         out = []
         for _ in range(depth):
             j = jac(g)
-            out.append((np.asarray(g), np.asarray(v), np.asarray(k_1), np.asarray(j)))
+            g11, g12, g22 = (float(x) for x in g)
+            perp = c_w * np.array(
+                [act.pair_deriv(g11, g11, g11), act.pair_deriv(g11, g12, g22), act.pair_deriv(g22, g22, g22)]
+            )
+            out.append((np.asarray(g), np.asarray(v), np.asarray(k_1), np.asarray(j), perp))
             shift = 0.5 * jnp.einsum("kab,ab->k", hess(g), v)
             g, v, k_1 = f(g), cov(g) + j @ v @ j.T, j @ k_1 + shift
     return Flow(*(np.stack(col) for col in zip(*out, strict=True)))
@@ -386,17 +393,40 @@ def full_weight_ensemble(
 # --- NTK (Sec. 4) -----------------------------------------------------------------------------------------------------
 
 
+def _per_layer(rate, depth: int) -> np.ndarray:
+    rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (depth,))
+    if np.any(rate < 0):
+        raise ValueError("learning rates must be >= 0")
+    return rate
+
+
 def ntk_flow_single(
-    act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int, lambda_b: float, lambda_w: float
+    act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int, lambda_b, lambda_w
 ) -> np.ndarray:
-    """Mean NTK Theta^(l), l = 1..depth, of a single input at infinite width with constant learning-rate tensor:
-    Theta^(1) = lambda_b + lambda_w (K^(1) - C_b) / C_W, Theta^(l+1) = lambda_b + lambda_w <s^2> + chi_perp Theta^(l),
-    chi_perp = C_W <s'^2> at K^(l)."""
-    kernel = flow_single(act, c_w, c_b, k1, depth).K
-    theta = [lambda_b + lambda_w * (k1 - c_b) / c_w]
-    for k in kernel[:-1]:
-        chi_perp = c_w * float(act.pair_deriv(k, k, k))
-        theta.append(lambda_b + lambda_w * float(act.pair(k, k, k)) + chi_perp * theta[-1])
+    """Mean NTK Theta^(l), l = 1..depth, of a single input at infinite width (Sec. 4); lambda_b, lambda_w are numbers
+    or per-layer arrays (index 0 = layer 1): Theta^(1) = lambda_b^(1) + lambda_w^(1) (K^(1) - C_b) / C_W,
+    Theta^(l+1) = lambda_b^(l+1) + lambda_w^(l+1) <s^2>_K(l) + chi_perp(K^(l)) Theta^(l)."""
+    flow = flow_single(act, c_w, c_b, k1, depth)
+    lb, lw = _per_layer(lambda_b, depth), _per_layer(lambda_w, depth)
+    theta = [lb[0] + lw[0] * (k1 - c_b) / c_w]
+    for i in range(1, depth):
+        k = flow.K[i - 1]
+        theta.append(lb[i] + lw[i] * float(act.pair(k, k, k)) + flow.chi_perp[i - 1] * theta[-1])
+    return np.array(theta)
+
+
+def ntk_flow_pair(
+    act: activations.Activation, c_w: float, c_b: float, g1, depth: int, lambda_b, lambda_w
+) -> np.ndarray:
+    """Mean NTK of two inputs, (depth, 3) in the basis (11, 12, 22): the recursion of `ntk_flow_single` entrywise,
+    Theta_ab^(l+1) = lambda_b + lambda_w <s_a s_b>_K(l) + C_W <s'_a s'_b>_K(l) Theta_ab^(l)."""
+    flow = flow_pair(act, c_w, c_b, g1, depth)
+    lb, lw = _per_layer(lambda_b, depth), _per_layer(lambda_w, depth)
+    theta = [lb[0] + lw[0] * (np.asarray(g1, dtype=np.float64) - c_b) / c_w]
+    for i in range(1, depth):
+        g11, g12, g22 = flow.K[i - 1]
+        ss = np.array([act.pair(g11, g11, g11), act.pair(g11, g12, g22), act.pair(g22, g22, g22)])
+        theta.append(lb[i] + lw[i] * ss + flow.chi_perp[i - 1] * theta[-1])
     return np.array(theta)
 
 
@@ -405,19 +435,29 @@ def ntk_ensemble(
     act: activations.Activation,
     c_w: float,
     c_b: float,
-    k1: float,
+    k1,
     width: int,
     depth: int,
     n_networks: int,
-    lambda_b: float,
-    lambda_w: float,
+    lambda_b,
+    lambda_w,
     chunk: int = 250,
 ) -> np.ndarray:
-    """Theta-hat = sum_l [lambda_b |dz/db^(l)|^2 + lambda_w / n_{l-1} |dz/dW^(l)|^2] of the scalar output z^(depth) of
-    random networks with full weight matrices (hidden width n, input width n, input x with x.x / n_0 =
-    (K^(1) - C_b) / C_W): one value per network, float64. Backward quantity: needs the actual weights."""
+    """Theta-hat_ab = sum_l [lambda_b^(l) dz_a/db^(l) . dz_b/db^(l) + lambda_w^(l) / n_{l-1} dz_a/dW^(l) . dz_b/dW^(l)]
+    of the scalar output z^(depth) of random networks with full weight matrices (hidden and input width n), float64.
+    k1: a number (one input, x.x / n_0 = (K^(1) - C_b) / C_W; returns (n_networks,)) or a k x k matrix K^(1) (k
+    inputs with x_a.x_b / n_0 = (K^(1)_ab - C_b) / C_W; returns (n_networks, k, k)). lambda_b, lambda_w: numbers or
+    per-layer arrays. Backward quantity: needs the actual weights, not the Gram sampler."""
     n0 = width
-    x = jnp.full(n0, math.sqrt((k1 - c_b) / c_w))
+    single = np.ndim(k1) == 0
+    gram = (np.atleast_2d(np.asarray(k1, dtype=np.float64)) - c_b) / c_w
+    k = gram.shape[0]
+    basis = np.random.default_rng(0).standard_normal((n0, k))
+    basis[:, 0] = 1.0
+    q, _ = np.linalg.qr(basis)
+    q *= np.sign(q[0])  # first column exactly +ones / sqrt(n0): one input is x = sqrt(m) (1, ..., 1)
+    x = jnp.asarray(np.linalg.cholesky(gram) @ (math.sqrt(n0) * q.T))  # (k, n0), x x^T / n0 = gram
+    lb, lw = _per_layer(lambda_b, depth), _per_layer(lambda_w, depth)
     fans = [n0] + [width] * (depth - 1)
     outs = [width] * (depth - 1) + [1]
     with jax.enable_x64(True):
@@ -433,21 +473,22 @@ def ntk_ensemble(
             ]
 
             def output(params):
-                h = x
+                h = x.T
                 for w, b in params:
-                    z = w @ h + b
+                    z = w @ h + b[:, None]
                     h = act.jax_fn(z)
-                return z[0]
+                return z[0]  # (k,)
 
-            grads = jax.grad(output)(params)
+            jac = jax.jacrev(output)(params)
             return sum(
-                lambda_b * jnp.sum(gb**2) + lambda_w / f * jnp.sum(gw**2)
-                for (gw, gb), f in zip(grads, fans, strict=True)
+                lb[i] * jnp.einsum("ao,bo->ab", gb, gb) + lw[i] / f * jnp.einsum("aof,bof->ab", gw, gw)
+                for i, ((gw, gb), f) in enumerate(zip(jac, fans, strict=True))
             )
 
         run = jax.jit(jax.vmap(network))
         keys = jax.random.split(key, n_networks)
-        return np.concatenate([np.asarray(run(keys[i : i + chunk])) for i in range(0, n_networks, chunk)])
+        theta = np.concatenate([np.asarray(run(keys[i : i + chunk])) for i in range(0, n_networks, chunk)])
+    return theta[:, 0, 0] if single else theta
 
 
 # --- Phase diagram (F5) -----------------------------------------------------------------------------------------------
