@@ -18,6 +18,7 @@ include: "workflow/rules/theory.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/finite_width.smk"
+include: "workflow/rules/hyperparameters.smk"
 
 
 rule all:

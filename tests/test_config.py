@@ -162,3 +162,26 @@ def test_experiment_names_stay_inside_results(name):
 def test_the_tiny_config_is_accepted():
     assert accepted(copy.deepcopy(TINY)) and all(library_accepts(e) for e in TINY["experiments"].values())
     assert np.isfinite(TINY["experiments"]["a"]["ridge"])
+
+
+HYPERPARAMETER_CORRUPTIONS = [
+    (("grid", "ridge"), [0.0, 0.1]),
+    (("grid", "sigma_w2"), [-1.0]),
+    (("grid", "depth"), []),
+    (("grid", "activation"), ["swish"]),
+    (("validate", "points"), 1),
+    (("validate", "members"), 1),
+    (("n_draws",), 1),
+]
+
+
+@pytest.mark.parametrize("path, bad", HYPERPARAMETER_CORRUPTIONS)
+def test_bad_hyperparameter_blocks_are_refused_and_named(path, bad):
+    cfg = copy.deepcopy(TINY)
+    section = cfg["hyperparameters"]["h"]
+    for key in path[:-1]:
+        section = section[key]
+    section[path[-1]] = bad
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, SCHEMA)
+    assert path[-1] in str(err.value), str(err.value)

@@ -117,6 +117,18 @@ def check_outputs(wf: Path, config: dict) -> None:
         for fig in ("kernel_flow", "kurtosis", "kernel_shift", "correlation", "phase_diagram", "depth_scales"):
             for ext in ("png", "pdf"):
                 assert (wf / f"results/figures/finite_width_{name}_{fig}.{ext}").stat().st_size > 10_000
+    for name in config.get("hyperparameters", {}):
+        block = config["hyperparameters"][name]
+        scan = store.read(wf / f"results/hyperparameters/{name}/scan.zarr")
+        assert scan.attrs["grid_points"] == np.prod([len(v) for v in block["grid"].values()])
+        assert np.isfinite(scan.predicted_mse).all() and np.isfinite(scan.gp_mse).all()
+        validation = store.read(wf / f"results/hyperparameters/{name}/validation.zarr")
+        assert validation.sizes["point"] == block["validate"]["points"]
+        assert np.isfinite(validation.point_network_mse).all()
+        summary = (wf / f"results/hyperparameters/{name}/summary.csv").read_text()
+        assert "spearman_networks" in summary and "training_seconds_replaced" in summary
+        for ext in ("png", "pdf"):
+            assert (wf / f"results/figures/hyperparameters_{name}.{ext}").stat().st_size > 10_000
     for name in config.get("spectra", {}):
         table = store.read(wf / f"results/spectra/{name}.zarr")
         assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
@@ -269,6 +281,21 @@ def test_partial_reruns(workflow_run, tmp_path):
     spectra_outputs = {"results/spectra/s.zarr", "results/figures/spectra_s.png", "results/figures/spectra_s.pdf"}
     assert with_change(set_spectra_depths, section="spectra") == spectra_outputs
 
+    hp_train = {f"results/hyperparameters/h/train/p{i}.zarr" for i in range(3)}
+    hp_summary = {f"results/hyperparameters/h/{f}" for f in ("validation.zarr", "validation.csv", "summary.csv")}
+    hp_summary |= {"results/figures/hyperparameters_h.png", "results/figures/hyperparameters_h.pdf"}
+    hp_scan = {"results/hyperparameters/h/scan.zarr"} | hp_train | hp_summary
+
+    def set_validation_samples(hp):
+        hp["h"]["validate"]["n_samples"] = 12  # the training jobs and what reads them, not the scan
+
+    assert with_change(set_validation_samples, section="hyperparameters") == hp_train | hp_summary
+
+    def set_grid_ridges(hp):
+        hp["h"]["grid"]["ridge"] = [0.1, 0.2]
+
+    assert with_change(set_grid_ridges, section="hyperparameters") == hp_scan
+
     def set_depth_scale_points(fw):
         fw["f"]["depth_scales"]["points"] = 4  # one figure's block: its own rule reruns, the other three do not
 
@@ -288,7 +315,9 @@ def test_partial_reruns(workflow_run, tmp_path):
             lib.write_text(original)
 
     theory_gp = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")}
-    assert planned_after_editing("learning_curves") == theory_gp | figs | width_fig_a | compare("a") | compare("b")
+    assert planned_after_editing("learning_curves") == (
+        theory_gp | figs | width_fig_a | compare("a") | compare("b") | hp_scan
+    )
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
@@ -296,8 +325,9 @@ def test_partial_reruns(workflow_run, tmp_path):
         f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
     } | finite_width_figures
     assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b") | (
-        finite_width
+        finite_width | hp_scan
     )
+    assert planned_after_editing("hyperparameters") == hp_scan
     assert planned_after_editing("finite_width") == finite_width
     assert planned_outputs(wf) == set()
 

@@ -2,17 +2,21 @@
 express. Pure functions on plain dicts: the workflow calls them after schema validation, before any job runs."""
 
 
-def check_experiment(name, exp):
-    """Cross-key checks that the JSON schema cannot express; errors name the key."""
-    key = f"experiments.{name}"
-    target = exp["target"]
+def _check_target(key, block):
+    target = block["target"]
     if len(target["degrees"]) != len(target["weights"]):
         raise ValueError(
             f"{key}.target: degrees and weights must have equal length "
             f"(got {len(target['degrees'])} and {len(target['weights'])})"
         )
-    if max(target["degrees"]) > exp["theory"]["max_degree"]:
+    if max(target["degrees"]) > block["theory"]["max_degree"]:
         raise ValueError(f"{key}.target.degrees: degree {max(target['degrees'])} exceeds {key}.theory.max_degree")
+
+
+def check_experiment(name, exp):
+    """Cross-key checks that the JSON schema cannot express; errors name the key."""
+    key = f"experiments.{name}"
+    _check_target(key, exp)
     for name_ in ("sigma_w2", "sigma_b2"):
         v = exp["model"][name_]
         if isinstance(v, list) and len(v) != exp["model"]["depth"]:
@@ -28,3 +32,17 @@ def check_experiment(name, exp):
         raise ValueError(f"{key}.train.width_convergence.n_train ({wc['n_train']}) is not in {key}.n_train")
     if exp["train"]["draws"] > exp["n_draws"]:
         raise ValueError(f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})")
+
+
+def check_hyperparameters(name, block):
+    """Cross-key checks of a hyper-parameter scan; errors name the key."""
+    key = f"hyperparameters.{name}"
+    _check_target(key, block)
+    v = block["validate"]
+    if v["draws"] > block["n_draws"]:
+        raise ValueError(f"{key}.validate.draws ({v['draws']}) exceeds {key}.n_draws ({block['n_draws']})")
+    size = 1
+    for values in block["grid"].values():
+        size *= len(values)
+    if v["points"] > size:
+        raise ValueError(f"{key}.validate.points ({v['points']}) exceeds the grid's {size} points")

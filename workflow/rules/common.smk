@@ -7,9 +7,17 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from nnft.config import check_experiment
+from nnft.config import check_experiment, check_hyperparameters
 
 validate(config, "../schemas/config.schema.yaml")
+
+
+# The schema's name pattern: an experiment or block name is one path component, so that e.g.
+# results/hyperparameters/<name>/data.zarr is never read as experiment "hyperparameters/<name>".
+wildcard_constraints:
+    experiment=r"[A-Za-z0-9_-]+",
+    name=r"[A-Za-z0-9_-]+",
+
 
 LIBRARY = Path(workflow.basedir) / "src" / "nnft"
 MIN_FREE_MB = 50
@@ -17,6 +25,8 @@ MIN_FREE_MB = 50
 
 for _name, _exp in config["experiments"].items():
     check_experiment(_name, _exp)
+for _name, _block in config.get("hyperparameters", {}).items():
+    check_hyperparameters(_name, _block)
 
 
 def code_version(*modules):
@@ -137,6 +147,41 @@ FINITE_WIDTH_FIGURES = (
 )
 
 
+def hyperparameter_block(wildcards):
+    return config["hyperparameters"][wildcards.name]
+
+
+def hyperparameter_data_params(wildcards):
+    b = hyperparameter_block(wildcards)
+    keys = ("dim", "target", "noise", "n_test", "n_draws", "seed")
+    return {**{k: b[k] for k in keys}, "n_max": b["n_train"]}
+
+
+def hyperparameter_scan_params(wildcards):
+    b = hyperparameter_block(wildcards)
+    keys = ("n_train", "input_scaling", "theory", "grid")
+    return {**{k: b[k] for k in keys}, "points": b["validate"]["points"]}
+
+
+def hyperparameter_train_params(wildcards):
+    """Everything a validation training job uses (not checkpoint_minutes: it does not change the result)."""
+    b = hyperparameter_block(wildcards)
+    v = {
+        k: x
+        for k, x in b["validate"].items()
+        if k not in ("points", "checkpoint_minutes")
+    }
+    return {"validate": v, "seed": b["seed"], "input_scaling": b["input_scaling"]}
+
+
+def hyperparameter_train_stores(wildcards):
+    return expand(
+        "results/hyperparameters/{name}/train/p{i}.zarr",
+        name=wildcards.name,
+        i=range(hyperparameter_block(wildcards)["validate"]["points"]),
+    )
+
+
 def all_targets():
     with_widths = [
         n
@@ -158,6 +203,11 @@ def all_targets():
         + expand(
             "results/figures/spectra_{name}.{ext}",
             name=list(config.get("spectra", {})),
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/hyperparameters_{name}.{ext}",
+            name=list(config.get("hyperparameters", {})),
             ext=["png", "pdf"],
         )
         + expand(
