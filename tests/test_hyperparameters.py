@@ -65,6 +65,8 @@ def test_validation_points_follow_the_predicted_ranking():
 def test_validation_summary_statistics(scanned):
     ds = hyperparameters.with_validation(scanned, 4)
     assert ds.point_predicted_mse.values[0] == np.nanmin(scanned.predicted_mse.values)
+    optimum = {a: ds.attrs[f"optimum_{a}"] for a in hyperparameters.AXES}
+    assert float(scanned.predicted_mse.sel(optimum)) == ds.attrs["optimum_predicted_mse"]
     assert np.all(np.diff(ds.point_predicted_mse.values) > 0)
     settings = hyperparameters.point_settings(scanned, int(ds.point_index.values[2]))
     assert float(scanned.predicted_mse.sel(settings)) == ds.point_predicted_mse.values[2]

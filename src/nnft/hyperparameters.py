@@ -106,7 +106,8 @@ def with_validation(ds: xr.Dataset, k: int) -> xr.Dataset:
     """The scan plus the chosen validation points (dim `point`): flat index, settings, prediction and exact GP."""
     flat = validation_points(ds.predicted_mse.values, k)
     settings = [point_settings(ds, i) for i in flat]
-    return ds.assign(
+    optimum = {f"optimum_{a}": v for a, v in settings[0].items()}  # the chosen hyper-parameters
+    return ds.assign_attrs(optimum | {"optimum_predicted_mse": float(ds.predicted_mse.values.ravel()[flat[0]])}).assign(
         point_index=("point", flat),
         **{f"point_{a}": ("point", [s[a] for s in settings]) for a in AXES},
         point_predicted_mse=("point", ds.predicted_mse.values.ravel()[flat]),
@@ -121,7 +122,8 @@ def validation_summary(ds: xr.Dataset, network_mse: np.ndarray, network_se: np.n
     Spearman rank correlations (theory vs networks over the validated points, theory vs exact GP over the whole
     grid), whether the theory's optimum is within one measured standard error of the best measured point (networks
     and, over the whole grid, exact GP), and the cost: theory seconds for the grid against the training seconds it
-    replaces (mean training time per validated point times the grid size). gp_same_draws: the exact GP on the
+    replaces (mean training time per validated point times the grid size; times are attributes, so that two identical
+    runs give identical data variables). gp_same_draws: the exact GP on the
     networks' own datasets (optional)."""
     pred = ds.point_predicted_mse.values
     best_net = int(np.argmin(network_mse))
@@ -134,7 +136,6 @@ def validation_summary(ds: xr.Dataset, network_mse: np.ndarray, network_se: np.n
     return ds.assign(
         point_network_mse=("point", np.asarray(network_mse)),
         point_network_mse_se=("point", np.asarray(network_se)),
-        point_train_seconds=("point", np.asarray(train_seconds)),
         point_gp_mse_same_draws=("point", np.full(len(pred), np.nan) if gp_same_draws is None else gp_same_draws),
     ).assign_attrs(
         spearman_networks=float(stats.spearmanr(pred, network_mse).statistic),
@@ -147,6 +148,7 @@ def validation_summary(ds: xr.Dataset, network_mse: np.ndarray, network_se: np.n
         gp_gap=float(gp_at_opt - grid_gp[gp_best]),
         gp_gap_allowed=float(grid_se[gp_best]),
         optimum_within_gp_se=bool(gp_at_opt - grid_gp[gp_best] <= grid_se[gp_best]),
+        train_seconds=[float(t) for t in train_seconds],  # an attribute: wall times differ between identical runs
         training_seconds_replaced=replaced,
         speedup=replaced / float(ds.attrs["theory_seconds"]),
     )
@@ -175,7 +177,7 @@ def summary_tables(ds: xr.Dataset):
             "network_mse": ds.point_network_mse.values,
             "network_mse_se": ds.point_network_mse_se.values,
             "exact_gp_mse_same_draws": ds.point_gp_mse_same_draws.values,
-            "train_seconds": ds.point_train_seconds.values,
+            "train_seconds": ds.attrs["train_seconds"],
         },
         index=pd.Index(ds.point.values, name="point"),
     )
