@@ -19,6 +19,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/finite_width.smk"
 include: "workflow/rules/hyperparameters.smk"
+include: "workflow/rules/survey.smk"
 
 
 rule all:

@@ -129,6 +129,16 @@ def check_outputs(wf: Path, config: dict) -> None:
         assert "spearman_networks" in summary and "training_seconds_replaced" in summary
         for ext in ("png", "pdf"):
             assert (wf / f"results/figures/hyperparameters_{name}.{ext}").stat().st_size > 10_000
+    for name in config.get("survey", {}):
+        block = config["survey"][name]
+        dd = store.read(wf / f"results/survey/{name}/double_descent.zarr")
+        assert dd.sizes["features"] == len(block["double_descent"]["features"]) and np.isfinite(dd.rf_mse).all()
+        lazy = store.read(wf / f"results/survey/{name}/lazy.zarr")
+        assert (lazy.train_mse <= block["lazy"]["tol"]).all()
+        depth = store.read(wf / f"results/survey/{name}/depth.zarr")
+        np.testing.assert_allclose(depth.deep_error, depth.deep_error_exact, rtol=1e-9)
+        for ext in ("png", "pdf"):
+            assert (wf / f"results/figures/survey_{name}.{ext}").stat().st_size > 10_000
     for name in config.get("spectra", {}):
         table = store.read(wf / f"results/spectra/{name}.zarr")
         assert table.share_nngp.dims == ("model", "depth", "degree") and table.sizes["model"] == 2
@@ -315,9 +325,12 @@ def test_partial_reruns(workflow_run, tmp_path):
             lib.write_text(original)
 
     theory_gp = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")}
+    survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
+    survey_dd, survey_lazy = {"results/survey/v/double_descent.zarr"}, {"results/survey/v/lazy.zarr"}
     assert planned_after_editing("learning_curves") == (
-        theory_gp | figs | width_fig_a | compare("a") | compare("b") | hp_scan
+        theory_gp | figs | width_fig_a | compare("a") | compare("b") | hp_scan | survey_dd | survey_fig
     )
+    assert planned_after_editing("survey") == survey_dd | survey_lazy | {"results/survey/v/depth.zarr"} | survey_fig
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
@@ -325,7 +338,7 @@ def test_partial_reruns(workflow_run, tmp_path):
         f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
     } | finite_width_figures
     assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b") | (
-        finite_width | hp_scan
+        finite_width | hp_scan | survey_dd | survey_lazy | survey_fig
     )
     assert planned_after_editing("hyperparameters") == hp_scan
     assert planned_after_editing("finite_width") == finite_width

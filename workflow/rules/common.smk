@@ -182,6 +182,14 @@ def hyperparameter_train_stores(wildcards):
     )
 
 
+def survey_params(*keys):
+    def params(wildcards):
+        block = config["survey"][wildcards.name]
+        return {k: block[k] for k in ("seed",) + keys}
+
+    return params
+
+
 def all_targets():
     with_widths = [
         n
@@ -203,6 +211,11 @@ def all_targets():
         + expand(
             "results/figures/spectra_{name}.{ext}",
             name=list(config.get("spectra", {})),
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/survey_{name}.{ext}",
+            name=list(config.get("survey", {})),
             ext=["png", "pdf"],
         )
         + expand(
