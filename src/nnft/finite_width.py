@@ -98,23 +98,8 @@ def _single_map(act, c_w, c_b, k):
     return c_b + c_w * moment1(act, 2, k)
 
 
-def flow_single(act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int) -> Flow:
-    """K^(l), V^(l), K^{1}(l), chi_parallel(K^(l)) and chi_perp(K^(l)) for one input, l = 1..depth (equal hidden
-    widths)."""
-    if k1 <= 0 or c_w <= 0 or c_b < 0 or depth < 1:
-        raise ValueError(f"need K^(1) > 0, C_W > 0, C_b >= 0, depth >= 1 (got {k1}, {c_w}, {c_b}, {depth})")
-    with jax.enable_x64(True):
-        f = partial(_single_map, act, c_w, c_b)
-        jac, hess = jax.jit(jax.grad(f)), jax.jit(jax.grad(jax.grad(f)))
-        cov = jax.jit(lambda k: c_w**2 * (moment1(act, 4, k) - moment1(act, 2, k) ** 2))
-        k, v, k_1 = jnp.float64(k1), 0.0, 0.0
-        out = []
-        for _ in range(depth):
-            j = jac(k)
-            perp = c_w * float(act.pair_deriv(float(k), float(k), float(k)))
-            out.append((float(k), float(v), float(k_1), float(j), perp))
-            k, v, k_1 = f(k), cov(k) + j**2 * v, j * k_1 + 0.5 * hess(k) * v
-    return Flow(*(np.array(col) for col in zip(*out, strict=True)))
+def _single_cov(act, c_w, k):
+    return c_w**2 * (moment1(act, 4, k) - moment1(act, 2, k) ** 2)
 
 
 def _pair_map(act, c_w, c_b, g):
@@ -129,6 +114,35 @@ def _pair_cov_s(act, c_w, g):
     return c_w**2 * (second - jnp.outer(mean, mean))
 
 
+# Compiled once per activation (static; C_W, C_b and the kernel are traced), not once per call of a flow.
+_single_step = jax.jit(_single_map, static_argnums=0)
+_single_jac = jax.jit(jax.grad(_single_map, argnums=3), static_argnums=0)
+_single_hess = jax.jit(jax.grad(jax.grad(_single_map, argnums=3), argnums=3), static_argnums=0)
+_single_cov_jit = jax.jit(_single_cov, static_argnums=0)
+_pair_step = jax.jit(_pair_map, static_argnums=0)
+_pair_jac = jax.jit(jax.jacfwd(_pair_map, argnums=3), static_argnums=0)
+_pair_hess = jax.jit(jax.hessian(_pair_map, argnums=3), static_argnums=0)
+_pair_cov_jit = jax.jit(_pair_cov_s, static_argnums=0)
+
+
+def flow_single(act: activations.Activation, c_w: float, c_b: float, k1: float, depth: int) -> Flow:
+    """K^(l), V^(l), K^{1}(l), chi_parallel(K^(l)) and chi_perp(K^(l)) for one input, l = 1..depth (equal hidden
+    widths)."""
+    if k1 <= 0 or c_w <= 0 or c_b < 0 or depth < 1:
+        raise ValueError(f"need K^(1) > 0, C_W > 0, C_b >= 0, depth >= 1 (got {k1}, {c_w}, {c_b}, {depth})")
+    with jax.enable_x64(True):
+        cw, cb = jnp.float64(c_w), jnp.float64(c_b)
+        k, v, k_1 = jnp.float64(k1), 0.0, 0.0
+        out = []
+        for _ in range(depth):
+            j = _single_jac(act, cw, cb, k)
+            out.append((float(k), float(v), float(k_1), float(j)))
+            k, v, k_1 = (_single_step(act, cw, cb, k), _single_cov_jit(act, cw, k) + j**2 * v,
+                         j * k_1 + 0.5 * _single_hess(act, cw, cb, k) * v)  # fmt: skip
+    kernel, vertex, shift, chi_par = (np.array(col) for col in zip(*out, strict=True))
+    return Flow(kernel, vertex, shift, chi_par, c_w * np.asarray(act.pair_deriv(kernel, kernel, kernel)))
+
+
 def flow_pair(act: activations.Activation, c_w: float, c_b: float, g1, depth: int) -> Flow:
     """The two-input flow from K^(1) = g1 = (K11, K12, K22), l = 1..depth: K (depth, 3), V (depth, 3, 3) in the
     basis (11, 12, 22), K1 (depth, 3), and the Jacobian J (depth, 3, 3) of the kernel map."""
@@ -136,21 +150,20 @@ def flow_pair(act: activations.Activation, c_w: float, c_b: float, g1, depth: in
     if g1.shape != (3,) or g1[0] <= 0 or g1[2] <= 0 or g1[1] ** 2 >= g1[0] * g1[2]:
         raise ValueError(f"g1 = (K11, K12, K22) must be positive definite with |K12| < sqrt(K11 K22) (got {g1})")
     with jax.enable_x64(True):
-        f = partial(_pair_map, act, c_w, c_b)
-        jac, hess = jax.jit(jax.jacfwd(f)), jax.jit(jax.hessian(f))
-        cov = jax.jit(partial(_pair_cov_s, act, c_w))
+        cw, cb = jnp.float64(c_w), jnp.float64(c_b)
         g, v, k_1 = jnp.asarray(g1), jnp.zeros((3, 3)), jnp.zeros(3)
         out = []
         for _ in range(depth):
-            j = jac(g)
-            g11, g12, g22 = (float(x) for x in g)
-            perp = c_w * np.array(
-                [act.pair_deriv(g11, g11, g11), act.pair_deriv(g11, g12, g22), act.pair_deriv(g22, g22, g22)]
-            )
-            out.append((np.asarray(g), np.asarray(v), np.asarray(k_1), np.asarray(j), perp))
-            shift = 0.5 * jnp.einsum("kab,ab->k", hess(g), v)
-            g, v, k_1 = f(g), cov(g) + j @ v @ j.T, j @ k_1 + shift
-    return Flow(*(np.stack(col) for col in zip(*out, strict=True)))
+            j = _pair_jac(act, cw, cb, g)
+            out.append((np.asarray(g), np.asarray(v), np.asarray(k_1), np.asarray(j)))
+            shift = 0.5 * jnp.einsum("kab,ab->k", _pair_hess(act, cw, cb, g), v)
+            g, v, k_1 = _pair_step(act, cw, cb, g), _pair_cov_jit(act, cw, g) + j @ v @ j.T, j @ k_1 + shift
+    kernel, vertex, k_shift, jacobian = (np.stack(col) for col in zip(*out, strict=True))
+    g11, g12, g22 = kernel.T
+    perp = c_w * np.stack(
+        [act.pair_deriv(g11, g11, g11), act.pair_deriv(g11, g12, g22), act.pair_deriv(g22, g22, g22)], -1
+    )
+    return Flow(kernel, vertex, k_shift, jacobian, perp)
 
 
 def correlation(g) -> np.ndarray:
@@ -183,7 +196,7 @@ def q_star(act: activations.Activation, sigma_w2: float, sigma_b2: float, q0: fl
     with jax.enable_x64(True):
         q = q0
         for _ in range(100_000):
-            new = float(_single_map(act, sigma_w2, sigma_b2, jnp.float64(q)))
+            new = float(_single_step(act, jnp.float64(sigma_w2), jnp.float64(sigma_b2), jnp.float64(q)))
             if abs(new - q) <= tol * max(1.0, abs(q)):
                 return new
             q = new
@@ -221,7 +234,7 @@ def depth_scales(act: activations.Activation, sigma_w2: float, sigma_b2: float) 
     q, c = c_star(act, sigma_w2, sigma_b2)
     chi_c = float(sigma_w2 * act.pair_deriv(q, c * q, q))
     with jax.enable_x64(True):
-        chi_q = float(jax.grad(partial(_single_map, act, sigma_w2, sigma_b2))(jnp.float64(q)))
+        chi_q = float(_single_jac(act, jnp.float64(sigma_w2), jnp.float64(sigma_b2), jnp.float64(q)))
     return {"q_star": q, "c_star": c, "chi_c": chi_c, "xi_c": -1 / math.log(chi_c), "xi_q": -1 / math.log(chi_q)}
 
 
@@ -239,17 +252,23 @@ def gram_sampler(
     O(M n k^2 L). It does not apply to NTK or other backward quantities. float64 on the CPU."""
     k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
     with jax.enable_x64(True):
-
-        def layer(g, key):
-            chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1]))
-            xi = jax.random.normal(key, (*g.shape[:-2], width, g.shape[-1]), jnp.float64)
-            s = act.jax_fn(jnp.einsum("...ab,...jb->...ja", chol, xi))
-            g_next = c_b + c_w / width * jnp.einsum("...ja,...jb->...ab", s, s)
-            return g_next, g
-
         g0 = jnp.broadcast_to(jnp.asarray(k1), (n_networks, *k1.shape))
-        _, gs = jax.jit(lambda g, ks: jax.lax.scan(layer, g, ks))(g0, jax.random.split(key, depth))
+        gs = _gram_scan(act, width, jnp.float64(c_w), jnp.float64(c_b), g0, jax.random.split(key, depth))
         return np.asarray(jnp.moveaxis(gs, 0, 1))
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _gram_scan(act, width, c_w, c_b, g0, keys):
+    """The Gram sampler's layers (compiled once per activation, width and shapes; C_W and C_b traced)."""
+
+    def layer(g, key):
+        chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1]))
+        xi = jax.random.normal(key, (*g.shape[:-2], width, g.shape[-1]), jnp.float64)
+        s = act.jax_fn(jnp.einsum("...ab,...jb->...ja", chol, xi))
+        g_next = c_b + c_w / width * jnp.einsum("...ja,...jb->...ab", s, s)
+        return g_next, g
+
+    return jax.lax.scan(layer, g0, keys)[1]
 
 
 def ensemble_correlation(g_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -408,10 +427,10 @@ def ntk_flow_single(
     Theta^(l+1) = lambda_b^(l+1) + lambda_w^(l+1) <s^2>_K(l) + chi_perp(K^(l)) Theta^(l)."""
     flow = flow_single(act, c_w, c_b, k1, depth)
     lb, lw = _per_layer(lambda_b, depth), _per_layer(lambda_w, depth)
+    ss = np.asarray(act.pair(flow.K, flow.K, flow.K))  # <s^2> at K^(l)
     theta = [lb[0] + lw[0] * (k1 - c_b) / c_w]
     for i in range(1, depth):
-        k = flow.K[i - 1]
-        theta.append(lb[i] + lw[i] * float(act.pair(k, k, k)) + flow.chi_perp[i - 1] * theta[-1])
+        theta.append(lb[i] + lw[i] * ss[i - 1] + flow.chi_perp[i - 1] * theta[-1])
     return np.array(theta)
 
 
@@ -422,11 +441,11 @@ def ntk_flow_pair(
     Theta_ab^(l+1) = lambda_b + lambda_w <s_a s_b>_K(l) + C_W <s'_a s'_b>_K(l) Theta_ab^(l)."""
     flow = flow_pair(act, c_w, c_b, g1, depth)
     lb, lw = _per_layer(lambda_b, depth), _per_layer(lambda_w, depth)
+    g11, g12, g22 = flow.K.T
+    ss = np.stack([act.pair(g11, g11, g11), act.pair(g11, g12, g22), act.pair(g22, g22, g22)], -1)
     theta = [lb[0] + lw[0] * (np.asarray(g1, dtype=np.float64) - c_b) / c_w]
     for i in range(1, depth):
-        g11, g12, g22 = flow.K[i - 1]
-        ss = np.array([act.pair(g11, g11, g11), act.pair(g11, g12, g22), act.pair(g22, g22, g22)])
-        theta.append(lb[i] + lw[i] * ss + flow.chi_perp[i - 1] * theta[-1])
+        theta.append(lb[i] + lw[i] * ss[i - 1] + flow.chi_perp[i - 1] * theta[-1])
     return np.array(theta)
 
 

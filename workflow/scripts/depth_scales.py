@@ -22,6 +22,7 @@ ds = finite_width_experiments.depth_scales_dataset(
     d["width"],
     d["networks"],
     d["depth_max"],
+    theory_points=d.get("theory_points", 241),
     progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))
