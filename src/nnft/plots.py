@@ -567,7 +567,7 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
     bx.set(xscale="log", yscale="log", xlabel="features N / n", ylabel="test MSE (clean target)")
     bx.set_title(f"(b) min-norm regression on $S^{{{dd.attrs['dim'] - 1}}}$, n = {n_rf}, "
                  f"noise {dd.attrs['noise']:g}", fontsize=10)  # fmt: skip
-    bx.legend(fontsize=8)
+    bx.legend(fontsize=8, loc="upper left")
 
     m = lazy.width.values
     for name, color, label in (("weight_change", "C0", r"$|\theta_T-\theta_0|/|\theta_0|$"),
