@@ -21,7 +21,7 @@ report: figures
 	$(BIN)/snakemake --report results/report.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: $(STAMP)
 	cd benchmarks && for b in bench_*.py train_throughput.py finite_width.py workflow.py; do ../$(BIN)/python $$b; done
