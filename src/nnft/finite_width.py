@@ -382,29 +382,35 @@ def full_weight_ensemble(
     N(0, K^(1)) per neuron, then z^(l+1) = b + W s(z^(l)) with W ~ N(0, C_W / n), b ~ N(0, C_b) (vmap over networks,
     scan over layers, chunks of `chunk` networks). Returns (n_networks, depth, k, k) in float64."""
     k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
-    k = k1.shape[0]
     with jax.enable_x64(dtype == jnp.float64):
-
-        def network(key):
-            k_in, k_layers = jax.random.split(key)
-            z = jax.random.normal(k_in, (width, k), dtype) @ jnp.linalg.cholesky(jnp.asarray(k1, dtype)).T
-
-            def layer(z, key):
-                s = act.jax_fn(z)
-                g = c_b + c_w / width * (s.T @ s)
-                kw, kb = jax.random.split(key)
-                w = jax.random.normal(kw, (width, width), dtype) * math.sqrt(c_w / width)
-                b = jax.random.normal(kb, (width, 1), dtype) * math.sqrt(c_b)
-                return w @ s + b, g
-
-            # G-hat^(1) = K^(1); G-hat^(l+1) from layer l's activations
-            _, gs = jax.lax.scan(layer, z, jax.random.split(k_layers, depth - 1))
-            return jnp.concatenate([jnp.asarray(k1, dtype)[None], gs])
-
-        run = jax.jit(jax.vmap(network))
         keys = jax.random.split(key, n_networks)
-        out = [np.asarray(run(keys[i : i + chunk]), np.float64) for i in range(0, n_networks, chunk)]
+        cw, cb, kin = jnp.asarray(c_w, dtype), jnp.asarray(c_b, dtype), jnp.asarray(k1, dtype)
+        out = [np.asarray(_full_weight_run(act, width, depth, dtype, cw, cb, kin, keys[i : i + chunk]), np.float64)
+               for i in range(0, n_networks, chunk)]  # fmt: skip
     return np.concatenate(out)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _full_weight_run(act, width, depth, dtype, c_w, c_b, k1, keys):
+    """full_weight_ensemble's networks (compiled once per activation, width, depth and dtype; C_W, C_b traced)."""
+
+    def network(key):
+        k_in, k_layers = jax.random.split(key)
+        z = jax.random.normal(k_in, (width, k1.shape[0]), dtype) @ jnp.linalg.cholesky(k1).T
+
+        def layer(z, key):
+            s = act.jax_fn(z)
+            g = c_b + c_w / width * (s.T @ s)
+            kw, kb = jax.random.split(key)
+            w = jax.random.normal(kw, (width, width), dtype) * jnp.sqrt(c_w / width)
+            b = jax.random.normal(kb, (width, 1), dtype) * jnp.sqrt(c_b)
+            return w @ s + b, g
+
+        # G-hat^(1) = K^(1); G-hat^(l+1) from layer l's activations
+        _, gs = jax.lax.scan(layer, z, jax.random.split(k_layers, depth - 1))
+        return jnp.concatenate([k1[None], gs])
+
+    return jax.vmap(network)(keys)
 
 
 # --- Labelled results for the figures of Sec. 8 (F1-F4) -----------------------------------------------------------
