@@ -318,13 +318,20 @@ def correlation_deviation(rhos) -> np.ndarray:
     return 1 - rhos[0] if len(rhos) == 1 else (rhos[0] - rhos[1]) / 2
 
 
+def correlation_fixed_point(rhos) -> float:
+    """The fixed point the correlation flow(s) from `depth_scale_starts` approach, free (finite width shifts it):
+    the mean over the last quarter of layers of rho (one flow) or of (rho_+ + rho_-) / 2 (two flows)."""
+    tail = slice(3 * len(rhos[0]) // 4, None)
+    return float(np.mean(rhos[0][tail] if len(rhos) == 1 else (rhos[0][tail] + rhos[1][tail]) / 2))
+
+
 def measure_depth_scales(key: jax.Array, act: activations.Activation, sigma_w2: float, sigma_b2: float, width: int,
                          n_networks: int, depth_c: int, depth_q: int, delta: float, rng: np.random.Generator,
                          n_boot: int = 100) -> dict[str, float]:  # fmt: skip
     """xi_c and xi_q measured on random networks of the given width (exact Gram sampler; each start uses the same
     random numbers, so the networks of the +- runs are coupled and their difference has little noise), with
-    bootstrap standard errors (resampling networks). Also the finite-width fixed point c*_n: mean over the last
-    quarter of layers of rho (ordered) or of (rho_+ + rho_-) / 2 (chaotic). The fit uses the layers where the
+    bootstrap standard errors (resampling networks). Also the finite-width fixed point c*_n
+    (`correlation_fixed_point`). The fit uses the layers where the
     deviation exceeds 5 bootstrap standard errors."""
     starts = depth_scale_starts(act, sigma_w2, sigma_b2, delta)
     kc, kq = jax.random.split(key)
@@ -334,9 +341,8 @@ def measure_depth_scales(key: jax.Array, act: activations.Activation, sigma_w2: 
 
     def stats(idx):
         rhos = [ensemble_correlation(g[idx])[0] for g in gc]
-        tail = slice(3 * depth_c // 4, None)
-        c_n = float(np.mean(rhos[0][tail] if len(rhos) == 1 else (rhos[0][tail] + rhos[1][tail]) / 2))
-        return correlation_deviation(rhos), (gq[0][idx].mean(0) - gq[1][idx].mean(0)) / 2, c_n
+        deviation_q = (gq[0][idx].mean(0) - gq[1][idx].mean(0)) / 2
+        return correlation_deviation(rhos), deviation_q, correlation_fixed_point(rhos)
 
     full = stats(np.arange(n_networks))
     boots = [stats(rng.integers(0, n_networks, n_networks)) for _ in range(n_boot)]

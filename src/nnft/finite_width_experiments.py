@@ -15,6 +15,7 @@ from .finite_width import (
     chi_1_grid,
     correlation,
     correlation_deviation,
+    correlation_fixed_point,
     critical_line,
     critical_sigma_w2,
     decay_length,
@@ -192,16 +193,14 @@ def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, wid
         starts = depth_scale_starts(act, w2, sigma_b2, delta)
         pairs = [flow_pair(act, w2, sigma_b2, [k[0, 0], k[0, 1], k[1, 1]], depth_c) for k in starts["c_starts"]]
         singles = [flow_single(act, w2, sigma_b2, k, depth_q) for k in starts["q_starts"]]
+        end_c = int(m["xi_c_layers"]) if m["xi_c_layers"] >= 3 else depth_c  # the layers the measurement fitted
+        end_q = int(m["xi_q_layers"]) if m["xi_q_layers"] >= 3 else depth_q
         for suffix, inv_n in (("inf", 0.0), ("1n", 1 / width)):
             rhos = [correlation(f.K + f.K1 * inv_n) for f in pairs]
-            end_c = int(m["xi_c_layers"]) if m["xi_c_layers"] >= 3 else depth_c
-            end_q = int(m["xi_q_layers"]) if m["xi_q_layers"] >= 3 else depth_q
             out[f"xi_c_{suffix}"][i] = decay_length(correlation_deviation(rhos)[:end_c])
             qs = [f.K + f.K1 * inv_n for f in singles]
             out[f"xi_q_{suffix}"][i] = decay_length(((qs[0] - qs[1]) / 2)[:end_q])
-            if suffix == "1n":
-                tail = slice(3 * depth_c // 4, None)
-                out["c_star_1n"][i] = np.mean(rhos[0][tail] if len(rhos) == 1 else (rhos[0][tail] + rhos[1][tail]) / 2)
+        out["c_star_1n"][i] = correlation_fixed_point(rhos)  # rhos of the last pass: the 1/n theory
         if progress:
             progress(f"depth scales sigma_w2={w2:.3g}")
     critical, _ = critical_sigma_w2(act, sigma_b2)

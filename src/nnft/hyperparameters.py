@@ -13,6 +13,7 @@ import itertools
 import time
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import stats
 
@@ -166,8 +167,6 @@ def network_errors(trained: list[xr.Dataset]) -> tuple[np.ndarray, np.ndarray, n
 
 def summary_tables(ds: xr.Dataset):
     """(per-point table, key-value summary) as pandas DataFrames for the report."""
-    import pandas as pd
-
     points = pd.DataFrame(
         {
             **{a: ds[f"point_{a}"].values for a in AXES},
