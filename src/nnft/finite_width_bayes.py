@@ -1,0 +1,273 @@
+"""The Bayesian posterior of finite-width networks to first order in 1/width (docs/finite_width_bayes.md Sec. 3).
+
+Kernel picture. The readout layer's weights are Gaussian, so given the hidden layers the output is exactly a GP,
+f | G ~ N(0, G), with G the last hidden layer's empirical kernel (times sigma_w2, plus sigma_b2). Hence, for any
+depth and activation, the exact posterior mean at temperature T (= ridge) is an evidence-weighted average of GP
+predictors over the random kernel G:
+
+    <f*> = E_{p(G | D)}[m(G)],   p(G | D) ∝ p(G) N(y; 0, G + T),   m(G) = G_{*,train} (G + T)^{-1} y.
+
+At width n the prior of G concentrates: E G = K + mu / n, Cov G = C / n + O(1/n^2), higher cumulants O(1/n^2).
+Expanding m and l(G) = log N(y; 0, G + T) to second order around the NNGP K,
+
+    <f*> = m(K) + (1/n) [ m'[mu] + 1/2 m''[C] + E(m'[Delta] l'[Delta]) ] + O(1/n^2),          (Delta ~ C)
+
+which only depends on the prior's connected four-point function (the symmetrisation of C) and the kernel shift mu:
+it is PDLT's first-order posterior mean, and for a one-hidden-layer linear network it is the second-order Taylor
+term of the scale mixture over u (bayes_linear.first_order). The derivatives are explicit (A = (K + T)^{-1},
+alpha = A y, B = K_{*,train} A; D, d* the train-train and test-train blocks of Delta):
+
+    m'[Delta] = d* alpha - B D alpha,     1/2 m''[Delta] = -d* A D alpha + B D A D alpha,
+    l'[Delta] = 1/2 alpha^T D alpha - 1/2 tr(A D),
+
+so each term costs O(P^2 + Q P) for P train and Q test points: the n^4 tensor is never formed.
+
+C and mu are averaged by Monte Carlo over exact single-unit fluctuations, layer by layer (the Gram-sampler
+picture of finite_width.gram_sampler, linearised): with F_l(G) = sigma_w2 E_{z ~ N(0, G)}[s(z) s(z)^T] + sigma_b2,
+a hidden layer of n units adds eta_l / sqrt(n) with eta_l = sigma_w2 s(z) s(z)^T + sigma_b2 - K^(l+1),
+z ~ N(0, K^(l)) one unit; earlier fluctuations propagate through the Jacobian J_l and, at second order, the Hessian
+H_l of F_l (forward-mode derivatives of the closed-form Gaussian expectations):
+
+    Delta^(l+1) = J_l Delta^(l) + eta_l,      mu^(l+1) = J_l mu^(l) + 1/2 H_l[Delta^(l), Delta^(l)].
+
+Every sample gives an unbiased estimate of the bracket, so the result carries a Monte Carlo standard error. The
+first layer's preactivations are exactly Gaussian (z = sqrt(sigma_w2 g) x.w + sqrt(sigma_b2) b), so its rank
+deficiency (rank <= d + 1) needs no Cholesky factor.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from . import kernels
+
+
+def _check_net(net: kernels.FCN) -> None:
+    act = net.act
+    if act.slopes is None and act.name != "erf":
+        raise ValueError(
+            f"net: the first-order theory needs a closed-form activation (ReLU family, identity, erf); got {act.name!r}"
+        )
+    if net.depth < 2:
+        raise ValueError(f"net: depth must be >= 2 (a hidden layer) for finite-width effects (got {net.depth})")
+
+
+def _pair_expectation(act_name: str, slopes, q1, c, q2):
+    """E[s(u) s(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]), closed forms in JAX (forward-differentiable off the
+    diagonal; diagonal entries are taken from _single_expectation)."""
+    if act_name == "erf":
+        return 2 / jnp.pi * jnp.arcsin(2 * c / jnp.sqrt((1 + 2 * q1) * (1 + 2 * q2)))
+    ap, am = slopes
+    s = jnp.sqrt(q1 * q2)
+    rho = jnp.clip(c / s, -1 + 1e-12, 1 - 1e-12)
+
+    def kappa1(r):
+        return (jnp.sqrt(1 - r**2) + r * (jnp.pi - jnp.arccos(r))) / jnp.pi
+
+    # s(x) = a_+ relu(x) - a_- relu(-x): E = sqrt(q1 q2)/2 [(a_+^2 + a_-^2) kappa_1(rho) - 2 a_+ a_- kappa_1(-rho)]
+    return s / 2 * ((ap**2 + am**2) * kappa1(rho) - 2 * ap * am * kappa1(-rho))
+
+
+def _single_expectation(act_name: str, slopes, q):
+    """E[s(z)^2], z ~ N(0, q)."""
+    if act_name == "erf":
+        return 2 / jnp.pi * jnp.arcsin(2 * q / (1 + 2 * q))
+    ap, am = slopes
+    return (ap**2 + am**2) / 2 * q
+
+
+def _kernel_map(act_name, slopes, w2, b2, diag, cross, n_train):
+    """F(G) = w2 E[s s^T] + b2 in the block form (diag: all P + Q points; cross: (P + Q, P) against the train
+    points, whose first P rows hold the train-train block with its diagonal)."""
+    new_diag = w2 * _single_expectation(act_name, slopes, diag) + b2
+    pair = w2 * _pair_expectation(act_name, slopes, diag[:, None], cross, diag[None, :n_train]) + b2
+    on_diag = jnp.arange(diag.shape[0])[:, None] == jnp.arange(n_train)[None, :]
+    return new_diag, jnp.where(on_diag, new_diag[:, None], pair)
+
+
+def layer_kernels(net: kernels.FCN, x_all: np.ndarray, n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Infinite-width kernels K^(l), l = 1..depth, in block form (diag over all rows, cross against the first
+    n_train rows) for unit-norm rows x_all."""
+    _check_net(net)
+    act = net.act
+    x_all = np.asarray(x_all, np.float64)
+    (w2, b2), *rest = net.layer_variances()
+    k = w2 * net.input_gain2 * x_all @ x_all[:n_train].T + b2
+    diag = w2 * net.input_gain2 * np.sum(x_all**2, -1) + b2
+    out = [(diag, k)]
+    with jax.enable_x64(True):
+        for w2, b2 in rest:
+            d, c = _kernel_map(act.name, act.slopes, w2, b2, jnp.asarray(out[-1][0]), jnp.asarray(out[-1][1]), n_train)
+            out.append((np.asarray(d), np.asarray(c)))
+    return out
+
+
+@partial(jax.jit, static_argnames=("act_name", "slopes", "variances", "n_train", "gain2"))
+def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act_name, slopes, variances, n_train, gain2):
+    """Per key: each hidden layer's single-unit fluctuation propagated to the output kernel (parts: (L - 1, P + Q,
+    P), block form) and the kernel shift mu^(L), by forward-mode Jacobians and Hessians of the kernel maps."""
+    depth = len(variances)
+    phi = {"erf": jax.scipy.special.erf}.get(act_name)
+    if phi is None:
+        ap, am = slopes
+
+        def phi(z):
+            return jnp.where(z > 0, ap * z, am * z)
+
+    def one(key):
+        ks = jax.random.split(key, depth)
+        parts, total, mu = [], None, None  # parts: each hidden layer's own fluctuation, propagated to the top
+        for l in range(1, depth):  # hidden layer l (1-based) feeds weight layer l + 1
+            w2_next, b2_next = variances[l]
+            if l == 1:
+                w2, b2 = variances[0]
+                kw, kb = jax.random.split(ks[0])
+                z = math.sqrt(w2 * gain2) * x_all @ jax.random.normal(kw, (x_all.shape[1],), x_all.dtype)
+                z = z + math.sqrt(b2) * jax.random.normal(kb, (), x_all.dtype)
+            else:
+                z = chol[l - 1] @ jax.random.normal(ks[l - 1], (x_all.shape[0],), x_all.dtype)
+            s = phi(z)
+            eta = (w2_next * s**2 + b2_next - kdiag[l], w2_next * s[:, None] * s[None, :n_train] + b2_next - kcross[l])
+            if total is None:
+                parts, total, mu = [eta], eta, (jnp.zeros_like(eta[0]), jnp.zeros_like(eta[1]))
+                continue
+
+            def fmap(d, c, w2=w2_next, b2=b2_next):
+                return _kernel_map(act_name, slopes, w2, b2, d, c, n_train)
+
+            base = (kdiag[l - 1], kcross[l - 1])
+
+            def along(t, base=base, delta=total, fmap=fmap):  # J at K + t Delta, applied to Delta
+                return jax.jvp(fmap, (base[0] + t * delta[0], base[1] + t * delta[1]), delta)[1]
+
+            _, h_total = jax.jvp(along, (jnp.zeros((), x_all.dtype),), (jnp.ones((), x_all.dtype),))
+            parts = [jax.jvp(fmap, base, part)[1] for part in parts] + [eta]
+            mu = jax.jvp(fmap, base, mu)[1]
+            mu = (mu[0] + 0.5 * h_total[0], mu[1] + 0.5 * h_total[1])
+            total = (sum(q[0] for q in parts), sum(q[1] for q in parts))
+        return jnp.stack([q[1] for q in parts]), mu[1]
+
+    return jax.vmap(one)(keys)
+
+
+def _cholesky_all(kernels_block, x_all, n_train, net):
+    """Full (P + Q)^2 Cholesky factors of K^(l) for l >= 2 (the hidden layers sampled by z = chol xi)."""
+    act = net.act
+    out = [np.zeros((1, 1))]
+    # Layer 2 onwards needs the full kernel over all points: recompute it with the test-test block.
+    (w2, b2), *rest = net.layer_variances()
+    full = w2 * net.input_gain2 * x_all @ x_all.T + b2
+    with jax.enable_x64(True):
+        for w2, b2 in rest[:-1]:
+            d, c = _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(full), jnp.asarray(full), full.shape[0])
+            full = np.asarray(c)
+            jitter = 1e-10 * np.mean(np.diag(full))
+            out.append(np.linalg.cholesky(full + jitter * np.eye(full.shape[0])))
+    return out
+
+
+def first_order(
+    net: kernels.FCN,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    temperature: float,
+    key: jax.Array,
+    n_samples: int = 4096,
+    chunk: int = 64,
+    g_test: np.ndarray | None = None,
+) -> xr.Dataset:
+    """The posterior mean of width-n networks to first order, <f*> = m_GP + correction / n (module docstring).
+
+    Returns gp_mean (test_sample) and correction (test_sample) with its Monte Carlo standard error; with g_test
+    also the GP test MSE and the first-order coefficient of the test MSE, mse(n) = mse_gp + mse_coefficient / n
+    + O(1/n^2) (strictly first order: 2 mean((m_GP - g) correction)), with its standard error. All hidden layers
+    have width net.width; the result's 1/n coefficients do not depend on it.
+    """
+    _check_net(net)
+    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    y = np.asarray(y_train, np.float64)
+    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != net.dim or x_test.shape[1] != net.dim:
+        raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
+    if y.shape != (x_train.shape[0],):
+        raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    if n_samples < 2 or chunk < 1:
+        raise ValueError(f"n_samples must be >= 2 and chunk >= 1 (got {n_samples}, {chunk})")
+    p = x_train.shape[0]
+    x_all = np.concatenate([x_train, x_test])
+    blocks = layer_kernels(net, x_all, p)
+    chol = _cholesky_all(blocks, x_all, p, net)
+    k_out = blocks[-1][1]
+    a = np.linalg.inv(k_out[:p] + temperature * np.eye(p))
+    a = 0.5 * (a + a.T)
+    alpha = a @ y
+    b = k_out[p:] @ a
+    m0 = k_out[p:] @ alpha
+    resid = None if g_test is None else m0 - np.asarray(g_test, np.float64)
+    act = net.act
+    variances = tuple((float(w2), float(b2)) for w2, b2 in net.layer_variances())
+    stats = []
+    with jax.enable_x64(True):
+        kdiag = [jnp.asarray(d) for d, _ in blocks]
+        kcross = [jnp.asarray(c) for _, c in blocks]
+        chol_j = [jnp.asarray(c) for c in chol]
+        aj, alj, bj = jnp.asarray(a), jnp.asarray(alpha), jnp.asarray(b)
+        rj = None if resid is None else jnp.asarray(resid)
+        keys = jax.random.split(key, n_samples)
+        for start in range(0, n_samples, chunk):
+            cross, mu = _fluctuation_samples(
+                keys[start : start + chunk], jnp.asarray(x_all), chol_j, kdiag, kcross,
+                act.name, act.slopes, variances, p, float(net.input_gain2),
+            )  # fmt: skip
+            stats.append(np.asarray(_bracket(cross, mu, aj, alj, bj, p, rj)))
+    per_sample = np.concatenate(stats)  # (samples, Q [+ 1])
+    q = x_test.shape[0]
+    corr = per_sample[:, :q]
+    out = xr.Dataset(
+        {
+            "gp_mean": (("test_sample",), m0),
+            "correction": (("test_sample",), corr.mean(0)),
+            "correction_se": (("test_sample",), corr.std(0, ddof=1) / math.sqrt(n_samples)),
+        },
+        attrs={"temperature": float(temperature), "n_samples": int(n_samples),
+               "description": "posterior mean = gp_mean + correction / width + O(1/width^2)"},
+    )  # fmt: skip
+    if resid is not None:
+        coef = 2 * per_sample[:, q]
+        out["gp_mse"] = float(np.mean(resid**2))
+        out["mse_coefficient"] = float(coef.mean())
+        out["mse_coefficient_se"] = float(coef.std(ddof=1) / math.sqrt(n_samples))
+    return out
+
+
+@partial(jax.jit, static_argnames=("p",))
+def _bracket(cross, mu, a, alpha, b, p, resid):
+    """Per sample: m'[mu] + 1/2 m''[Delta] + m'[Delta] l'[Delta] on the test points (and, with resid, its
+    projection mean(resid * .))."""
+
+    def one(parts, m):
+        # E Q(sum_l Delta_l) = sum_l E Q(Delta_l) for independent zero-mean parts and a quadratic Q: the cross
+        # terms only add noise, so each hidden layer's fluctuation enters on its own.
+        m_tt, m_st = m[:p], m[p:]
+        total = m_st @ alpha - b @ (m_tt @ alpha)  # m'[mu]
+        for c in parts:
+            d_tt, d_st = c[:p], c[p:]
+            d_alpha = d_tt @ alpha
+            m1 = d_st @ alpha - b @ d_alpha
+            ad_alpha = a @ d_alpha
+            m2 = -d_st @ ad_alpha + b @ (d_tt @ ad_alpha)
+            l1 = 0.5 * alpha @ d_alpha - 0.5 * jnp.sum(a * d_tt)
+            total = total + m2 + m1 * l1
+        if resid is None:
+            return total
+        return jnp.concatenate([total, jnp.mean(resid * total)[None]])
+
+    return jax.vmap(one)(cross, mu)
