@@ -20,6 +20,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/finite_width.smk"
 include: "workflow/rules/hyperparameters.smk"
 include: "workflow/rules/survey.smk"
+include: "workflow/rules/finite_width_bayes.smk"
 
 
 rule all:

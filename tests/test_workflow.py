@@ -105,8 +105,12 @@ def check_outputs(wf: Path, config: dict) -> None:
         assert "rel_sc" in comparison and (wf / f"results/{exp}/comparison.csv").read_text().startswith("n_train,")
         if "width_convergence" in spec["train"]:
             assert (wf / f"results/figures/{exp}_width_convergence.png").stat().st_size > 10_000
+            assert (wf / f"results/figures/{exp}_finite_width_bayes.png").stat().st_size > 10_000
+            fwb = store.read(wf / f"results/{exp}/finite_width_bayes/theory.zarr")
+            assert fwb.sizes["draw"] == spec["train"]["draws"] and np.all(np.isfinite(fwb.mse_coefficient))
         else:
             assert not (wf / f"results/figures/{exp}_width_convergence.png").exists()
+            assert not (wf / f"results/figures/{exp}_finite_width_bayes.png").exists()
     for name in config.get("finite_width", {}):
         fw = store.read(wf / f"results/finite_width/{name}/ensembles.zarr")
         assert fw.sizes["width"] == len(config["finite_width"][name]["widths"])
@@ -263,7 +267,9 @@ def test_partial_reruns(workflow_run, tmp_path):
         e["a"]["train"]["members"] = 3
 
     train_a = {"results/a/train/n4_w16.zarr", "results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
-    width_fig_a = {"results/figures/a_width_convergence.png", "results/figures/a_width_convergence.pdf"}
+    width_fig_a = {
+        f"results/figures/a_{f}.{x}" for f in ("width_convergence", "finite_width_bayes") for x in ("png", "pdf")
+    }
     assert with_change(set_members) == train_a | fig_a | width_fig_a
 
     def set_checkpoint_interval(e):

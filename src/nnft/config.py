@@ -46,3 +46,9 @@ def check_hyperparameters(name, block):
         size *= len(values)
     if v["points"] > size:
         raise ValueError(f"{key}.validate.points ({v['points']}) exceeds the grid's {size} points")
+
+
+def first_order_supported(activation: str) -> bool:
+    """Whether the first-order 1/width theory (finite_width_bayes) has closed-form Gaussian expectations for this
+    activation name: the ReLU family, identity, erf."""
+    return activation in ("relu", "identity", "erf") or activation.startswith("leaky_relu")

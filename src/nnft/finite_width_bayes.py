@@ -271,3 +271,141 @@ def _bracket(cross, mu, a, alpha, b, p, resid):
         return jnp.concatenate([total, jnp.mean(resid * total)[None]])
 
     return jax.vmap(one)(cross, mu)
+
+
+def first_order_mse(
+    net: kernels.FCN,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    g_test: np.ndarray,
+    temperature: float,
+    key: jax.Array,
+    n_samples: int = 8192,
+    chunk: int = 256,
+) -> xr.Dataset:
+    """Per dataset draw (x_train (draw, n, d), y_train (draw, n)): the exact GP test MSE and the first-order
+    coefficient of the networks' posterior-mean test MSE, mse(width) = gp_mse + mse_coefficient / width."""
+    x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+    if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
+        raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
+    rows = [
+        first_order(net, x, y, x_test, temperature, k, n_samples, chunk, g_test=g_test)
+        for x, y, k in zip(x_train, y_train, jax.random.split(key, len(x_train)), strict=True)
+    ]
+    names = ("gp_mse", "mse_coefficient", "mse_coefficient_se")
+    return xr.Dataset(
+        {name: (("draw",), np.array([float(r[name]) for r in rows])) for name in names},
+        coords={"draw": np.arange(len(rows))},
+        attrs={"n_train": int(x_train.shape[1]), "temperature": float(temperature), "n_samples": int(n_samples),
+               "test_points": int(len(x_test)),
+               "description": "networks' posterior-mean test MSE = gp_mse + mse_coefficient / width + O(1/width^2)"},
+    )  # fmt: skip
+
+
+def predicted_ratio(theory: xr.Dataset, widths) -> tuple[np.ndarray, np.ndarray]:
+    """First-order network / GP MSE ratio (ratio of draw sums, as measured) at each width, with its s.e."""
+    widths = np.asarray(widths, dtype=np.float64)
+    gp = float(theory.gp_mse.sum())
+    coef = float(theory.mse_coefficient.sum()) / gp
+    se = float(np.sqrt((theory.mse_coefficient_se**2).sum())) / gp
+    return 1 + coef / widths, se / widths
+
+
+def inverse_width_fit(widths, values, se) -> dict:
+    """Weighted least squares values = a + b / width: a, b, their covariance, chi^2 and degrees of freedom."""
+    widths, values, se = (np.asarray(v, dtype=np.float64) for v in (widths, values, se))
+    if widths.shape != values.shape or widths.shape != se.shape or widths.size < 3:
+        raise ValueError(f"widths, values, se: need equal shapes with >= 3 points (got {widths.shape}, {values.shape})")
+    if np.any(se <= 0) or np.any(widths <= 0):
+        raise ValueError("se and widths must be > 0")
+    design = np.stack([np.ones_like(widths), 1 / widths], 1) / se[:, None]
+    coef, *_ = np.linalg.lstsq(design, values / se, rcond=None)
+    cov = np.linalg.inv(design.T @ design)
+    chi2 = float(np.sum(((values - coef[0] - coef[1] / widths) / se) ** 2))
+    return {"a": float(coef[0]), "b": float(coef[1]), "cov": cov, "chi2": chi2, "dof": int(widths.size - 2)}
+
+
+def fit_band(fit: dict, widths) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted line a + b / width and its standard error at the given widths."""
+    basis = np.stack([np.ones_like(np.asarray(widths, dtype=np.float64)), 1 / np.asarray(widths, np.float64)], 1)
+    return basis @ np.array([fit["a"], fit["b"]]), np.sqrt(np.einsum("wi,ij,wj->w", basis, fit["cov"], basis))
+
+
+def _evidence_gradient_on_layer2(net: kernels.FCN, x_train: np.ndarray, y: np.ndarray, temperature: float):
+    """Gamma = dL/dG^(2) on the train points, L(G^(2)) = log N(y; 0, F_L(...F_3(G^(2))) + T) with the layers above
+    at infinite width (the vector-Jacobian product of the kernel maps), and K^(1)."""
+    act = net.act
+    (w2, b2), *rest = net.layer_variances()
+    x = np.asarray(x_train, np.float64)
+    k1 = w2 * net.input_gain2 * x @ x.T + b2
+    p = len(x)
+
+    def up(g, layers):
+        for w2l, b2l in layers:
+            g = _kernel_map(act.name, act.slopes, w2l, b2l, jnp.diag(g), g, p)[1]
+        return g
+
+    def evidence(g2):
+        c = up(g2, rest[1:]) + temperature * jnp.eye(p)
+        chol = jnp.linalg.cholesky(c)
+        a = jax.scipy.linalg.cho_solve((chol, True), jnp.asarray(y))
+        return -0.5 * jnp.asarray(y) @ a - jnp.sum(jnp.log(jnp.diag(chol)))
+
+    with jax.enable_x64(True):
+        g2 = up(jnp.asarray(k1), rest[:1])
+        gamma = jax.grad(evidence)(g2)
+        return np.asarray(0.5 * (gamma + gamma.T)), k1
+
+
+def first_layer_second_moment(
+    net: kernels.FCN,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    temperature: float,
+    directions: np.ndarray,
+    key: jax.Array,
+    n_samples: int = 200_000,
+) -> xr.Dataset:
+    """Posterior second moment of a first-layer unit's weights along unit directions u (NTK parametrisation,
+    prior E (u.w)^2 = 1), to first order: E_post (u.w)^2 = 1 + coefficient / width.
+
+    One unit adds sigma_w2[1] / n s(z) s(z)^T to the layer-2 kernel (z = sqrt(sigma_w2[0] g) X w + sqrt(sigma_b2[0])
+    b on the train points), so its posterior is the prior tilted by exp(sigma_w2[1] / n s^T Gamma s) with
+    Gamma = dL/dG^(2) (the evidence gradient pulled back through the kernel maps above), and to first order
+    coefficient = sigma_w2[1] Cov_prior((u.w)^2, s^T Gamma s), by Monte Carlo over the prior of one unit."""
+    _check_net(net)
+    directions = np.atleast_2d(np.asarray(directions, np.float64))
+    if directions.shape[1] != net.dim:
+        raise ValueError(f"directions: need (k, {net.dim}) (got {directions.shape})")
+    directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    x = np.asarray(x_train, np.float64)
+    gamma, _ = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), temperature)
+    (w2_0, b2_0), (w2_1, _), *_ = net.layer_variances()
+    act = net.act
+    phi = {"erf": jax.scipy.special.erf}.get(act.name)
+    if phi is None:
+
+        def phi(z):
+            return jnp.where(z > 0, act.slopes[0] * z, act.slopes[1] * z)
+
+    @jax.jit
+    def moments(k):
+        kw, kb = jax.random.split(k)
+        w = jax.random.normal(kw, (n_samples, net.dim), jnp.float64)
+        b = jax.random.normal(kb, (n_samples,), jnp.float64)
+        s = phi(math.sqrt(w2_0 * net.input_gain2) * w @ x.T + math.sqrt(b2_0) * b[:, None])
+        tilt = jnp.einsum("si,ij,sj->s", s, gamma, s)
+        proj2 = (w @ directions.T) ** 2
+        return w2_1 * (proj2 - 1.0) * (tilt - tilt.mean())[:, None]
+
+    with jax.enable_x64(True):
+        terms = np.asarray(moments(key))
+    return xr.Dataset(
+        {
+            "coefficient": (("direction",), terms.mean(0)),
+            "coefficient_se": (("direction",), terms.std(0, ddof=1) / math.sqrt(n_samples)),
+            "direction_vector": (("direction", "dim"), directions),
+        },
+        attrs={"description": "E_post (u.w)^2 = 1 + coefficient / width + O(1/width^2), first-layer unit, NTK param."},
+    )

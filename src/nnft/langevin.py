@@ -66,6 +66,17 @@ def _loss_and_grad(net, temperature, params, x, y):
     return loss, jax.tree.map(lambda gi, pi, c: gi + temperature * c * pi, g, params, decay)
 
 
+def potential(net: kernels.FCN, temperature, params: list[dict], x, y) -> jax.Array:
+    """The energy the samplers equilibrate, U = SSE / 2 + sum_leaves (T gamma / 2) |theta|^2, with the decay gamma of
+    _decay_and_precond (1 / prior variance; 0 for zero-variance leaves): exp(-U / T) is the prior times the Gaussian
+    likelihood of noise variance T, i.e. the Bayesian posterior (docs/finite_width_bayes.md). Its gradient is the
+    one _loss_and_grad returns; Metropolis-adjusted samplers (metropolis.py) use log p = -U / T."""
+    r = apply(net, params, x) - y
+    decay, _ = _decay_and_precond(net)
+    prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay), jax.tree.leaves(params), strict=True))
+    return 0.5 * jnp.sum(r**2) + 0.5 * temperature * prior
+
+
 def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y, frozen=()) -> tuple[ChainState, jax.Array]:
     """One step, preconditioned by the prior variance P (identity in NTK parametrisation); momentum is stored as
     the velocity v = P p, so frozen leaves (P = 0) never move."""
@@ -153,10 +164,11 @@ def sample_block(
 
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
             f = apply(net, s.params, x_test)
-            return s, (f, losses[-1])
+            w = s.params[0]["w"]  # (dim, fan_out): first-layer weights, one column per unit
+            return s, (f, losses[-1], w @ w.T / w.shape[1])
 
-        state, (f, loss) = jax.lax.scan(round_, state, None, length=n_evals)
-        return state, f.sum(0), (f**2).sum(0), loss, f[:, :n_probe]
+        state, (f, loss, m) = jax.lax.scan(round_, state, None, length=n_evals)
+        return state, f.sum(0), (f**2).sum(0), loss, f[:, :n_probe], m.sum(0)
 
     return jax.vmap(one)(states, x, y)
 
@@ -230,7 +242,8 @@ def run_ensemble(
 
     Returns the time average f_mean and time variance f_var of each chain's outputs on x_test
     (dims draw, member, test_sample), the data-loss and probe-output traces, and the effective sample size
-    of the probes per chain. Raises FloatingPointError (naming the step and the parameter) if a chain diverges.
+    of the probes per chain, and the time-averaged first-layer weight second moment W1 W1^T / width (prior units).
+    Raises FloatingPointError (naming the step and the parameter) if a chain diverges.
     progress(done, total, mean_loss, step) is called after every block (samples done of total, the mean data loss
     over chains at the last sample, the number of Langevin steps taken).
 
@@ -262,12 +275,13 @@ def run_ensemble(
 
     f_sum = np.zeros((n_chains, len(x_test)))
     f2_sum = np.zeros_like(f_sum)
+    w_sum = np.zeros((n_chains, net.dim, net.dim))
     trace, probes, done, burned = [], [], 0, False
     loaded = None
     if checkpoint is not None and Path(checkpoint).exists():
         loaded = _load_checkpoint(checkpoint, fingerprint, states)
     if loaded is not None:
-        states, done, f_sum, f2_sum, trace, probes = loaded
+        states, done, f_sum, f2_sum, trace, probes, w_sum = loaded
         states = _shard(states, xc, yc, xt)[0]
         burned = True
     t0 = last_save = time.perf_counter()
@@ -275,10 +289,10 @@ def run_ensemble(
         states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
+            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum)
     while done < sch.n_evals:
         k = min(evals_per_block, sch.n_evals - done)
-        states, fs, f2s, loss, probe = sample_block(
+        states, fs, f2s, loss, probe, ws = sample_block(
             *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe, frozen=frozen
         )
         fs, f2s, loss = np.asarray(fs, np.float64), np.asarray(f2s, np.float64), np.asarray(loss, np.float64)
@@ -286,13 +300,14 @@ def run_ensemble(
         _check_finite(states.params, f"sampling, by step {step}")
         f_sum += fs
         f2_sum += f2s
+        w_sum += np.asarray(ws, np.float64)
         trace.append(loss)
         probes.append(np.asarray(probe, np.float64))
         done += k
         due = time.perf_counter() - last_save >= checkpoint_seconds
         if checkpoint is not None and due and done < sch.n_evals:
             last_save = time.perf_counter()
-            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes)
+            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum)
         if progress is not None:
             progress(done, sch.n_evals, float(loss[:, -1].mean()), step)
     wall = time.perf_counter() - t0
@@ -308,6 +323,10 @@ def run_ensemble(
             "loss": (("draw", "member", "record"), np.concatenate(trace, axis=1).reshape(*shape, -1)),
             "probe_trace": (("draw", "member", "record", "probe"), probe_trace.reshape(*shape, *probe_trace.shape[1:])),
             "ess": (("draw", "member"), ess.reshape(shape)),
+            "first_layer_moment": (
+                ("draw", "member", "input_i", "input_j"),
+                (w_sum / sch.n_evals / prior_std(net)[0]["w"] ** 2).reshape(*shape, net.dim, net.dim),
+            ),
         },
         coords={"member": np.arange(members), "record": np.arange(sch.n_evals), "probe": np.arange(n_probe)},
         attrs={
@@ -327,7 +346,9 @@ def run_ensemble(
             "devices": n_devices,
             "device": str(jax.devices()[0]),
             "description": "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
-            "probes (Sokal windowed integrated autocorrelation), mean over probes",
+            "probes (Sokal windowed integrated autocorrelation), mean over probes; first_layer_moment: time average of "
+            "W1 W1^T / width in units of the prior variance (prior: identity), so u^T M u = mean over first-layer "
+            "units of (u.w)^2",
         },
     )
     if checkpoint is not None and Path(checkpoint).exists():
@@ -376,7 +397,7 @@ def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_
     return h.hexdigest()
 
 
-def _save_checkpoint(path, fingerprint, states, done, f_sum, f2_sum, trace, probes) -> None:
+def _save_checkpoint(path, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree.leaves(states._replace(key=jax.random.key_data(states.key)))
@@ -389,6 +410,7 @@ def _save_checkpoint(path, fingerprint, states, done, f_sum, f2_sum, trace, prob
             done=np.array(done),
             f_sum=f_sum,
             f2_sum=f2_sum,
+            w_sum=w_sum,
             trace=np.concatenate(trace, axis=1) if trace else np.zeros((f_sum.shape[0], 0)),
             probes=np.concatenate(probes, axis=1) if probes else np.zeros((f_sum.shape[0], 0, 0)),
             **arrays,
@@ -408,7 +430,7 @@ def _load_checkpoint(path, fingerprint, like_states):
         states = states._replace(key=jax.random.wrap_key_data(states.key))
         trace = [z["trace"]] if z["trace"].shape[1] else []
         probes = [z["probes"]] if z["probes"].shape[1] else []
-        return states, int(z["done"]), z["f_sum"].copy(), z["f2_sum"].copy(), trace, probes
+        return states, int(z["done"]), z["f_sum"].copy(), z["f2_sum"].copy(), trace, probes, z["w_sum"].copy()
 
 
 def _check_finite(tree, where: str) -> None:

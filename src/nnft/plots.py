@@ -590,3 +590,59 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
     dx.set_title("(d) depth efficiency: approximating $x^2$ with ReLU networks", fontsize=10)
     dx.legend(fontsize=8)
     return fig
+
+
+def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict | None, title: str,
+                              per_draw: xr.Dataset | None = None):  # fmt: skip
+    """(a) network / GP test-MSE ratio against 1/width: Langevin ensembles (1 s.e.), the first-order 1/width
+    theory on the same datasets (2 s.e. band), a weighted a + b / width fit (1 s.e. band), the GP at 1;
+    (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width."""
+    from .finite_width_bayes import fit_band, predicted_ratio
+
+    widths = summary.width.values
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.4, 4.2), constrained_layout=True)
+    grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
+    grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
+    inv = 1 / grid
+    ax.axhline(1, color="k", lw=1.0, label="exact GP (infinite width)")
+    pred, pred_se = predicted_ratio(theory, grid)
+    ax.plot(inv, pred, color="tab:blue", lw=1.5, label="first-order 1/width theory (same datasets)")
+    ax.fill_between(inv, pred - 2 * pred_se, pred + 2 * pred_se, color="tab:blue", alpha=0.2, lw=0)
+    if fit is not None:
+        line, line_se = fit_band(fit, grid)
+        ax.plot(inv, line, "--", color="tab:red", lw=1.2,
+                label=f"fit a + b/width: a = {fit['a']:.3f} ± {np.sqrt(fit['cov'][0, 0]):.3f}, "
+                      f"χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
+        ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
+    ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
+                label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
+    for w, r in zip(widths, summary.ratio.values, strict=True):
+        ax.annotate(f"{w}", (1 / w, r), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    ax.set_xlim(0, 1.12 / widths.min())
+    ax.set_ylim(min(0.0, float(np.nanmin(summary.ratio.values)) - 0.1), 1.25)
+    ax.set_xlabel("1 / width  (infinite width at 0; labels: width)")
+    ax.set_ylabel("posterior-mean test MSE: networks / exact GP")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(True, alpha=0.3)
+    colors = _width_colors(list(widths))
+    if per_draw is not None:
+        lim = 0.0
+        for w in widths:
+            d = per_draw.sel(width=w)
+            x = (theory.mse_coefficient / theory.gp_mse).values / w
+            xe = (theory.mse_coefficient_se / theory.gp_mse).values / w
+            bx.errorbar(x, d.ratio.values - 1, d.ratio_se.values, xerr=xe, fmt="o", ms=4, color=colors[w],
+                        capsize=2, label=f"width {w}")  # fmt: skip
+            lim = max(lim, np.abs(x).max(), np.abs(d.ratio.values - 1).max())
+        lim *= 1.1
+        bx.plot([-lim, 0.2 * lim], [-lim, 0.2 * lim], "k:", lw=1, label="measured = first order")
+        bx.axhline(-1, color="0.5", lw=0.8)
+        bx.set_xlim(-lim, 0.2 * lim)
+        bx.set_ylim(-lim, 0.2 * lim)
+        bx.set_xlabel("first-order prediction: mse_coefficient / (gp_mse · width)")
+        bx.set_ylabel("measured network / GP MSE - 1 (± 1 MC s.e.)")
+        bx.set_title("per dataset", fontsize=8)
+        bx.legend(fontsize=7)
+        bx.grid(True, alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    return fig

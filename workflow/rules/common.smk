@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from nnft.config import check_experiment, check_hyperparameters
+from nnft.config import check_experiment, check_hyperparameters, first_order_supported
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -121,6 +121,23 @@ def width_stores(wildcards):
     )
 
 
+def finite_width_bayes_params(wildcards):
+    """The 1/width theory of the width-convergence study: the infinite-width model, the datasets the networks are
+    trained on (train.draws at width_convergence.n_train) and the Monte Carlo settings.
+    """
+    e = exp(wildcards)
+    wc = e["train"]["width_convergence"]
+    return {
+        "model": kernel_params(wildcards)["model"],
+        "ridge": e["ridge"],
+        "seed": e["seed"],
+        "n_train": wc["n_train"],
+        "draws": e["train"]["draws"],
+        "theory_samples": wc["theory_samples"],
+        "theory_test_points": wc["theory_test_points"],
+    }
+
+
 def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
@@ -206,6 +223,17 @@ def all_targets():
         + expand(
             "results/figures/{experiment}_width_convergence.{ext}",
             experiment=with_widths,
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/{experiment}_finite_width_bayes.{ext}",
+            experiment=[
+                n
+                for n in with_widths
+                if first_order_supported(
+                    config["experiments"][n]["model"]["activation"]
+                )
+            ],
             ext=["png", "pdf"],
         )
         + expand(
