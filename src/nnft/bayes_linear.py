@@ -1,0 +1,467 @@
+"""Exact Bayesian posterior of a one-hidden-layer linear network at any width (docs/finite_width_bayes.md Secs. 1-4).
+
+The model is ``kernels.FCN(depth=2, activation="identity", sigma_b2=0)`` with sigma_w2 = (sigma_w2, sigma_a2): in
+the parametrisation of networks.py (standard-normal W (d x N) and readout A (N x 1), variances in the forward pass)
+
+    f(x) = c . x,    c = sqrt(sigma_a2 sigma_w2 g / N) W A,    g = input_gain2 (1 for "sqrt_d", 1/d for "unit"),
+
+on unit-norm inputs x (the note's x at radius sqrt(d) is sqrt(d) x and its c is this c; the teacher y = beta . x has
+population test MSE |c - beta|^2 / d over the uniform sphere). NNGP on the train set: K0 = s X X^T, s = sigma_a2
+sigma_w2 g. The posterior is that of langevin.run_ensemble: N(0, I) prior on the parameters x Gaussian likelihood of
+variance T.
+
+Sec. 1 reduction: with u = |A|^2 / N (= |a|^2 / (N sigma_a2) in the note), c | u ~ N(0, u s I_d) and
+u ~ Gamma(N/2, scale 2/N), so f | u, D is GP regression with kernel u K0 and
+
+    p(t = log u | D) propto exp[(N/2) t - (N/2) e^t + l(e^t)],    l(u) = log N(y; 0, u K0 + T I).
+
+Everything is spectral in the SVD X = U S V^T: lambda_k = s S_k^2, y~ = U^T y, and at fixed u the GP posterior of c
+in the V basis has mean u s S_k y~_k / (u lambda_k + T) and variance u s T / (u lambda_k + T) (u s off the row span).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from scipy import optimize
+
+from . import kernels, langevin, networks
+
+LOG_MARGIN = 60.0  # the quadrature covers every t where the density can exceed exp(-LOG_MARGIN) of its maximum
+POINTS_PER_SD = 16  # trapezoidal nodes per posterior standard deviation of t (spectrally accurate: smooth, decaying)
+
+
+class Spectrum(NamedTuple):
+    """Eigendecomposition of K0 = s X X^T on the train set, from the thin SVD X = U S V^T."""
+
+    lam: np.ndarray  # (r,) eigenvalues s S_k^2 of K0, r = min(P, d)
+    y_tilde: np.ndarray  # (r,) U^T y
+    b: np.ndarray  # (r,) s S_k y~_k: the GP mean of c in the V basis is u b_k / (u lambda_k + T)
+    v: np.ndarray  # (d, r) right singular vectors
+    residual2: float  # |y - U U^T y|^2: the part of y outside the range of K0
+    n_train: int
+    s: float  # sigma_a2 sigma_w2 input_gain2
+    width: int
+
+
+class LinearPosterior(NamedTuple):
+    """A posterior (or an approximation to it) over the predictor f(x) = c . x on unit-norm inputs."""
+
+    c_mean: np.ndarray  # (d,) posterior mean of c: the mean predictor is x . c_mean
+    c_cov: np.ndarray  # (d, d) posterior covariance of c
+    u_mean: float  # E[u | D], u = |A|^2 / N
+    u_var: float  # Var[u | D]
+    u_mode: float  # mode of p(log u | D), the saddle point u* of Sec. 2
+    quad_error: float  # relative change of the quadrature from half the nodes (0 for closed forms)
+    method: str
+
+
+def check_model(net: kernels.FCN) -> None:
+    """Raise ValueError naming `net` unless it is the Sec. 1 model: depth 2, identity activation, zero biases."""
+    if not isinstance(net, kernels.FCN):
+        raise ValueError(f"net must be a kernels.FCN (got {type(net).__name__})")
+    if net.depth != 2:
+        raise ValueError(f"net must have depth 2 (one hidden layer) for the exact linear posterior (got {net.depth})")
+    if net.act.name != "identity":
+        raise ValueError(f"net must have the identity activation for the exact linear posterior (got {net.act.name})")
+    if any(b2 != 0 for _, b2 in net.layer_variances()):
+        raise ValueError(f"net must have sigma_b2 = 0 in every layer for the exact linear posterior ({net.sigma_b2})")
+
+
+def spectrum(net: kernels.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spectrum:
+    """K0 = sigma_a2 sigma_w2 g X X^T (the NNGP of net, kernels.gram) in eigen-coordinates, computed once."""
+    check_model(net)
+    x = np.asarray(x_train, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != net.dim or y.shape != (x.shape[0],):
+        raise ValueError(f"need x_train (P, {net.dim}) and y_train (P,) (got {x.shape} and {y.shape})")
+    (w2, _), (a2, _) = net.layer_variances()
+    s = a2 * w2 * net.input_gain2
+    u_, sv, vt = np.linalg.svd(x, full_matrices=False)
+    y_tilde = u_.T @ y
+    return Spectrum(
+        lam=s * sv**2,
+        y_tilde=y_tilde,
+        b=s * sv * y_tilde,
+        v=vt.T,
+        residual2=float(max(y @ y - y_tilde @ y_tilde, 0.0)),
+        n_train=x.shape[0],
+        s=s,
+        width=net.width,
+    )
+
+
+def log_evidence(spec: Spectrum, u, temperature: float) -> np.ndarray:
+    """l(u) = log N(y; 0, u K0 + T I) = -1/2 sum_k [y~_k^2 / (u lambda_k + T) + log(u lambda_k + T)]
+    - |y_perp|^2 / 2T - (P - r)/2 log T - P/2 log 2 pi, for every entry of u."""
+    u = np.asarray(u, dtype=np.float64)[..., None]
+    den = u * spec.lam + temperature
+    r = spec.lam.size
+    quad = (spec.y_tilde**2 / den).sum(-1) + spec.residual2 / temperature
+    logdet = np.log(den).sum(-1) + (spec.n_train - r) * math.log(temperature)
+    return -0.5 * (quad + logdet + spec.n_train * math.log(2 * math.pi))
+
+
+def _dl(spec: Spectrum, u, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """(l'(u), l''(u)) with D = u lambda + T: l' = 1/2 sum [lambda y~^2 / D^2 - lambda / D],
+    l'' = sum [lambda^2 / 2 D^2 - lambda^2 y~^2 / D^3]."""
+    u = np.asarray(u, dtype=np.float64)[..., None]
+    lam, y2 = spec.lam, spec.y_tilde**2
+    den = u * lam + temperature
+    d1 = 0.5 * (lam * y2 / den**2 - lam / den).sum(-1)
+    d2 = (0.5 * lam**2 / den**2 - lam**2 * y2 / den**3).sum(-1)
+    return d1, d2
+
+
+def _log_density_t(spec: Spectrum, t, temperature: float) -> np.ndarray:
+    """log p(t | D) up to a constant: (N/2) t - (N/2) e^t + l(e^t) (Sec. 1; = S(e^t) of Sec. 2)."""
+    n = spec.width
+    t = np.asarray(t, dtype=np.float64)
+    return 0.5 * n * (t - np.exp(t)) + log_evidence(spec, np.exp(t), temperature)
+
+
+def _dlog_density_t(spec: Spectrum, t, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """First and second t-derivatives of _log_density_t: N/2 (1 - u) + u l'(u) and -N u/2 + u l' + u^2 l''."""
+    u = np.exp(np.asarray(t, dtype=np.float64))
+    d1, d2 = _dl(spec, u, temperature)
+    n = spec.width
+    return 0.5 * n * (1 - u) + u * d1, -0.5 * n * u + u * d1 + u**2 * d2
+
+
+def _bound(spec: Spectrum, t, temperature: float):
+    """B(t) = (N/2)(t - e^t) - 1/2 sum log(e^t lambda + T) >= log density + const (the y-term is <= 0); B is concave
+    in t, so {B >= level} is one interval that contains all the mass. Returns (B, B')."""
+    u = np.exp(np.asarray(t, dtype=np.float64))[..., None]
+    den = u * spec.lam + temperature
+    n = spec.width
+    value = 0.5 * n * (np.log(u[..., 0]) - u[..., 0]) - 0.5 * np.log(den).sum(-1)
+    slope = 0.5 * n * (1 - u[..., 0]) - 0.5 * (u * spec.lam / den).sum(-1)
+    return value, slope
+
+
+def _root_bracket(f, start: float, step: float) -> tuple[float, float]:
+    """An interval [start, start + k step] (or reversed) over which f changes sign, by doubling k."""
+    a, fa = start, f(start)
+    for i in range(200):
+        b = start + step * 2**i
+        if np.sign(f(b)) != np.sign(fa):
+            return (a, b) if a < b else (b, a)
+        a = b
+    raise RuntimeError("no sign change found while bracketing a root")
+
+
+def _local_mode(spec: Spectrum, temperature: float, t_lo: float, t_hi: float) -> float:
+    """A root of d log p / dt in [t_lo, t_hi] (the derivative is N/2 > 0 at u -> 0 and -> -infinity at u -> inf)."""
+
+    def g1(t):
+        return float(_dlog_density_t(spec, t, temperature)[0])
+
+    if g1(t_lo) <= 0:
+        t_lo = _root_bracket(g1, t_lo, -1.0)[0]
+    if g1(t_hi) >= 0:
+        t_hi = _root_bracket(g1, t_hi, 1.0)[1]
+    return optimize.brentq(g1, t_lo, t_hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+
+
+def _sd_at(spec: Spectrum, t: float, temperature: float) -> float:
+    curvature = -float(_dlog_density_t(spec, t, temperature)[1])
+    return 1.0 / math.sqrt(curvature) if curvature > 0 else 1.0
+
+
+def _t_grid(spec: Spectrum, temperature: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Uniform nodes in t = log u over the interval where the density can exceed exp(-LOG_MARGIN) of its maximum,
+    POINTS_PER_SD nodes per standard deviation at the (global) mode; returns (t, log density, global mode)."""
+    t0 = _local_mode(spec, temperature, -1.0, 1.0)
+    level = float(_log_density_t(spec, t0, temperature)) - LOG_MARGIN
+    tb = _local_mode_bound(spec, temperature)
+
+    def excess(t):
+        return float(_bound(spec, t, temperature)[0]) - level
+
+    lo = optimize.brentq(excess, *_root_bracket(excess, tb, -1.0), xtol=1e-10)
+    hi = optimize.brentq(excess, *_root_bracket(excess, tb, 1.0), xtol=1e-10)
+    sd = _sd_at(spec, t0, temperature)
+    for _ in range(3):
+        n = int(min(max(np.ceil((hi - lo) / sd * POINTS_PER_SD), 512), 2_000_000)) | 1  # odd: halving keeps the ends
+        t = np.linspace(lo, hi, n)
+        logp = _log_density_t(spec, t, temperature)
+        i = int(np.argmax(logp))
+        mode = _local_mode(spec, temperature, t[max(i - 1, 0)], t[min(i + 1, n - 1)])
+        sd_mode = _sd_at(spec, mode, temperature)
+        if sd_mode >= 0.99 * sd:
+            return t, logp, mode
+        sd = sd_mode  # another, narrower mode dominates: refine
+    return t, logp, mode
+
+
+def _local_mode_bound(spec: Spectrum, temperature: float) -> float:
+    """Maximum of the concave bound B(t)."""
+
+    def slope(t):
+        return float(_bound(spec, t, temperature)[1])
+
+    return optimize.brentq(slope, *_root_bracket(slope, 0.0, -1.0 if slope(0.0) < 0 else 1.0), xtol=1e-12)
+
+
+def _gp_moments(spec: Spectrum, u, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """GP posterior of c at kernel u K0 in the V basis: mean u b / (u lambda + T), variance u s T / (u lambda + T)."""
+    u = np.asarray(u, dtype=np.float64)[..., None]
+    den = u * spec.lam + temperature
+    return u * spec.b / den, u * spec.s * temperature / den
+
+
+def _assemble(spec: Spectrum, mean_v, cov_v, off_span_var: float) -> tuple[np.ndarray, np.ndarray]:
+    """c mean and covariance from V-basis moments; off the row span of X the posterior is the prior, variance
+    off_span_var (= s E[u])."""
+    v = spec.v
+    d = v.shape[0]
+    cov = v @ cov_v @ v.T + off_span_var * (np.eye(d) - v @ v.T)
+    return v @ mean_v, 0.5 * (cov + cov.T)
+
+
+def exact_posterior(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+    """The exact finite-width posterior (docs/finite_width_bayes.md Sec. 1) by trapezoidal quadrature in t = log u:
+
+        E[c] = E_t[V u b / (u lambda + T)],
+        Cov[c] = E_t[GP covariance at u K0 + mu(u) mu(u)^T] - E[c] E[c]^T,
+
+    with weights propto exp[(N/2) t - (N/2) e^t + l(e^t)] on a uniform grid covering the whole mass (concave bound,
+    LOG_MARGIN) at POINTS_PER_SD nodes per standard deviation. quad_error: the largest relative change of Z, E[u] and
+    E[c] when every other node is dropped (an upper bound on the error of the full grid)."""
+    spec = spectrum(net, x_train, y_train)
+    t, logp, mode = _t_grid(spec, temperature)
+
+    top = logp.max()
+
+    def moments(tt, lp):
+        w = np.exp(lp - top)
+        z = w.sum()
+        w = w / z
+        u = np.exp(tt)
+        mu, var = _gp_moments(spec, u, temperature)
+        return z * (tt[1] - tt[0]), w, u, mu, var
+
+    z, w, u, mu, var = moments(t, logp)
+    z2, w2, u2, mu2, _ = moments(t[::2], logp[::2])
+    e_u, e_mu = w @ u, w @ mu
+    scale = np.abs(e_mu).max() if e_mu.size and np.abs(e_mu).max() > 0 else 1.0
+    err = max(abs(z2 / z - 1), abs(w2 @ u2 / e_u - 1), float(np.abs(w2 @ mu2 - e_mu).max() / scale))
+    cov_v = np.diag(w @ var) + (mu * w[:, None]).T @ mu - np.outer(e_mu, e_mu)
+    c_mean, c_cov = _assemble(spec, e_mu, cov_v, spec.s * e_u)
+    return LinearPosterior(
+        c_mean, c_cov, float(e_u), float(w @ u**2 - e_u**2), float(np.exp(mode)), float(err), "exact"
+    )
+
+
+def _at_scale(spec: Spectrum, u: float, temperature: float, u_mode: float, method: str) -> LinearPosterior:
+    mu, var = _gp_moments(spec, u, temperature)
+    c_mean, c_cov = _assemble(spec, mu, np.diag(var), spec.s * u)
+    return LinearPosterior(c_mean, c_cov, float(u), 0.0, float(u_mode), 0.0, method)
+
+
+def saddle_point(net: kernels.FCN, x_train, y_train, temperature: float) -> float:
+    """u* of Sec. 2: the global maximum of S(u) = (N/2)(log u - u + 1) + l(u), a root of
+    N (1/u - 1) = sum_k lambda_k / (u lambda_k + T) - sum_k lambda_k y~_k^2 / (u lambda_k + T)^2 (brentq in log u)."""
+    spec = spectrum(net, x_train, y_train)
+    return float(np.exp(_t_grid(spec, temperature)[2]))
+
+
+def kernel_renormalisation(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+    """Sec. 2: GP regression with the renormalised kernel u* K0, u* = saddle_point (the mode of p(log u | D))."""
+    spec = spectrum(net, x_train, y_train)
+    u_star = float(np.exp(_t_grid(spec, temperature)[2]))
+    return _at_scale(spec, u_star, temperature, u_star, "kernel_renormalisation")
+
+
+def gp(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+    """The infinite-width posterior: GP regression with kernel K0 and noise variance T (u = 1)."""
+    spec = spectrum(net, x_train, y_train)
+    return _at_scale(spec, 1.0, temperature, 1.0, "gp")
+
+
+def first_order(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+    """Sec. 3: first order in 1/N around the GP. For any g(u), E[g | D] = g(1) + (1/N)[g''(1) + 2 g'(1) l'(1)] +
+    O(1/N^2) (u ~ Gamma(N/2, 2/N): variance 2/N, higher cumulants O(1/N^2)). With g = m(u) = u k*^T (u K + T)^-1 y:
+
+        mean = m(1) + (1/N)[m''(1) + 2 m'(1) l'(1)],
+
+    m = V mu, mu_k = u b_k / D_k, mu' = b T / D^2, mu'' = -2 lambda b T / D^3 (D = u lambda + T), and the covariance
+    to the same order, Sigma(1) + (1/N)[Sigma''(1) + 2 Sigma'(1) l'(1) + 2 mu'(1) mu'(1)^T] (Sigma_k = u s T / D)."""
+    spec = spectrum(net, x_train, y_train)
+    n, lam, b, s, T = spec.width, spec.lam, spec.b, spec.s, temperature
+    den = lam + T
+    l1 = float(_dl(spec, 1.0, T)[0])
+    mu, var = _gp_moments(spec, 1.0, T)
+    mu1, mu2 = b * T / den**2, -2 * lam * b * T / den**3
+    var1, var2 = s * T**2 / den**2, -2 * lam * s * T**2 / den**3
+    mean_v = mu + (mu2 + 2 * mu1 * l1) / n
+    cov_v = np.diag(var + (var2 + 2 * var1 * l1) / n) + 2 * np.outer(mu1, mu1) / n
+    u_mean = 1.0 + 2 * l1 / n
+    c_mean, c_cov = _assemble(spec, mean_v, cov_v, s * u_mean)
+    return LinearPosterior(c_mean, c_cov, u_mean, 2.0 / n, 1.0, 0.0, "first_order")
+
+
+def predict(post: LinearPosterior, x_test) -> xr.Dataset:
+    """Mean x . E[c] and variance x^T Cov[c] x of f(x) on unit-norm test inputs (rows of x_test)."""
+    x = np.asarray(x_test, dtype=np.float64)
+    return xr.Dataset(
+        {
+            "mean": ("test_sample", x @ post.c_mean),
+            "var": ("test_sample", np.einsum("ij,jk,ik->i", x, post.c_cov, x)),
+        },
+        attrs={"method": post.method, "u_mean": post.u_mean, "u_mode": post.u_mode},
+    )
+
+
+def test_mse(c, beta) -> float:
+    """Population test MSE of f(x) = c . x against the teacher y = beta . x over the uniform unit sphere:
+    E[((c - beta) . x)^2] = |c - beta|^2 / d (E[x x^T] = I/d)."""
+    diff = np.asarray(c, dtype=np.float64) - np.asarray(beta, dtype=np.float64)
+    return float(diff @ diff / diff.size)
+
+
+test_mse.__test__ = False  # not a pytest test when imported into a test module
+
+
+# --- exact block Gibbs sampler (Sec. 1), in the parametrisation of networks.py -------------------------------------
+
+
+def _linear_gaussian_draw(key, h, y, temperature):
+    """A draw of z | y for y = h z + e, z ~ N(0, I_n), e ~ N(0, T I_p): mean Lambda^-1 h^T y / T and covariance
+    Lambda^-1, Lambda = I + h^T h / T (Cholesky of Lambda when n <= p; otherwise Matheron's rule with the p x p
+    system, z = z0 + h^T (h h^T + T I)^-1 (y - h z0 - e) with (z0, e) a prior draw: the same law, cheaper)."""
+    p, n = h.shape
+    k1, k2 = jax.random.split(key)
+    if n <= p:
+        chol = jnp.linalg.cholesky(jnp.eye(n) + h.T @ h / temperature)
+        mean = jax.scipy.linalg.cho_solve((chol, True), h.T @ y / temperature)
+        return mean + jax.scipy.linalg.solve_triangular(chol.T, jax.random.normal(k1, (n,), h.dtype), lower=False)
+    z0 = jax.random.normal(k1, (n,), h.dtype)
+    e = jnp.sqrt(temperature) * jax.random.normal(k2, (p,), h.dtype)
+    chol = jnp.linalg.cholesky(h @ h.T + temperature * jnp.eye(p))
+    return z0 + h.T @ jax.scipy.linalg.cho_solve((chol, True), y - h @ z0 - e)
+
+
+def _gibbs_sweep(gain, temperature, x, y, state, key):
+    """One sweep in NTK coordinates (W (d, N), A (N,) standard normal a priori; f(x) = gain x W A, Sec. 1):
+    A | W: f_train = H A with H = gain X W, so A ~ N(Lambda^-1 H^T y / T, Lambda^-1), Lambda = I + H^T H / T;
+    W | A: f = gain |A| X v with v = W A^ ~ N(0, I_d) a priori, Lambda_v = I + gain^2 |A|^2 X^T X / T, mean
+    Lambda_v^-1 gain |A| X^T y / T; the rest of W is a fresh prior draw: W = G (I - A^ A^T) + v A^T."""
+    w, a = state
+    k_a, k_v, k_g = jax.random.split(key, 3)
+    a = _linear_gaussian_draw(k_a, gain * (x @ w), y, temperature)
+    norm = jnp.linalg.norm(a)
+    a_hat = a / norm
+    v = _linear_gaussian_draw(k_v, gain * norm * x, y, temperature)
+    g = jax.random.normal(k_g, w.shape, w.dtype)
+    w = g - jnp.outer(g @ a_hat, a_hat) + jnp.outer(v, a_hat)
+    return w, a
+
+
+def _as_params(net: kernels.FCN, w, a) -> list[dict]:
+    """NTK-coordinate (W, A) as networks.py parameters of net (scaled by prior_std in standard parametrisation)."""
+    std = networks.prior_std(net)
+    n = net.width
+    return [
+        {"w": std[0]["w"] * w, "b": jnp.zeros(n, w.dtype)},
+        {"w": std[1]["w"] * a[:, None], "b": jnp.zeros(1, w.dtype)},
+    ]
+
+
+@partial(jax.jit, static_argnames=("net", "n_sweeps", "burn_in", "n_probe"))
+def _gibbs_chains(net, temperature, x, y, x_test, keys, n_sweeps: int, burn_in: int, n_probe: int):
+    (w2, _), (a2, _) = net.layer_variances()
+    gain = math.sqrt(a2 * w2 * net.input_gain2 / net.width)
+
+    def one(key):
+        k_init, k_burn, k_run = jax.random.split(key, 3)
+        kw, ka = jax.random.split(k_init)
+        state = (
+            jax.random.normal(kw, (net.dim, net.width), x.dtype),
+            jax.random.normal(ka, (net.width,), x.dtype),
+        )
+
+        def burn(s, k):
+            return _gibbs_sweep(gain, temperature, x, y, s, k), None
+
+        state = jax.lax.scan(burn, state, jax.random.split(k_burn, burn_in))[0]
+
+        def sweep(carry, k):
+            s, f_sum, f2_sum = carry
+            s = _gibbs_sweep(gain, temperature, x, y, s, k)
+            f = networks.apply(net, _as_params(net, *s), x_test)
+            u = s[1] @ s[1] / net.width
+            return (s, f_sum + f, f2_sum + f**2), (u, f[:n_probe])
+
+        zero = jnp.zeros(x_test.shape[0], x.dtype)
+        (_, f_sum, f2_sum), (u, probe) = jax.lax.scan(sweep, (state, zero, zero), jax.random.split(k_run, n_sweeps))
+        return f_sum / n_sweeps, f2_sum / n_sweeps, u, probe
+
+    return jax.vmap(one)(keys)
+
+
+def gibbs_ensemble(
+    key: jax.Array,
+    net: kernels.FCN,
+    x_train,
+    y_train,
+    x_test,
+    temperature: float,
+    n_chains: int,
+    n_sweeps: int,
+    burn_in: int,
+    n_probe: int = 8,
+) -> xr.Dataset:
+    """Independent chains of the exact block Gibbs sampler of Sec. 1 (float64 JAX; vmap over chains, lax.scan over
+    sweeps), each started from the prior and run burn_in + n_sweeps sweeps. The parameters are those of networks.py
+    for net (f evaluated by networks.apply), so the output is directly comparable with langevin.run_ensemble.
+
+    Returns per chain the time averages f_mean and variances f_var of f on x_test, the trace of u = |A|^2 / N
+    (= |a|^2 / (N sigma_a2) of the note), f at the first n_probe test points per sweep, and the effective sample
+    sizes (langevin.effective_sample_size) of u and of the probes (mean over probes)."""
+    check_model(net)
+    if n_chains < 1 or n_sweeps < 1 or burn_in < 0:
+        raise ValueError(f"need n_chains, n_sweeps >= 1 and burn_in >= 0 (got {n_chains}, {n_sweeps}, {burn_in})")
+    spectrum(net, x_train, y_train)  # validates shapes
+    n_probe = min(n_probe, len(x_test))
+    with jax.enable_x64(True):
+        f64 = partial(jnp.asarray, dtype=jnp.float64)
+        f_mean, f2_mean, u, probe = _gibbs_chains(
+            net,
+            f64(temperature),
+            f64(x_train),
+            f64(y_train),
+            f64(x_test),
+            jax.random.split(key, n_chains),
+            n_sweeps=n_sweeps,
+            burn_in=burn_in,
+            n_probe=n_probe,
+        )
+        f_mean, f2_mean, u, probe = (np.asarray(a, np.float64) for a in (f_mean, f2_mean, u, probe))
+    ess_u = np.array([langevin.effective_sample_size(trace) for trace in u])
+    ess = np.array([np.mean([langevin.effective_sample_size(p[:, j]) for j in range(n_probe)]) for p in probe])
+    return xr.Dataset(
+        {
+            "f_mean": (("member", "test_sample"), f_mean),
+            "f_var": (("member", "test_sample"), np.maximum(f2_mean - f_mean**2, 0.0)),
+            "u": (("member", "sweep"), u),
+            "probe_trace": (("member", "sweep", "probe"), probe),
+            "ess_u": ("member", ess_u),
+            "ess": ("member", ess),
+        },
+        coords={"member": np.arange(n_chains), "sweep": np.arange(n_sweeps), "probe": np.arange(n_probe)},
+        attrs={
+            "sampler": "block Gibbs (a | W, W | a), docs/finite_width_bayes.md Sec. 1",
+            "temperature": float(temperature),
+            "burn_in_sweeps": burn_in,
+            "n_sweeps": n_sweeps,
+            "description": "u = |A|^2 / N (A the standard-normal readout); ess_u: effective sample size of u; ess: of "
+            "the probes (Sokal windowed integrated autocorrelation), mean over probes",
+        },
+    )
