@@ -122,3 +122,24 @@ def test_refuses_bad_shapes_and_temperature():
     ]:
         with pytest.raises(ValueError, match=match):
             finite_width_bayes.first_order(net, *args, jax.random.key(0), n_samples=8)
+
+
+def test_first_layer_moment_of_a_linear_network_is_the_exact_large_width_limit():
+    # One hidden linear layer in the networks' parametrisation: with the readout norm at its large-width value
+    # (u = 1), W = (I - a^ a^T) G + a^ v^T and v is the weight of the linear model f = sqrt(sigma_a2 sigma_w2) v.x
+    # (exact Gaussian posterior), so N (E_post mean_i (u.w_i)^2 - 1) -> u^T (Sigma_v + mu_v mu_v^T) u - 1.
+    rng = np.random.default_rng(4)
+    d, p, t, sw2, sa2 = 6, 10, 0.1, 1.3, 0.8
+    net = kernels.FCN(dim=d, depth=2, activation="identity", sigma_w2=(sw2, sa2), sigma_b2=0.0, width=64)
+    x = sphere.sample_sphere(rng, p, d)
+    y = x @ (3 * rng.standard_normal(d))  # prior-mismatched teacher: the first layer adapts strongly
+    directions = np.concatenate([np.eye(d)[:2], rng.standard_normal((2, d))])
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    precision = np.eye(d) + sa2 * sw2 / t * x.T @ x
+    cov = np.linalg.inv(precision)
+    mu = cov @ (np.sqrt(sa2 * sw2) * x.T @ y / t)
+    exact = np.einsum("ki,ij,kj->k", directions, cov + np.outer(mu, mu), directions) - 1
+    out = finite_width_bayes.first_layer_second_moment(net, x, y, t, directions, jax.random.key(3), 400_000)
+    z = (out.coefficient.values - exact) / out.coefficient_se.values
+    assert np.abs(z).max() < 4.5, (out.coefficient.values, exact)
+    assert np.abs(exact).max() > 10 * out.coefficient_se.values.max()
