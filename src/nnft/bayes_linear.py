@@ -465,3 +465,34 @@ def gibbs_ensemble(
             "the probes (Sokal windowed integrated autocorrelation), mean over probes",
         },
     )
+
+
+def isotropic_design(dim: int, n_train: int, target_scale2: float, seed: int = 0):
+    """Sec. 4's design in unit-x coordinates: X = sqrt(P/d) Q (Q orthonormal, so X^T X = (P/d) I), teacher beta with
+    |beta|^2 = target_scale2 * d, noiseless labels y = X beta. Returns (x, y, beta)."""
+    if n_train < dim or target_scale2 <= 0:
+        raise ValueError(f"n_train must be >= dim and target_scale2 > 0 (got {n_train}, {dim}, {target_scale2})")
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n_train, dim)))
+    x = math.sqrt(n_train / dim) * q
+    beta = rng.standard_normal(dim)
+    beta *= math.sqrt(dim * target_scale2) / np.linalg.norm(beta)
+    return x, x @ beta, beta
+
+
+def width_sweep(x, y, beta, widths, temperature: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0) -> xr.Dataset:
+    """Test MSE of the exact finite-width posterior, kernel renormalisation, first order in 1/N and the GP of the
+    one-hidden-layer linear network at each width (dims: width)."""
+    rows = []
+    for width in widths:
+        net = kernels.FCN(dim=x.shape[1], depth=2, activation="identity", sigma_w2=(sigma_w2, sigma_a2),
+                          sigma_b2=0.0, width=int(width))  # fmt: skip
+        rows.append([test_mse(f(net, x, y, temperature).c_mean, beta)
+                     for f in (gp, exact_posterior, kernel_renormalisation, first_order)])  # fmt: skip
+    rows = np.array(rows)
+    names = ("gp_mse", "exact_mse", "kernel_renormalisation_mse", "first_order_mse")
+    return xr.Dataset(
+        {name: (("width",), rows[:, i]) for i, name in enumerate(names)},
+        coords={"width": np.asarray(widths, dtype=np.int64)},
+        attrs={"n_train": int(x.shape[0]), "dim": int(x.shape[1]), "temperature": float(temperature)},
+    )

@@ -600,7 +600,9 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     from .finite_width_bayes import fit_band, predicted_ratio
 
     widths = summary.width.values
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.4, 4.2), constrained_layout=True)
+    linear = "linear_width" in theory.dims
+    fig, axes = plt.subplots(1, 3 if linear else 2, figsize=(15.0 if linear else 10.4, 4.4), constrained_layout=True)
+    ax, bx = axes[:2]
     grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
     grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
     inv = 1 / grid
@@ -644,5 +646,32 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         bx.set_title("per dataset", fontsize=8)
         bx.legend(fontsize=7)
         bx.grid(True, alpha=0.3)
+    if linear:
+        cx = axes[2]
+        n_lin = theory.attrs["linear_n_train"]
+        lw = theory.linear_width.values
+        x_lin = n_lin / lw
+        gp_lin = theory.linear_gp_mse.values
+        cx.axhline(1, color="k", lw=1.0)
+        cx.plot(x_lin, theory.linear_exact_mse.values / gp_lin, "ko-", ms=4, label="linear net: exact posterior")
+        cx.plot(x_lin, theory.linear_kernel_renormalisation_mse.values / gp_lin, "--", color="tab:green",
+                label="linear net: kernel renormalisation")  # fmt: skip
+        cx.plot(x_lin, theory.linear_first_order_mse.values / gp_lin, ":", color="tab:blue", lw=1.5,
+                label="linear net: first order in 1/width")  # fmt: skip
+        n_deep = theory.attrs["n_train"]
+        pred, _ = predicted_ratio(theory, widths)
+        cx.errorbar(n_deep / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red",
+                    capsize=3, label=f"{title.split(':')[0]}: Langevin ensembles")  # fmt: skip
+        dense = np.geomspace(0.5 * widths.min(), 4 * widths.max(), 200)
+        cx.plot(n_deep / dense, predicted_ratio(theory, dense)[0], "-", color="tab:blue", lw=1.0,
+                label=f"{title.split(':')[0]}: first order")  # fmt: skip
+        cx.set_xscale("log")
+        cx.set_ylim(0, 1.3)
+        cx.set_xlabel("n_train / width")
+        cx.set_ylabel("test MSE / exact GP")
+        cx.set_title(f"linear oracle (d = {theory.attrs['linear_dim']}, P = {n_lin}, |β|² = 4d) and this experiment",
+                     fontsize=8)  # fmt: skip
+        cx.legend(fontsize=6.5, loc="lower left")
+        cx.grid(True, which="both", alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import jax
 
-from nnft import finite_width_bayes, kernels, store
+from nnft import bayes_linear, finite_width_bayes, kernels, store
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -27,5 +27,11 @@ out = finite_width_bayes.first_order_mse(
     n_samples=p["theory_samples"],
 )
 out = out.assign_coords(draw=ds.draw.values[draws])
+# The exactly solvable reference beside it: one-hidden-layer linear network, the isotropic design of
+# docs/finite_width_bayes.md Sec. 4 with a prior-mismatched teacher (|beta|^2 = 4 d), d = 30, P = 60, T = 0.05.
+x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
+linear = bayes_linear.width_sweep(x, y, beta, [15, 30, 60, 120, 240, 480, 960, 1920, 3840], temperature=0.05)
+out = out.merge(linear.rename(width="linear_width").rename({k: f"linear_{k}" for k in linear.data_vars}))
+out.attrs.update({f"linear_{k}": v for k, v in linear.attrs.items()})
 print(out, file=sys.stderr)
 store.write(out, snakemake.output[0], store.provenance(p, seed=p["seed"]))
