@@ -143,3 +143,30 @@ def test_first_layer_moment_of_a_linear_network_is_the_exact_large_width_limit()
     z = (out.coefficient.values - exact) / out.coefficient_se.values
     assert np.abs(z).max() < 4.5, (out.coefficient.values, exact)
     assert np.abs(exact).max() > 10 * out.coefficient_se.values.max()
+
+
+def test_inverse_width_fit_recovers_a_line_and_its_errors():
+    # Weighted least squares on exact a + b / w: recovers (a, b) with chi^2 = 0; on noisy data the intercept's
+    # spread over repetitions matches its reported standard error.
+    widths, se = np.array([64.0, 128, 256, 512]), np.array([0.04, 0.03, 0.02, 0.02])
+    fit = finite_width_bayes.inverse_width_fit(widths, 1 - 30 / widths, se)
+    assert fit["a"] == pytest.approx(1) and fit["b"] == pytest.approx(-30) and fit["chi2"] < 1e-20
+    rng = np.random.default_rng(0)
+    a = [finite_width_bayes.inverse_width_fit(widths, 1 - 30 / widths + se * rng.standard_normal(4), se)["a"]
+         for _ in range(4000)]  # fmt: skip
+    assert np.std(a) == pytest.approx(np.sqrt(fit["cov"][0, 0]), rel=0.05)
+    line, line_se = finite_width_bayes.fit_band(fit, widths)
+    np.testing.assert_allclose(line, 1 - 30 / widths)
+    with pytest.raises(ValueError, match="widths"):
+        finite_width_bayes.inverse_width_fit(widths[:2], widths[:2], se[:2])
+
+
+def test_linear_width_sweep_reproduces_the_isotropic_design_table():
+    # docs/finite_width_bayes.md Sec. 4, target B (|beta|^2 = 4 d): exact / GP = 0.2655, 0.5017, 0.7681 at N = 30,
+    # 120, 480; the first-order expansion over-predicts the gain at N / P = 8 (1.644419e-3 / 2.379536e-3).
+    from nnft import bayes_linear
+
+    x, y, beta = bayes_linear.isotropic_design(30, 60, 4.0)
+    sweep = bayes_linear.width_sweep(x, y, beta, [30, 120, 480], 0.05)
+    np.testing.assert_allclose(sweep.exact_mse / sweep.gp_mse, [0.2655, 0.5017, 0.7681], atol=0.5e-4)
+    assert float(sweep.first_order_mse[-1] / sweep.gp_mse[-1]) == pytest.approx(1.644419e-3 / 2.379536e-3, rel=1e-6)
