@@ -170,3 +170,18 @@ def test_linear_width_sweep_reproduces_the_isotropic_design_table():
     sweep = bayes_linear.width_sweep(x, y, beta, [30, 120, 480], 0.05)
     np.testing.assert_allclose(sweep.exact_mse / sweep.gp_mse, [0.2655, 0.5017, 0.7681], atol=0.5e-4)
     assert float(sweep.first_order_mse[-1] / sweep.gp_mse[-1]) == pytest.approx(1.644419e-3 / 2.379536e-3, rel=1e-6)
+
+
+def test_readout_renormalisation_is_the_linear_saddle_point():
+    # For the linear network the one-scalar renormalisation is Sec. 2's saddle (bayes_linear, spectral in X's SVD);
+    # here it is computed from the kernel's eigendecomposition: same u* and test MSE (unit-vector test points give
+    # mean_k (c_k - beta_k)^2 = |c - beta|^2 / d).
+    from nnft import bayes_linear
+
+    x, y, beta = bayes_linear.isotropic_design(30, 60, 4.0)
+    for width in (30, 480):
+        net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=(1.0, 1.0), sigma_b2=0.0, width=width)
+        out = finite_width_bayes.readout_renormalisation_mse(net, x[None], y[None], np.eye(30), beta, 0.05, [width])
+        assert float(out.u_star[0, 0]) == pytest.approx(bayes_linear.saddle_point(net, x, y, 0.05), rel=1e-10)
+        kr = bayes_linear.kernel_renormalisation(net, x, y, 0.05)
+        assert float(out.kr_mse[0, 0]) == pytest.approx(bayes_linear.test_mse(kr.c_mean, beta), rel=1e-10)

@@ -409,3 +409,40 @@ def first_layer_second_moment(
         },
         attrs={"description": "E_post (u.w)^2 = 1 + coefficient / width + O(1/width^2), first-layer unit, NTK param."},
     )
+
+
+def readout_renormalisation_mse(
+    net: kernels.FCN, x_train, y_train, x_test, g_test, temperature: float, widths
+) -> xr.Dataset:
+    """One-scalar kernel renormalisation (docs/finite_width_bayes.md Sec. 2 with the network's NNGP in place of K0:
+    the readout norm u is the only order parameter, Pacelli et al. 2023): per width N the saddle point u* of
+    S(u) = (N/2)(log u - u + 1) + log N(y; 0, u K + T), and the test MSE of GP regression with kernel u* K.
+    x_train (draw, n, d), y_train (draw, n); returns kr_mse and u_star (draw, kr_width)."""
+    from scipy import optimize
+
+    x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
+    if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
+        raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
+    widths = np.asarray(widths, dtype=np.int64)
+    if widths.ndim != 1 or np.any(widths < 1):
+        raise ValueError(f"widths: need a list of positive integers (got {widths})")
+    mse, u_star = np.zeros((len(x_train), len(widths))), np.zeros((len(x_train), len(widths)))
+    for i, (x, y) in enumerate(zip(x_train, y_train, strict=True)):
+        lam, vec = np.linalg.eigh(kernels.gram(net, x))
+        lam = np.maximum(lam, 0.0)
+        yt, ks = vec.T @ y, kernels.gram(net, x_test, x) @ vec
+        for j, n in enumerate(widths):
+
+            def ds_dt(t, n=n, lam=lam, yt=yt):  # u dS/du, monotone decreasing in t = log u
+                u = math.exp(t)
+                d = u * lam + temperature
+                return n / 2 * (1 - u) + 0.5 * u * np.sum(lam * yt**2 / d**2 - lam / d)
+
+            t = optimize.brentq(ds_dt, -30.0, 30.0, xtol=1e-14)
+            u = math.exp(t)
+            mse[i, j] = np.mean((ks @ (u * yt / (u * lam + temperature)) - g_test) ** 2)
+            u_star[i, j] = u
+    return xr.Dataset(
+        {"kr_mse": (("draw", "kr_width"), mse), "u_star": (("draw", "kr_width"), u_star)},
+        coords={"kr_width": widths},
+    )

@@ -610,6 +610,10 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     pred, pred_se = predicted_ratio(theory, grid)
     ax.plot(inv, pred, color="tab:blue", lw=1.5, label="first-order 1/width theory (same datasets)")
     ax.fill_between(inv, pred - 2 * pred_se, pred + 2 * pred_se, color="tab:blue", alpha=0.2, lw=0)
+    if "kr_mse" in theory:
+        kr_ratio = theory.kr_mse.sum("draw") / theory.gp_mse.sum()
+        ax.plot(1 / theory.kr_width.values, kr_ratio.values, "-.", color="tab:green", lw=1.2,
+                label="kernel renormalisation (readout scalar)")  # fmt: skip
     if fit is not None:
         line, line_se = fit_band(fit, grid)
         ax.plot(inv, line, "--", color="tab:red", lw=1.2,

@@ -5,6 +5,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import jax
+import numpy as np
 
 from nnft import bayes_linear, finite_width_bayes, kernels, store
 
@@ -27,6 +28,12 @@ out = finite_width_bayes.first_order_mse(
     n_samples=p["theory_samples"],
 )
 out = out.assign_coords(draw=ds.draw.values[draws])
+kr_widths = np.unique(np.geomspace(16, 4096, 25).astype(int))
+kr = finite_width_bayes.readout_renormalisation_mse(
+    net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
+    p["ridge"], kr_widths,
+)  # fmt: skip
+out = out.merge(kr.assign_coords(draw=out.draw.values))
 # The exactly solvable reference beside it: one-hidden-layer linear network, the isotropic design of
 # docs/finite_width_bayes.md Sec. 4 with a prior-mismatched teacher (|beta|^2 = 4 d), d = 30, P = 60, T = 0.05.
 x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
