@@ -339,7 +339,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("survey") == survey_dd | survey_lazy | {"results/survey/v/depth.zarr"} | survey_fig
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
-    everything_but_data |= train_a | {"results/b/train/n8_w16.zarr"}
+    everything_but_data |= train_a | {"results/b/train/n8_w16.zarr", "results/a/finite_width_bayes/theory.zarr"}
     finite_width = {
         f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
     } | finite_width_figures
