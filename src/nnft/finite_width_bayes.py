@@ -203,6 +203,8 @@ def first_order(
         raise ValueError(f"n_samples must be >= 2 and chunk >= 1 (got {n_samples}, {chunk})")
     p = x_train.shape[0]
     x_all = np.concatenate([x_train, x_test])
+    # memory: a chunk holds (depth - 1) fluctuation blocks of (P + Q) x P and their derivatives; cap it near 0.4 GB
+    chunk = max(1, min(chunk, 50_000_000 // (x_all.shape[0] * p * net.depth)))
     blocks = layer_kernels(net, x_all, p)
     chol = _cholesky_all(blocks, x_all, p, net)
     k_out = blocks[-1][1]
