@@ -617,8 +617,8 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     if fit is not None:
         line, line_se = fit_band(fit, grid)
         ax.plot(inv, line, "--", color="tab:red", lw=1.2,
-                label=f"fit a + b/width: a = {fit['a']:.3f} ± {np.sqrt(fit['cov'][0, 0]):.3f}, "
-                      f"χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
+                label=f"fit a + b/width (width ≥ {fit.get('min_width', widths.min())}): a = {fit['a']:.3f} ± "
+                      f"{np.sqrt(fit['cov'][0, 0]):.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
         ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
     ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
                 label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
