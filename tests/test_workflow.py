@@ -108,6 +108,7 @@ def check_outputs(wf: Path, config: dict) -> None:
             assert (wf / f"results/figures/{exp}_finite_width_bayes.png").stat().st_size > 10_000
             fwb = store.read(wf / f"results/{exp}/finite_width_bayes/theory.zarr")
             assert fwb.sizes["draw"] == spec["train"]["draws"] and np.all(np.isfinite(fwb.mse_coefficient))
+            assert fwb.sizes["direction"] == len(spec["target"]["degrees"]) + 1  # teacher directions + orthogonal
         else:
             assert not (wf / f"results/figures/{exp}_width_convergence.png").exists()
             assert not (wf / f"results/figures/{exp}_finite_width_bayes.png").exists()

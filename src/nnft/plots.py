@@ -593,7 +593,7 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
 
 
 def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict | None, title: str,
-                              per_draw: xr.Dataset | None = None):  # fmt: skip
+                              per_draw: xr.Dataset | None = None, weights: xr.Dataset | None = None):  # fmt: skip
     """(a) network / GP test-MSE ratio against 1/width: Langevin ensembles (1 s.e.), the first-order 1/width
     theory on the same datasets (2 s.e. band), a weighted a + b / width fit (1 s.e. band), the GP at 1;
     (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width."""
@@ -601,7 +601,10 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
 
     widths = summary.width.values
     linear = "linear_width" in theory.dims
-    fig, axes = plt.subplots(1, 3 if linear else 2, figsize=(15.0 if linear else 10.4, 4.4), constrained_layout=True)
+    panels = 2 + linear + (weights is not None)
+    shape = (2, 2) if panels == 4 else (1, panels)
+    fig, axes = plt.subplots(*shape, figsize=(5.2 * shape[1], 4.4 * shape[0]), constrained_layout=True)
+    axes = axes.ravel()
     ax, bx = axes[:2]
     grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
     grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
@@ -677,5 +680,23 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
                      fontsize=8)  # fmt: skip
         cx.legend(fontsize=6.5, loc="lower left")
         cx.grid(True, which="both", alpha=0.3)
+    if weights is not None:
+        dx = axes[-1]
+        dense = np.linspace(0.9 * widths.min(), 20 * widths.max(), 400)
+        for k, degree in enumerate(theory.direction_degree.values):
+            color = f"C{k}"
+            label = f"teacher direction of degree {degree}" if degree >= 0 else "orthogonal to the teacher"
+            coef = float(theory.weight_coefficient.isel(direction=k).mean())
+            dx.plot(1 / dense, 1 + coef / dense, "-", color=color, lw=1.2)
+            dx.errorbar(1 / weights.width.values, weights.moment.isel(direction=k).values,
+                        weights.moment_se.isel(direction=k).values, fmt="o", color=color, capsize=2, ms=4,
+                        label=label)  # fmt: skip
+        dx.axhline(1, color="k", lw=0.8)
+        dx.set_xlim(0, 1.12 / widths.min())
+        dx.set_xlabel("1 / width")
+        dx.set_ylabel("first-layer weights: mean over units of (u·w)² (prior: 1)")
+        dx.set_title("feature learning: networks (markers) vs first order (lines)", fontsize=8)
+        dx.legend(fontsize=7)
+        dx.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig

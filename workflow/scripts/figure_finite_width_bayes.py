@@ -35,7 +35,20 @@ if use.sum() >= 3 and np.all(np.isfinite(se[use])) and np.all(se[use] > 0):
     fit = finite_width_bayes.inverse_width_fit(widths[use], summary.ratio.values[use], se[use])
     fit["min_width"] = int(widths[use].min())
 print(f"fit: {fit}", file=sys.stderr)
+weights = None
+if "first_layer_moment" in train and "direction_vector" in theory:  # measured u^T M u per direction, chains pooled
+    u = theory.direction_vector.values
+    m = train.first_layer_moment.sel(n_train=n).transpose("width", "draw", "member", ...).values
+    proj = np.einsum("ki,wdmij,kj->wdmk", u, m, u)
+    flat = proj.reshape(proj.shape[0], -1, proj.shape[-1])
+    weights = xr.Dataset(
+        {
+            "moment": (("width", "direction"), flat.mean(1)),
+            "moment_se": (("width", "direction"), flat.std(1, ddof=1) / np.sqrt(flat.shape[1])),
+        },
+        coords={"width": train.width.values},
+    )
 title = f"{snakemake.wildcards.experiment}: finite-width networks vs exact GP at n = {theory.attrs['n_train']}"
-fig = plots.finite_width_bayes_figure(summary, theory, fit, title, per_draw)
+fig = plots.finite_width_bayes_figure(summary, theory, fit, title, per_draw, weights)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

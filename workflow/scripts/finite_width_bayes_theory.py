@@ -28,6 +28,22 @@ out = finite_width_bayes.first_order_mse(
     n_samples=p["theory_samples"],
 )
 out = out.assign_coords(draw=ds.draw.values[draws])
+# First-layer weights: along each teacher direction and one direction orthogonal to all of them.
+teacher = ds.term_direction.values
+other = np.random.default_rng(p["seed"]).standard_normal(teacher.shape[1])
+other -= teacher.T @ np.linalg.lstsq(teacher.T, other, rcond=None)[0]
+directions = np.concatenate([teacher, other[None] / np.linalg.norm(other)])
+moments = [
+    finite_width_bayes.first_layer_second_moment(net, xd, yd, p["ridge"], directions, k)
+    for xd, yd, k in zip(
+        ds.x_train.values[draws, :n], ds.y_train.values[draws, :n],
+        jax.random.split(jax.random.fold_in(jax.random.key(p["seed"]), 1 + n), p["draws"]), strict=True,
+    )
+]  # fmt: skip
+out["weight_coefficient"] = (("draw", "direction"), np.stack([m.coefficient.values for m in moments]))
+out["weight_coefficient_se"] = (("draw", "direction"), np.stack([m.coefficient_se.values for m in moments]))
+out["direction_vector"] = (("direction", "dim"), moments[0].direction_vector.values)
+out["direction_degree"] = (("direction",), np.append(ds.term_degree.values, -1))  # -1: orthogonal to the teacher
 kr_widths = np.unique(np.geomspace(16, 4096, 25).astype(int))
 kr = finite_width_bayes.readout_renormalisation_mse(
     net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
