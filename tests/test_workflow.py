@@ -98,7 +98,7 @@ def check_outputs(wf: Path, config: dict) -> None:
             assert ds.sizes["width"] == 1 and ds.sizes["n_train"] == 1
             assert np.all(ds.ess.values > 0)
             assert ds.sizes["member"] == spec["train"]["members"]
-        for fig in ("networks", "learning_curves", "mode_errors"):
+        for fig in ("networks", "learning_curves", "mode_errors", "diagnostics"):
             for ext in ("png", "pdf"):
                 assert (wf / f"results/figures/{exp}_{fig}.{ext}").stat().st_size > 10_000
         comparison = store.read(wf / f"results/{exp}/comparison.zarr")
@@ -263,6 +263,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     }
     # figures that show the trained networks
     fig_a, fig_b = figures("a", ["networks", "learning_curves"]), figures("b", ["networks", "learning_curves"])
+    diag_a, diag_b = figures("a", ["diagnostics"]), figures("b", ["diagnostics"])  # every training job's traces
 
     def set_members(e):
         e["a"]["train"]["members"] = 3
@@ -271,7 +272,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     width_fig_a = {
         f"results/figures/a_{f}.{x}" for f in ("width_convergence", "finite_width_bayes") for x in ("png", "pdf")
     }
-    assert with_change(set_members) == train_a | fig_a | width_fig_a
+    assert with_change(set_members) == train_a | fig_a | width_fig_a | diag_a
 
     def set_checkpoint_interval(e):
         e["a"]["train"]["checkpoint_minutes"] = 1  # does not change any result
@@ -281,16 +282,22 @@ def test_partial_reruns(workflow_run, tmp_path):
     def set_width(e):
         e["b"]["model"]["width"] = 32  # the infinite-width theory does not see the width
 
-    assert with_change(set_width) == {"results/b/train/n8_w32.zarr"} | fig_b
+    assert with_change(set_width) == {"results/b/train/n8_w32.zarr"} | fig_b | diag_b
 
     def set_ridge(e):
         e["b"]["ridge"] = 0.3
 
-    assert with_change(set_ridge) == {
-        "results/b/theory.zarr",
-        "results/b/gp.zarr",
-        "results/b/train/n8_w16.zarr",
-    } | figures("b") | compare("b")
+    assert (
+        with_change(set_ridge)
+        == {
+            "results/b/theory.zarr",
+            "results/b/gp.zarr",
+            "results/b/train/n8_w16.zarr",
+        }
+        | figures("b")
+        | compare("b")
+        | diag_b
+    )
 
     def set_spectra_depths(sp):
         sp["s"]["depths"] = [2, 4]
@@ -344,9 +351,9 @@ def test_partial_reruns(workflow_run, tmp_path):
     finite_width = {
         f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
     } | finite_width_figures
-    assert planned == everything_but_data | figs | width_fig_a | spectra_outputs | compare("a") | compare("b") | (
-        finite_width | hp_scan | survey_dd | survey_lazy | survey_fig
-    )
+    assert planned == everything_but_data | figs | diag_a | diag_b | width_fig_a | spectra_outputs | compare(
+        "a"
+    ) | compare("b") | (finite_width | hp_scan | survey_dd | survey_lazy | survey_fig)
     assert planned_after_editing("hyperparameters") == hp_scan
     assert planned_after_editing("finite_width") == finite_width
     assert planned_outputs(wf) == set()

@@ -700,3 +700,42 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         dx.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def diagnostics_figure(trains: list[xr.Dataset], title: str):
+    """Equilibration of every training job of an experiment: (a) data loss SSE/2 against Langevin steps (mean over
+    chains, one line per job; the burn-in, which is not recorded, shaded), (b) the first probe output of every chain
+    of the last job, (c) effective sample size of the probe outputs per chain against the number of records."""
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15.0, 4.2), constrained_layout=True)
+    colors = plt.cm.viridis(np.linspace(0.1, 0.85, len(trains)))
+    burn = max(int(t.attrs["burn_in_steps"]) for t in trains)
+    ax.axvspan(0, burn, color="0.85", lw=0, label="burn-in (longest; not recorded)")
+    for i, (t, color) in enumerate(zip(trains, colors, strict=True)):
+        label = f"n = {int(t.n_train.values[0])}, width {int(t.width.values[0])}"
+        steps = t.attrs["burn_in_steps"] + (np.arange(t.sizes["record"]) + 1) * t.attrs["steps_per_eval"]
+        loss = t.loss.values.reshape(-1, t.sizes["record"])  # (chain, record)
+        ax.plot(steps, loss.mean(0), color=color, lw=1.0, label=label)
+        ess = t.ess.values.ravel()
+        cx.plot(np.full(ess.size, i) + np.linspace(-0.15, 0.15, ess.size), ess, "o", ms=3, color=color)
+        cx.plot([i - 0.3, i + 0.3], [t.sizes["record"]] * 2, "k-", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("Langevin step")
+    ax.set_ylabel("data loss SSE / 2 (mean over chains)")
+    ax.legend(fontsize=6.5, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    last = trains[-1]
+    probe = last.probe_trace.isel(probe=0).values.reshape(-1, last.sizes["record"])
+    steps = last.attrs["burn_in_steps"] + (np.arange(last.sizes["record"]) + 1) * last.attrs["steps_per_eval"]
+    for j, trace in enumerate(probe):
+        bx.plot(steps, trace, lw=0.7, alpha=0.8, color=plt.cm.tab10(j % 10))
+    bx.set_xlabel("Langevin step")
+    bx.set_ylabel("f at the first test point (every chain)")
+    bx.set_title(f"last job: n = {int(last.n_train.values[0])}, width {int(last.width.values[0])}", fontsize=8)
+    bx.grid(True, alpha=0.3)
+    cx.set_xticks(range(len(trains)))
+    cx.set_xticklabels([f"n{int(t.n_train.values[0])}\nw{int(t.width.values[0])}" for t in trains], fontsize=7)
+    cx.set_ylabel("effective sample size per chain (line: records)")
+    cx.set_ylim(0, 1.1 * max(t.sizes["record"] for t in trains))
+    cx.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    return fig

@@ -138,6 +138,14 @@ def finite_width_bayes_params(wildcards):
     }
 
 
+def all_train_stores(wildcards):
+    """Every training job of an experiment: the learning curve's and the width-convergence study's, once each."""
+    stores = train_stores(wildcards)
+    if exp(wildcards)["train"].get("width_convergence"):
+        stores = stores + [s for s in width_stores(wildcards) if s not in stores]
+    return stores
+
+
 def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
@@ -153,7 +161,7 @@ def finite_width_params(*keys):
     return params
 
 
-FIGURES = ("networks", "learning_curves", "mode_errors")
+FIGURES = ("networks", "learning_curves", "mode_errors", "diagnostics")
 FINITE_WIDTH_FIGURES = (
     "kernel_flow",
     "kurtosis",

@@ -129,3 +129,23 @@ rule figure_width_convergence:
         code=code_version("plots", "langevin"),
     script:
         "../scripts/figure_width_convergence.py"
+
+
+rule figure_diagnostics:
+    input:
+        train=all_train_stores,
+    output:
+        png=report(
+            "results/figures/{experiment}_diagnostics.png",
+            caption="../report/diagnostics.rst",
+            category="Learning curves",
+        ),
+        pdf="results/figures/{experiment}_diagnostics.pdf",
+    log:
+        "logs/{experiment}/figure_diagnostics.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots"),
+    script:
+        "../scripts/figure_diagnostics.py"
