@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 import warnings
 from importlib import metadata
@@ -72,8 +73,14 @@ def write(ds: xr.Dataset, path: str | os.PathLike, attrs: dict | None = None) ->
             raise OSError(e.errno, f"cannot write the store {path}: {reason}. Nothing was stored.") from e
         raise
     finally:
-        if tmp.exists():
+        # Zarr's asynchronous chunk writes can still land in tmp after to_zarr has raised (seen on a full disk), so
+        # a single rmtree may lose the race and leave a temporary behind: retry, bounded (about 2.5 s at most).
+        for _ in range(50):
+            if not tmp.exists():
+                break
             shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.exists():
+                time.sleep(0.05)
 
 
 _STORAGE_ERRORS = {
