@@ -3,3 +3,28 @@ import os
 # Two CPU devices for JAX, so sharding code paths are testable without a GPU (style.md Sec. 9).
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest  # noqa: E402  (after the JAX environment above)
+
+
+@pytest.fixture(scope="module")
+def linear_problem():
+    """Shared by test_langevin.py and test_metropolis.py: a linear model with an analytic Gaussian posterior."""
+    import numpy as np
+
+    from nnft import kernels, sphere
+
+    # depth = 1 is a linear model f = sqrt(sigma_w2) x.W + sqrt(sigma_b2) b: its posterior is exactly the GP with
+    # kernel sigma_w2 t + sigma_b2 and noise variance T. n = 6 < d = 8, T = 0.3: the mean depends strongly on T.
+    rng = np.random.default_rng(5)
+    net = kernels.FCN(dim=8, depth=1, sigma_w2=1.5, sigma_b2=0.2, input_scaling="sqrt_d")
+    x = sphere.sample_sphere(rng, 6, 8)
+    y = rng.standard_normal(6)
+    xt = sphere.sample_sphere(rng, 12, 8)
+    ridge = 0.3
+    k, ks, kss = kernels.gram(net, x), kernels.gram(net, xt, x), kernels.gram(net, xt)
+    a = np.linalg.solve(k + ridge * np.eye(6), np.c_[y, ks.T])
+    mean, cov = ks @ a[:, 0], kss - ks @ a[:, 1:]
+    # The mean a sampler at the wrong temperature (2T, the loss-as-mean pitfall of Sec. 1c in miniature) would give.
+    wrong = ks @ np.linalg.solve(k + 2 * ridge * np.eye(6), y)
+    return net, x, y, xt, ridge, mean, np.diag(cov), wrong

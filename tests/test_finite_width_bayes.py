@@ -52,7 +52,7 @@ def test_kernel_fluctuations_match_the_vertex_recursion(relu_pair):
     net, x = relu_pair
     blocks = finite_width_bayes.layer_kernels(net, x, 2)
     np.testing.assert_allclose(blocks[-1][1], kernels.gram(net, x), rtol=1e-12)
-    chol = finite_width_bayes._cholesky_all(blocks, x, 2, net)
+    chol = finite_width_bayes._cholesky_all(x, net)
     with jax.enable_x64(True):
         parts, mu = finite_width_bayes._fluctuation_samples(
             jax.random.split(jax.random.key(1), 100_000), jnp.asarray(x), [jnp.asarray(c) for c in chol],

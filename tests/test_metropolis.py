@@ -9,23 +9,6 @@ import pytest
 from nnft import kernels, langevin, metropolis, networks, sphere
 
 
-@pytest.fixture(scope="module")
-def linear_problem():
-    # depth = 1 is a linear model: its posterior is exactly the GP with kernel sigma_w2 t + sigma_b2 and noise
-    # variance T (the fixture of test_langevin.py). n = 6 < d = 8, T = 0.3: the mean depends strongly on T.
-    rng = np.random.default_rng(5)
-    net = kernels.FCN(dim=8, depth=1, sigma_w2=1.5, sigma_b2=0.2, input_scaling="sqrt_d")
-    x = sphere.sample_sphere(rng, 6, 8)
-    y = rng.standard_normal(6)
-    xt = sphere.sample_sphere(rng, 12, 8)
-    ridge = 0.3
-    k, ks, kss = kernels.gram(net, x), kernels.gram(net, xt, x), kernels.gram(net, xt)
-    a = np.linalg.solve(k + ridge * np.eye(6), np.c_[y, ks.T])
-    mean, cov = ks @ a[:, 0], kss - ks @ a[:, 1:]
-    wrong = ks @ np.linalg.solve(k + 2 * ridge * np.eye(6), y)  # the posterior mean at temperature 2T
-    return net, x, y, xt, ridge, mean, np.diag(cov), wrong
-
-
 def _linear_weight_moment(net, x, y, ridge):
     """Exact posterior E[w w^T] of the depth-1 model's weights in prior units (standard-normal coordinates):
     features phi = [sqrt(sigma_w2 g) x, sqrt(sigma_b2)], precision I + phi^T phi / T, mean Sigma phi^T y / T."""

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import kernels
+from . import activations, kernels
 
 
 def _check_net(net: kernels.FCN) -> None:
@@ -113,12 +113,7 @@ def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act_name, slopes, var
     """Per key: each hidden layer's single-unit fluctuation propagated to the output kernel (parts: (L - 1, P + Q,
     P), block form) and the kernel shift mu^(L), by forward-mode Jacobians and Hessians of the kernel maps."""
     depth = len(variances)
-    phi = {"erf": jax.scipy.special.erf}.get(act_name)
-    if phi is None:
-        ap, am = slopes
-
-        def phi(z):
-            return jnp.where(z > 0, ap * z, am * z)
+    phi = activations.parse(act_name).jax_fn  # the networks' own activation (closed-form class, by name)
 
     def one(key):
         ks = jax.random.split(key, depth)
@@ -156,7 +151,7 @@ def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act_name, slopes, var
     return jax.vmap(one)(keys)
 
 
-def _cholesky_all(kernels_block, x_all, n_train, net):
+def _cholesky_all(x_all, net):
     """Full (P + Q)^2 Cholesky factors of K^(l) for l >= 2 (the hidden layers sampled by z = chol xi)."""
     act = net.act
     out = [np.zeros((1, 1))]
@@ -206,7 +201,7 @@ def first_order(
     # memory: a chunk holds (depth - 1) fluctuation blocks of (P + Q) x P and their derivatives; cap it near 0.4 GB
     chunk = max(1, min(chunk, 50_000_000 // (x_all.shape[0] * p * net.depth)))
     blocks = layer_kernels(net, x_all, p)
-    chol = _cholesky_all(blocks, x_all, p, net)
+    chol = _cholesky_all(x_all, net)
     k_out = blocks[-1][1]
     a = np.linalg.inv(k_out[:p] + temperature * np.eye(p))
     a = 0.5 * (a + a.T)
@@ -385,11 +380,7 @@ def first_layer_second_moment(
     gamma, _ = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), temperature)
     (w2_0, b2_0), (w2_1, _), *_ = net.layer_variances()
     act = net.act
-    phi = {"erf": jax.scipy.special.erf}.get(act.name)
-    if phi is None:
-
-        def phi(z):
-            return jnp.where(z > 0, act.slopes[0] * z, act.slopes[1] * z)
+    phi = act.jax_fn
 
     @jax.jit
     def moments(k):
