@@ -307,6 +307,43 @@ def first_order(net: kernels.FCN, x_train, y_train, temperature: float) -> Linea
     return LinearPosterior(c_mean, c_cov, u_mean, 2.0 / n, 1.0, 0.0, "first_order")
 
 
+def adaptive_kernel(
+    net: kernels.FCN, x_train, y_train, temperature: float, damping: float = 0.5, max_iter: int = 10_000
+) -> LinearPosterior:
+    """The adaptive-kernel saddle point (docs/finite_width_bayes.md Sec. 8) in closed form: a linear unit tilted by
+    exp(sigma_a2 / N z^T Gamma z), z = sqrt(sigma_w2 g) X w, is Gaussian, w ~ N(0, S) with
+    S^{-1} = I - 2 (s / N) X^T Gamma X, and the kernel G = s X S X^T, Gamma = 1/2 (alpha alpha^T - (G + T)^{-1}),
+    are solved together (damped fixed point). The predictor is GP regression with G, i.e. the prior c ~ N(0, s S).
+    u_mean and u_mode hold the kernel scale tr G / tr K0. Raises ValueError where S^{-1} stops being positive
+    definite (the tilted unit is not normalisable: no saddle point at this width)."""
+    spec = spectrum(net, x_train, y_train)
+    if not 0 < damping <= 1:
+        raise ValueError(f"damping must be in (0, 1] (got {damping})")
+    x = np.asarray(x_train, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64)
+    d, p, s_, n = x.shape[1], x.shape[0], spec.s, spec.width
+    cov = np.eye(d)
+    for _ in range(max_iter):
+        g = s_ * x @ cov @ x.T
+        a = np.linalg.inv(g + temperature * np.eye(p))
+        alpha = a @ y
+        prec = np.eye(d) - (s_ / n) * x.T @ (np.outer(alpha, alpha) - a) @ x
+        prec = 0.5 * (prec + prec.T)
+        if np.linalg.eigvalsh(prec)[0] <= 0:
+            raise ValueError(f"no adaptive-kernel saddle point at width {n}: the tilted unit is not normalisable")
+        new = np.linalg.inv(prec)
+        if np.max(np.abs(new - cov)) < 1e-13:
+            cov = new
+            break
+        cov = (1 - damping) * cov + damping * new
+    else:
+        raise ValueError(f"no adaptive-kernel saddle point at width {n}: not converged in {max_iter} iterations")
+    prior = s_ * cov
+    gain = prior @ x.T @ np.linalg.inv(s_ * x @ cov @ x.T + temperature * np.eye(p))
+    scale = float(np.trace(cov @ x.T @ x) / np.trace(x.T @ x))
+    return LinearPosterior(gain @ y, prior - gain @ x @ prior, scale, 0.0, scale, 0.0, "adaptive_kernel")
+
+
 def predict(post: LinearPosterior, x_test) -> xr.Dataset:
     """Mean x . E[c] and variance x^T Cov[c] x of f(x) on unit-norm test inputs (rows of x_test)."""
     x = np.asarray(x_test, dtype=np.float64)
@@ -481,16 +518,21 @@ def isotropic_design(dim: int, n_train: int, target_scale2: float, seed: int = 0
 
 
 def width_sweep(x, y, beta, widths, temperature: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0) -> xr.Dataset:
-    """Test MSE of the exact finite-width posterior, kernel renormalisation, first order in 1/N and the GP of the
-    one-hidden-layer linear network at each width (dims: width)."""
+    """Test MSE of the exact finite-width posterior, kernel renormalisation, first order in 1/N, the adaptive-kernel
+    saddle point (NaN where it has none) and the GP of the one-hidden-layer linear network at each width."""
     rows = []
     for width in widths:
         net = kernels.FCN(dim=x.shape[1], depth=2, activation="identity", sigma_w2=(sigma_w2, sigma_a2),
                           sigma_b2=0.0, width=int(width))  # fmt: skip
-        rows.append([test_mse(f(net, x, y, temperature).c_mean, beta)
-                     for f in (gp, exact_posterior, kernel_renormalisation, first_order)])  # fmt: skip
+        row = [test_mse(f(net, x, y, temperature).c_mean, beta)
+               for f in (gp, exact_posterior, kernel_renormalisation, first_order)]  # fmt: skip
+        try:
+            row.append(test_mse(adaptive_kernel(net, x, y, temperature).c_mean, beta))
+        except ValueError:  # no saddle point at this width
+            row.append(np.nan)
+        rows.append(row)
     rows = np.array(rows)
-    names = ("gp_mse", "exact_mse", "kernel_renormalisation_mse", "first_order_mse")
+    names = ("gp_mse", "exact_mse", "kernel_renormalisation_mse", "first_order_mse", "adaptive_kernel_mse")
     return xr.Dataset(
         {name: (("width",), rows[:, i]) for i, name in enumerate(names)},
         coords={"width": np.asarray(widths, dtype=np.int64)},

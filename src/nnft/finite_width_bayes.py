@@ -183,7 +183,9 @@ def first_order(
     Returns gp_mean (test_sample) and correction (test_sample) with its Monte Carlo standard error; with g_test
     also the GP test MSE and the first-order coefficient of the test MSE, mse(n) = mse_gp + mse_coefficient / n
     + O(1/n^2) (strictly first order: 2 mean((m_GP - g) correction)), with its standard error. All hidden layers
-    have width net.width; the result's 1/n coefficients do not depend on it.
+    have width net.width; the result's 1/n coefficients do not depend on it. `loop` (and mse_loop_coefficient) is
+    the part m'[mu] + 1/2 m''[C] that the adaptive-kernel saddle point leaves out (adaptive_kernel.py); the rest,
+    E m'[Delta] l'[Delta], is the saddle point's own first order.
     """
     _check_net(net)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
@@ -227,34 +229,39 @@ def first_order(
             stats.append(np.asarray(_bracket(cross, mu, aj, alj, bj, p, rj)))
     per_sample = np.concatenate(stats)  # (samples, Q [+ 1])
     q = x_test.shape[0]
-    corr = per_sample[:, :q]
+    corr, loop = per_sample[:, :q], per_sample[:, :q] - per_sample[:, q : 2 * q]
     out = xr.Dataset(
         {
             "gp_mean": (("test_sample",), m0),
             "correction": (("test_sample",), corr.mean(0)),
             "correction_se": (("test_sample",), corr.std(0, ddof=1) / math.sqrt(n_samples)),
+            "loop": (("test_sample",), loop.mean(0)),
+            "loop_se": (("test_sample",), loop.std(0, ddof=1) / math.sqrt(n_samples)),
         },
         attrs={"temperature": float(temperature), "n_samples": int(n_samples),
                "description": "posterior mean = gp_mean + correction / width + O(1/width^2)"},
     )  # fmt: skip
     if resid is not None:
-        coef = 2 * per_sample[:, q]
+        coef, loop_coef = 2 * per_sample[:, 2 * q], 2 * (per_sample[:, 2 * q] - per_sample[:, 2 * q + 1])
         out["gp_mse"] = float(np.mean(resid**2))
         out["mse_coefficient"] = float(coef.mean())
         out["mse_coefficient_se"] = float(coef.std(ddof=1) / math.sqrt(n_samples))
+        out["mse_loop_coefficient"] = float(loop_coef.mean())
+        out["mse_loop_coefficient_se"] = float(loop_coef.std(ddof=1) / math.sqrt(n_samples))
     return out
 
 
 @partial(jax.jit, static_argnames=("p",))
 def _bracket(cross, mu, a, alpha, b, p, resid):
-    """Per sample: m'[mu] + 1/2 m''[Delta] + m'[Delta] l'[Delta] on the test points (and, with resid, its
-    projection mean(resid * .))."""
+    """Per sample: m'[mu] + 1/2 m''[Delta] + m'[Delta] l'[Delta] on the test points, then its tilt part
+    m'[Delta] l'[Delta] alone (and, with resid, both projected: mean(resid * .))."""
 
     def one(parts, m):
         # E Q(sum_l Delta_l) = sum_l E Q(Delta_l) for independent zero-mean parts and a quadratic Q: the cross
         # terms only add noise, so each hidden layer's fluctuation enters on its own.
         m_tt, m_st = m[:p], m[p:]
         total = m_st @ alpha - b @ (m_tt @ alpha)  # m'[mu]
+        tilt = jnp.zeros_like(total)
         for c in parts:
             d_tt, d_st = c[:p], c[p:]
             d_alpha = d_tt @ alpha
@@ -263,9 +270,10 @@ def _bracket(cross, mu, a, alpha, b, p, resid):
             m2 = -d_st @ ad_alpha + b @ (d_tt @ ad_alpha)
             l1 = 0.5 * alpha @ d_alpha - 0.5 * jnp.sum(a * d_tt)
             total = total + m2 + m1 * l1
+            tilt = tilt + m1 * l1
         if resid is None:
-            return total
-        return jnp.concatenate([total, jnp.mean(resid * total)[None]])
+            return jnp.concatenate([total, tilt])
+        return jnp.concatenate([total, tilt, jnp.mean(resid * total)[None], jnp.mean(resid * tilt)[None]])
 
     return jax.vmap(one)(cross, mu)
 

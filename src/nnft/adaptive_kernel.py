@@ -1,0 +1,229 @@
+"""Adaptive-kernel (mean-field) theory of finite-width Bayesian networks (docs/finite_width_bayes.md Sec. 8).
+
+The first-order theory (finite_width_bayes.first_order) expands the posterior around the NNGP; where the data
+move the kernel by O(1) it over-predicts the networks' gain, as the exactly solvable linear network shows
+(bayes_linear). This module resums the part of the expansion that makes the kernel *adapt*: every hidden unit is
+an independent draw from its prior tilted by the evidence gradient of the layer above, and the layer kernels are
+solved self-consistently (Seroussi, Naveh & Ringel 2023; the kernel-level saddle point of the exact posterior).
+
+Exact posterior in the kernel picture: with G^(l+1) = sigma_w2[l] / n sum_i s(z_i) s(z_i)^T + sigma_b2[l] the
+empirical kernel of hidden layer l (n units, z_i ~ N(0, G^(l)) given the layer below) and f | G^(L) ~ N(0, G^(L)),
+
+    p(z | D) ∝ prod_l prod_i N(z_i^(l); 0, G^(l)) * N(y; 0, G^(L) + T).
+
+Introduce each G^(l) as an order parameter with a conjugate Gamma^(l) (train x train). The units of a layer then
+decouple, and the saddle point of the resulting action (exact as n -> infinity with P / n fixed, up to the loop
+terms below) is
+
+    Gamma^(L)   = dl/dG^(L) = 1/2 (alpha alpha^T - A),   A = (G^(L) + T)^{-1},  alpha = A y,
+    G^(l+1)     = sigma_w2[l] E_l[s s^T] + sigma_b2[l],   E_l: z ~ N(0, G^(l)) tilted by exp(sigma_w2[l] / n s^T Gamma^(l+1) s),
+    Gamma^(l)   = J_l^T Gamma^(l+1)  (the kernel map's vector-Jacobian product at the adapted G^(l)),
+
+and the predictor is GP regression with the adapted last kernel G^(L). The first hidden layer is sampled in weight
+space (z = sqrt(sigma_w2 g) X w + sqrt(sigma_b2) b, w in R^d), so its tilt is exact and non-Gaussian: the units
+can grow along the teacher's directions. Deeper layers are sampled as z = chol(G^(l)) xi with fixed xi (common
+random numbers make the fixed-point iteration deterministic). Every tilted average is an importance-weighted
+average over prior samples, used as a control variate: G^(l+1) = F(G^(l)) + sigma_w2 sum_i (omega_i - 1/M) s_i s_i^T
+with F the closed-form kernel map, so the Monte Carlo noise is that of the adaptation only.
+
+What the saddle leaves out, at O(1/n) around the NNGP, is the loop part of the first-order theory: the prior's
+kernel shift m'[mu] and the fluctuation term 1/2 m''[C] (finite_width_bayes.first_order returns it as `loop`).
+Expanded to first order, the saddle gives exactly the remaining (tilt) term E m'[Delta] l'[Delta]. The
+back-propagation Gamma^(l) = J^T Gamma^(l+1) keeps the Gaussian part of the single-unit log partition function;
+its non-Gaussian remainder changes the predictor at O(1/n^2).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from . import kernels
+from .finite_width_bayes import _check_net, _kernel_map
+
+
+def _full_map(act, w2, b2, g):
+    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix."""
+    return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]
+
+
+def _weights(s_train, gamma, c):
+    """Normalised importance weights exp(c s^T Gamma s) of prior samples s (M, P), and their log-tilts."""
+    tilt = c * jnp.einsum("mi,ij,mj->m", s_train, gamma, s_train)
+    return jax.nn.softmax(tilt), tilt
+
+
+def _gammas(net, g_layers, y, temperature):
+    """Backward: Gamma^(L) = dl/dG^(L) on the train points, pulled down through the kernel maps at the adapted
+    kernels (g_layers: G^(2..L), train blocks). Entry l holds Gamma^(l)."""
+    act, variances, depth = net.act, net.layer_variances(), net.depth
+    p = y.shape[0]
+    a = jnp.linalg.inv(g_layers[-1] + temperature * jnp.eye(p))
+    a = 0.5 * (a + a.T)
+    alpha = a @ y
+    gammas = [None] * (depth + 1)
+    gammas[depth] = 0.5 * (jnp.outer(alpha, alpha) - a)
+    for l in range(depth - 1, 1, -1):  # Gamma^(l) from Gamma^(l+1) through F_l (weight layer l, 0-based)
+        w2, b2 = variances[l]
+        _, vjp = jax.vjp(lambda g, w2=w2, b2=b2: _full_map(act, w2, b2, g), g_layers[l - 2])
+        (gl,) = vjp(gammas[l + 1])
+        gammas[l] = 0.5 * (gl + gl.T)
+    return gammas
+
+
+def _tilted_layer(s, s_train, gamma, c, base, w2):
+    """G = base + w2 sum_i (omega_i - 1/M) s_i s_i^T with omega the normalised tilt exp(c s^T Gamma s) of the
+    train entries (the closed-form map as control variate), and the effective sample fraction."""
+    omega, _ = _weights(s_train, gamma, c)
+    m = s.shape[0]
+    shift = w2 * (s.T * (omega - 1.0 / m)) @ s
+    return base + 0.5 * (shift + shift.T), 1.0 / (m * jnp.sum(omega**2))
+
+
+@partial(jax.jit, static_argnames=("net",))
+def _iterate(net, s1, xi, k_train, g_layers, y, temperature, damping):
+    """One damped fixed-point step of the saddle-point equations on the train points (module docstring; the tilts
+    only see the train points, so the iteration never needs the test points). g_layers: G^(2..L), train blocks.
+    Returns the new kernels, each hidden layer's effective sample fraction and the Gammas."""
+    variances, n = net.layer_variances(), net.width
+    gammas = _gammas(net, g_layers, y, temperature)
+    new, ess = [], []
+    for l in range(1, net.depth):  # hidden layer l produces G^(l+1) through weight layer l (0-based)
+        w2, b2 = variances[l]
+        if l == 1:
+            s, base = s1, k_train[1]
+        else:
+            g_in = g_layers[l - 2]
+            chol = jnp.linalg.cholesky(g_in + 1e-10 * jnp.mean(jnp.diag(g_in)) * jnp.eye(g_in.shape[0]))
+            s, base = net.act.jax_fn(xi[l - 2] @ chol.T), _full_map(net.act, w2, b2, g_in)
+        g_new, e = _tilted_layer(s, s, gammas[l + 1], w2 / n, base, w2)
+        new.append((1 - damping) * g_layers[l - 1] + damping * g_new)
+        ess.append(e)
+    return new, jnp.stack(ess), gammas
+
+
+@partial(jax.jit, static_argnames=("net", "p"))
+def _complete(net, p, s1, xi, xi_test, k_full, gammas):
+    """The converged kernels over train + test points: the same tilted units (their train entries are the
+    iteration's samples), with the test entries drawn from the Gaussian conditional on the train entries."""
+    variances, n = net.layer_variances(), net.width
+    g_full = []
+    for l in range(1, net.depth):
+        w2, b2 = variances[l]
+        if l == 1:
+            s, base = s1, k_full[1]
+        else:
+            g_in = g_full[-1]
+            jitter = 1e-10 * jnp.mean(jnp.diag(g_in))
+            g_tt = g_in[:p, :p] + jitter * jnp.eye(p)
+            chol = jnp.linalg.cholesky(g_tt)
+            z_train = xi[l - 2] @ chol.T
+            reg = jax.scipy.linalg.cho_solve((chol, True), g_in[:p, p:])  # (P, Q): G_tt^{-1} G_t*
+            schur = g_in[p:, p:] - g_in[p:, :p] @ reg
+            chol_s = jnp.linalg.cholesky(schur + jitter * jnp.eye(schur.shape[0]))
+            z = jnp.concatenate([z_train, z_train @ reg + xi_test[l - 2] @ chol_s.T], axis=1)
+            s, base = net.act.jax_fn(z), _full_map(net.act, w2, b2, g_in)
+        g_full.append(_tilted_layer(s, s[:, :p], gammas[l + 1], w2 / n, base, w2)[0])
+    return g_full[-1]
+
+
+def saddle_point(
+    net: kernels.FCN,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    temperature: float,
+    key: jax.Array,
+    n_samples: int = 16384,
+    directions: np.ndarray | None = None,
+    damping: float = 0.5,
+    tol: float = 1e-8,
+    max_iter: int = 400,
+) -> xr.Dataset:
+    """Adaptive-kernel saddle point of width-`net.width` networks (every hidden layer that wide).
+
+    Returns the posterior-mean prediction `mean` on the test points (GP regression with the adapted last kernel),
+    `gp_mean` (the NNGP's), each hidden layer's importance-sampling effective fraction `ess_fraction` and, with unit
+    `directions` (k, d), the first-layer weights' posterior second moment E (u.w)^2 along each (prior: 1).
+    `normalisability_margin` is the largest 2 c s^T Gamma s of a first-layer unit over sampled unit weight vectors
+    (the tilted law needs < 1). Raises ValueError when there is no saddle point: the margin reaches 1 (at small
+    width the tilt outgrows the prior), the kernels diverge, or the iteration does not converge."""
+    _check_net(net)
+    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    y = np.asarray(y_train, np.float64)
+    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != net.dim or x_test.shape[1] != net.dim:
+        raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
+    if y.shape != (x_train.shape[0],):
+        raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    if n_samples < 16:
+        raise ValueError(f"n_samples must be >= 16 (got {n_samples})")
+    if not 0 < damping <= 1:
+        raise ValueError(f"damping must be in (0, 1] (got {damping})")
+    p = x_train.shape[0]
+    x_all = np.concatenate([x_train, x_test])
+    (w2_0, b2_0), *rest = net.layer_variances()
+    with jax.enable_x64(True):
+        k_full = [jnp.asarray(w2_0 * net.input_gain2 * x_all @ x_all.T + b2_0)]
+        for w2, b2 in rest:
+            k_full.append(_full_map(net.act, w2, b2, k_full[-1]))
+        k_train = [k[:p, :p] for k in k_full]
+        kw, kb, kx, kt = jax.random.split(key, 4)
+        w = jax.random.normal(kw, (n_samples, net.dim), jnp.float64)
+        b = jax.random.normal(kb, (n_samples,), jnp.float64)
+        s1 = net.act.jax_fn(math.sqrt(w2_0 * net.input_gain2) * w @ x_all.T + math.sqrt(b2_0) * b[:, None])
+        xi = jax.random.normal(kx, (max(net.depth - 2, 1), n_samples, p), jnp.float64)
+        xi_test = jax.random.normal(kt, (max(net.depth - 2, 1), n_samples, len(x_test)), jnp.float64)
+        g_layers = list(k_train[1:])
+        yj = jnp.asarray(y)
+        # A first-layer unit's tilt grows like |w|^2 along every ray (the ReLU family is homogeneous), against the
+        # prior's |w|^2 / 2: the tilted law is normalisable only while 2 c s(X w)^T Gamma s(X w) < 1 on unit w.
+        w_dir = w / jnp.linalg.norm(w, axis=1, keepdims=True)
+        s_dir = net.act.jax_fn(math.sqrt(w2_0 * net.input_gain2) * w_dir @ x_train.T)
+        s1_train = s1[:, :p]
+        for it in range(1, max_iter + 1):
+            new, ess, gammas = _iterate(net, s1_train, xi, k_train, g_layers, yj, float(temperature), float(damping))
+            margin = float(2 * rest[0][0] / net.width * jnp.max(jnp.einsum("mi,ij,mj->m", s_dir, gammas[2], s_dir)))
+            if margin >= 1:
+                raise ValueError(
+                    f"no saddle point at width {net.width}: a first-layer unit's tilted law is not normalisable "
+                    f"(2 c s^T Gamma s = {margin:.3g} >= 1 on a unit weight vector)"
+                )
+            change = float(jnp.max(jnp.abs(new[-1] - g_layers[-1])) / jnp.max(jnp.abs(new[-1])))
+            g_layers = new
+            if not all(bool(jnp.all(jnp.isfinite(g))) for g in g_layers):
+                raise ValueError(f"no saddle point at width {net.width}: the kernels diverged (tilt too strong)")
+            if change < tol * damping:
+                break
+        else:
+            raise ValueError(f"no saddle point at width {net.width}: not converged in {max_iter} iterations")
+        gammas = _gammas(net, g_layers, yj, float(temperature))
+        g_top = np.asarray(_complete(net, p, s1, xi, xi_test, k_full, gammas))
+        k_top = np.asarray(k_full[-1])
+        omega = np.asarray(_weights(s1_train, gammas[2], rest[0][0] / net.width)[0])
+    out = xr.Dataset(
+        {
+            "mean": (("test_sample",), g_top[p:, :p] @ np.linalg.solve(g_top[:p, :p] + temperature * np.eye(p), y)),
+            "gp_mean": (("test_sample",), k_top[p:, :p] @ np.linalg.solve(k_top[:p, :p] + temperature * np.eye(p), y)),
+            "ess_fraction": (("hidden_layer",), np.asarray(ess)),
+            "kernel_scale": float(np.trace(g_top[:p, :p]) / np.trace(k_top[:p, :p])),
+            "normalisability_margin": margin,
+        },
+        coords={"hidden_layer": np.arange(1, net.depth)},
+        attrs={"width": int(net.width), "iterations": it, "n_samples": int(n_samples), "temperature": temperature},
+    )
+    if directions is not None:
+        u = np.atleast_2d(np.asarray(directions, np.float64))
+        if u.shape[1] != net.dim:
+            raise ValueError(f"directions: need (k, {net.dim}) (got {u.shape})")
+        u = u / np.linalg.norm(u, axis=1, keepdims=True)
+        proj2 = (np.asarray(w) @ u.T) ** 2
+        out["weight_moment"] = (("direction",), omega @ proj2)
+        out["direction_vector"] = (("direction", "dim"), u)
+    return out
