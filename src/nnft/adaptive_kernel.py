@@ -16,7 +16,8 @@ decouple, and the saddle point of the resulting action (exact as n -> infinity w
 terms below) is
 
     Gamma^(L)   = dl/dG^(L) = 1/2 (alpha alpha^T - A),   A = (G^(L) + T)^{-1},  alpha = A y,
-    G^(l+1)     = sigma_w2[l] E_l[s s^T] + sigma_b2[l],   E_l: z ~ N(0, G^(l)) tilted by exp(sigma_w2[l] / n s^T Gamma^(l+1) s),
+    G^(l+1)     = sigma_w2[l] E_l[s s^T] + sigma_b2[l],
+                  E_l: z ~ N(0, G^(l)) tilted by exp(sigma_w2[l] / n s^T Gamma^(l+1) s),
     Gamma^(l)   = J_l^T Gamma^(l+1)  (the kernel map's vector-Jacobian product at the adapted G^(l)),
 
 and the predictor is GP regression with the adapted last kernel G^(L). The first hidden layer is sampled in weight
@@ -35,6 +36,7 @@ its non-Gaussian remainder changes the predictor at O(1/n^2).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import partial
 
@@ -187,7 +189,11 @@ def saddle_point(
         w_dir = w / jnp.linalg.norm(w, axis=1, keepdims=True)
         s_dir = net.act.jax_fn(math.sqrt(w2_0 * net.input_gain2) * w_dir @ x_train.T)
         s1_train = s1[:, :p]
-        for it in range(1, max_iter + 1):
+        iterations = 0
+        while True:
+            iterations += 1
+            if iterations > max_iter:
+                raise ValueError(f"no saddle point at width {net.width}: not converged in {max_iter} iterations")
             new, ess, gammas = _iterate(net, s1_train, xi, k_train, g_layers, yj, float(temperature), float(damping))
             margin = float(2 * rest[0][0] / net.width * jnp.max(jnp.einsum("mi,ij,mj->m", s_dir, gammas[2], s_dir)))
             if margin >= 1:
@@ -201,8 +207,6 @@ def saddle_point(
                 raise ValueError(f"no saddle point at width {net.width}: the kernels diverged (tilt too strong)")
             if change < tol * damping:
                 break
-        else:
-            raise ValueError(f"no saddle point at width {net.width}: not converged in {max_iter} iterations")
         gammas = _gammas(net, g_layers, yj, float(temperature))
         g_top = np.asarray(_complete(net, p, s1, xi, xi_test, k_full, gammas))
         k_top = np.asarray(k_full[-1])
@@ -216,7 +220,12 @@ def saddle_point(
             "normalisability_margin": margin,
         },
         coords={"hidden_layer": np.arange(1, net.depth)},
-        attrs={"width": int(net.width), "iterations": it, "n_samples": int(n_samples), "temperature": temperature},
+        attrs={
+            "width": int(net.width),
+            "iterations": iterations,
+            "n_samples": int(n_samples),
+            "temperature": float(temperature),
+        },  # fmt: skip
     )
     if directions is not None:
         u = np.atleast_2d(np.asarray(directions, np.float64))
@@ -226,4 +235,61 @@ def saddle_point(
         proj2 = (np.asarray(w) @ u.T) ** 2
         out["weight_moment"] = (("direction",), omega @ proj2)
         out["direction_vector"] = (("direction", "dim"), u)
+    return out
+
+
+def width_sweep(
+    net: kernels.FCN,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    g_test: np.ndarray,
+    temperature: float,
+    widths,
+    key: jax.Array,
+    n_samples: int = 8192,
+    directions: np.ndarray | None = None,
+) -> xr.Dataset:
+    """The saddle point per dataset draw (x_train (draw, n, d), y_train (draw, n)) and width: test MSE against
+    g_test (ak_mse), kernel scale, effective sample fractions, normalisability margin and, with directions, the
+    first-layer weight moments. NaN where the width has no saddle point (dims: draw, ak_width)."""
+    x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
+    if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
+        raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
+    widths = np.asarray(widths, dtype=np.int64)
+    if widths.ndim != 1 or widths.size == 0 or np.any(widths < 1):
+        raise ValueError(f"widths: need a list of positive integers (got {widths})")
+    g_test = np.asarray(g_test, np.float64)
+    n_dir = 0 if directions is None else np.atleast_2d(directions).shape[0]
+    shape = (len(x_train), len(widths))
+    mse, scale, margin = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    ess, moment = np.full(shape + (net.depth - 1,), np.nan), np.full(shape + (n_dir,), np.nan)
+    keys = jax.random.split(key, len(x_train))
+    for i, (x, y) in enumerate(zip(x_train, y_train, strict=True)):
+        for j, width in enumerate(widths):
+            net_w = dataclasses.replace(net, width=int(width))
+            try:
+                r = saddle_point(net_w, x, y, x_test, temperature, keys[i], n_samples, directions)
+            except ValueError as err:
+                if "no saddle point" not in str(err):
+                    raise
+                continue
+            mse[i, j] = np.mean((r["mean"].values - g_test) ** 2)
+            scale[i, j], margin[i, j] = float(r.kernel_scale), float(r.normalisability_margin)
+            ess[i, j] = r.ess_fraction.values
+            if n_dir:
+                moment[i, j] = r.weight_moment.values
+    out = xr.Dataset(
+        {
+            "ak_mse": (("draw", "ak_width"), mse),
+            "ak_kernel_scale": (("draw", "ak_width"), scale),
+            "ak_margin": (("draw", "ak_width"), margin),
+            "ak_ess_fraction": (("draw", "ak_width", "hidden_layer"), ess),
+        },
+        coords={"draw": np.arange(len(x_train)), "ak_width": widths, "hidden_layer": np.arange(1, net.depth)},
+        attrs={"ak_samples": int(n_samples),
+               "ak_description": "adaptive-kernel saddle point (docs/finite_width_bayes.md Sec. 8); NaN: no saddle"},
+    )  # fmt: skip
+    if n_dir:
+        out["ak_weight_moment"] = (("draw", "ak_width", "direction"), moment)
     return out

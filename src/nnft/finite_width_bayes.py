@@ -298,7 +298,7 @@ def first_order_mse(
         first_order(net, x, y, x_test, temperature, k, n_samples, chunk, g_test=g_test)
         for x, y, k in zip(x_train, y_train, jax.random.split(key, len(x_train)), strict=True)
     ]
-    names = ("gp_mse", "mse_coefficient", "mse_coefficient_se")
+    names = ("gp_mse", "mse_coefficient", "mse_coefficient_se", "mse_loop_coefficient", "mse_loop_coefficient_se")
     return xr.Dataset(
         {name: (("draw",), np.array([float(r[name]) for r in rows])) for name in names},
         coords={"draw": np.arange(len(rows))},

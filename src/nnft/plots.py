@@ -595,7 +595,8 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
 def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict | None, title: str,
                               per_draw: xr.Dataset | None = None, weights: xr.Dataset | None = None):  # fmt: skip
     """(a) network / GP test-MSE ratio against 1/width: Langevin ensembles (1 s.e.), the first-order 1/width
-    theory on the same datasets (2 s.e. band), a weighted a + b / width fit (1 s.e. band), the GP at 1;
+    theory on the same datasets (2 s.e. band), the adaptive-kernel saddle point alone and with the first-order loop
+    term (where it exists), a weighted a + b / width fit (1 s.e. band), the GP at 1;
     (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width."""
     from .finite_width_bayes import fit_band, predicted_ratio
 
@@ -617,6 +618,20 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         kr_ratio = theory.kr_mse.sum("draw") / theory.gp_mse.sum()
         ax.plot(1 / theory.kr_width.values, kr_ratio.values, "-.", color="tab:green", lw=1.2,
                 label="kernel renormalisation (readout scalar)")  # fmt: skip
+    if "ak_mse" in theory:  # adaptive-kernel saddle point, where every dataset has one
+        akw = theory.ak_width.values
+        ok = np.all(np.isfinite(theory.ak_mse.values), axis=0)
+        gp_sum = float(theory.gp_mse.sum())
+        ak_ratio = theory.ak_mse.sum("draw").values / gp_sum
+        loop = float(theory.mse_loop_coefficient.sum()) / gp_sum
+        ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
+                label="adaptive-kernel saddle point (mean field)")  # fmt: skip
+        ax.plot(1 / akw[ok], ak_ratio[ok] + loop / akw[ok], "s--", color="tab:orange", ms=3, lw=1.2,
+                label="adaptive kernel + first-order loop (m'[μ] + ½m''[C])")  # fmt: skip
+        if not ok.all():
+            w_none = akw[~ok].max()
+            ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
+                       label=f"no adaptive-kernel saddle (width ≤ {w_none}: tilted unit not normalisable)")  # fmt: skip
     if fit is not None:
         line, line_se = fit_band(fit, grid)
         ax.plot(inv, line, "--", color="tab:red", lw=1.2,
@@ -665,6 +680,9 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
                 label="linear net: kernel renormalisation")  # fmt: skip
         cx.plot(x_lin, theory.linear_first_order_mse.values / gp_lin, ":", color="tab:blue", lw=1.5,
                 label="linear net: first order in 1/width")  # fmt: skip
+        if "linear_adaptive_kernel_mse" in theory:
+            cx.plot(x_lin, theory.linear_adaptive_kernel_mse.values / gp_lin, "s-", color="tab:purple", ms=3, lw=1.0,
+                    label="linear net: adaptive-kernel saddle (none at small width)")  # fmt: skip
         n_deep = theory.attrs["n_train"]
         pred, _ = predicted_ratio(theory, widths)
         cx.errorbar(n_deep / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red",
@@ -688,6 +706,11 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
             label = f"teacher direction of degree {degree}" if degree >= 0 else "orthogonal to the teacher"
             coef = float(theory.weight_coefficient.isel(direction=k).mean())
             dx.plot(1 / dense, 1 + coef / dense, "-", color=color, lw=1.2)
+            if "ak_weight_moment" in theory:
+                akw = theory.ak_width.values
+                m_ak = theory.ak_weight_moment.isel(direction=k).mean("draw").values
+                ok = np.isfinite(m_ak)
+                dx.plot(1 / akw[ok], m_ak[ok], "--", color=color, lw=1.0)
             dx.errorbar(1 / weights.width.values, weights.moment.isel(direction=k).values,
                         weights.moment_se.isel(direction=k).values, fmt="o", color=color, capsize=2, ms=4,
                         label=label)  # fmt: skip
@@ -695,7 +718,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         dx.set_xlim(0, 1.12 / widths.min())
         dx.set_xlabel("1 / width")
         dx.set_ylabel("first-layer weights: mean over units of (u·w)² (prior: 1)")
-        dx.set_title("feature learning: networks (markers) vs first order (lines)", fontsize=8)
+        dx.set_title("feature learning: networks (markers), first order (lines), adaptive kernel (dashed)", fontsize=8)
         dx.legend(fontsize=7)
         dx.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=9)

@@ -135,6 +135,8 @@ def finite_width_bayes_params(wildcards):
         "draws": e["train"]["draws"],
         "theory_samples": wc["theory_samples"],
         "theory_test_points": wc["theory_test_points"],
+        "adaptive_kernel_samples": wc["adaptive_kernel_samples"],
+        "widths": wc["widths"],
     }
 
 

@@ -17,7 +17,11 @@ rule finite_width_bayes_theory:
     params:
         fwb=finite_width_bayes_params,
         code=code_version(
-            "finite_width_bayes", "bayes_linear", "kernels", "activations"
+            "finite_width_bayes",
+            "adaptive_kernel",
+            "bayes_linear",
+            "kernels",
+            "activations",
         ),
     script:
         "../scripts/finite_width_bayes_theory.py"

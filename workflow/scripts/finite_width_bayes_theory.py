@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import jax
 import numpy as np
 
-from nnft import bayes_linear, finite_width_bayes, kernels, store
+from nnft import adaptive_kernel, bayes_linear, finite_width_bayes, kernels, store
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -44,6 +44,16 @@ out["weight_coefficient"] = (("draw", "direction"), np.stack([m.coefficient.valu
 out["weight_coefficient_se"] = (("draw", "direction"), np.stack([m.coefficient_se.values for m in moments]))
 out["direction_vector"] = (("direction", "dim"), moments[0].direction_vector.values)
 out["direction_degree"] = (("direction",), np.append(ds.term_degree.values, -1))  # -1: orthogonal to the teacher
+# The adaptive-kernel saddle point at the measured widths and on a geometric grid around them (NaN: no saddle).
+measured = np.asarray(p["widths"])
+ak_widths = np.unique(np.concatenate([measured, np.geomspace(measured.min() / 2, 8 * measured.max(), 9).astype(int)]))
+ak = adaptive_kernel.width_sweep(
+    net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
+    p["ridge"], ak_widths, jax.random.fold_in(jax.random.key(p["seed"]), 2 + n), p["adaptive_kernel_samples"],
+    directions,
+)  # fmt: skip
+print(ak, file=sys.stderr)
+out = out.merge(ak.drop_vars("draw").assign_coords(draw=out.draw.values))
 kr_widths = np.unique(np.geomspace(16, 4096, 25).astype(int))
 kr = finite_width_bayes.readout_renormalisation_mse(
     net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
