@@ -131,7 +131,130 @@ def _complete(net, p, s1, xi, xi_test, k_full, gammas):
             z = jnp.concatenate([z_train, z_train @ reg + xi_test[l - 2] @ chol_s.T], axis=1)
             s, base = net.act.jax_fn(z), _full_map(net.act, w2, b2, g_in)
         g_full.append(_tilted_layer(s, s[:, :p], gammas[l + 1], w2 / n, base, w2)[0])
-    return g_full[-1]
+    return g_full
+
+
+def _unit_samples(net, l, key, m, x_all, g_in, gamma, p):
+    """m fresh prior draws of one unit of hidden layer l at the saddle point: s over train + test points and the
+    normalised tilt weights exp(sigma_w2[l] / n s^T Gamma^(l+1) s) of their train entries."""
+    (w2_0, b2_0), w2 = net.layer_variances()[0], net.layer_variances()[l][0]
+    if l == 1:
+        kw, kb = jax.random.split(key)
+        w = jax.random.normal(kw, (m, net.dim), jnp.float64)
+        b = jax.random.normal(kb, (m,), jnp.float64)
+        z = math.sqrt(w2_0 * net.input_gain2) * w @ x_all.T + math.sqrt(b2_0) * b[:, None]
+    else:
+        chol = jnp.linalg.cholesky(g_in + 1e-10 * jnp.mean(jnp.diag(g_in)) * jnp.eye(g_in.shape[0]))
+        z = jax.random.normal(key, (m, g_in.shape[0]), jnp.float64) @ chol.T
+    s = net.act.jax_fn(z)
+    return s, _weights(s[:, :p], gamma, w2 / net.width)[0]
+
+
+@partial(jax.jit, static_argnames=("net", "p", "l"))
+def _propagated(net, p, l, s, mean_diag, mean_cross, bases):
+    """Per unit sample of hidden layer l: its centred kernel fluctuation eta = sigma_w2[l] (s s^T - E s s^T) of
+    G^(l+1), carried to the top kernel G^(L) by the Jacobians of the kernel maps at the saddle point's kernels
+    (bases: block forms of G^(l+1..L-1)), and the second-order shift 1/2 H[.,.] it adds on the way (block form:
+    the (P + Q, P) columns against the train points)."""
+    act, variances = net.act, net.layer_variances()
+    w2 = variances[l][0]
+
+    def one(si):
+        delta = (w2 * si**2 - mean_diag, w2 * si[:, None] * si[None, :p] - mean_cross)
+        mu = (jnp.zeros_like(delta[0]), jnp.zeros_like(delta[1]))
+        for k, base in enumerate(bases):  # weight layer l + 1 + k maps G^(l+1+k) to the next kernel
+            w2k, b2k = variances[l + 1 + k]
+
+            def fmap(d, c, w2k=w2k, b2k=b2k):
+                return _kernel_map(act.name, act.slopes, w2k, b2k, d, c, p)
+
+            def along(t, base=base, delta=delta, fmap=fmap):
+                return jax.jvp(fmap, (base[0] + t * delta[0], base[1] + t * delta[1]), delta)[1]
+
+            _, hess = jax.jvp(along, (jnp.zeros(()),), (jnp.ones(()),))
+            mu = jax.jvp(fmap, base, mu)[1]
+            mu = (mu[0] + 0.5 * hess[0], mu[1] + 0.5 * hess[1])
+            delta = jax.jvp(fmap, base, delta)[1]
+        return delta[1], mu[1]
+
+    return jax.vmap(one)(s)
+
+
+def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
+    """The fluctuation (loop) correction at the saddle point, m'[mu] + 1/2 m''[C_RPA] on the test points.
+
+    C is the covariance of the top kernel's fluctuation around G^(L): every hidden unit drawn from its tilted law
+    adds its centred s s^T / n, carried to the top by the kernel maps' Jacobians (Monte Carlo over m units per
+    hidden layer, accumulated as an explicit P^2 x P^2 matrix over the train block). The evidence's curvature l''
+    at G^(L) feeds back on these Gaussian fluctuations: C_RPA = (C^{-1} - l'')^{-1} = C (I - l'' C)^{-1} (the random
+    phase approximation; no inverse of C is needed). The test-train fluctuations are conditioned on the train
+    block, Cov(d*, D) = C_*D (I - l'' C)^{-1}. mu is the kernel shift the fluctuations cause through the maps'
+    curvature. Symmetric matrices are handled in an orthonormal packed basis (P (P + 1) / 2 entries). Returns the
+    correction, the same with l'' = 0, the m'[mu] part, and the smallest eigenvalue of I - C^{1/2} l'' C^{1/2}
+    (> 0: the fluctuations are stable)."""
+    n = net.width
+    g_top = g_full[-1]
+    a = jnp.linalg.inv(g_top[:p, :p] + temperature * jnp.eye(p))
+    a = 0.5 * (a + a.T)
+    alpha = a @ y
+    bmat = g_top[p:, :p] @ a
+    blocks = [(jnp.diag(g), g[:, :p]) for g in g_full]  # G^(2..L) in block form
+    units, tadpole = [], jnp.zeros_like(g_top[:, :p])
+    # Symmetric P x P matrices in an orthonormal basis: v_k = D_ab (a = b) or sqrt(2) D_ab (a < b).
+    iu, ju = np.triu_indices(p)
+    wgt = jnp.where(iu == ju, 1.0, math.sqrt(2.0))
+    packed = np.zeros((p, p), dtype=np.int64)
+    packed[iu, ju] = packed[ju, iu] = np.arange(iu.size)
+
+    def pack(d):  # (..., P, P) symmetric -> (..., K)
+        return d[..., iu, ju] * wgt
+
+    def pack_functional(lin):  # (P, P, J) coefficients of sum_ab L_ab D_ab -> (K, J)
+        both = lin[iu, ju] + lin[ju, iu]
+        return both * jnp.where(iu == ju, 0.5, 1 / math.sqrt(2.0))[:, None]
+
+    cov = jnp.zeros((iu.size, iu.size))
+    for l, k in zip(range(1, net.depth), jax.random.split(key, net.depth - 1), strict=True):
+        g_in = None if l == 1 else g_full[l - 2]
+        s, omega = _unit_samples(net, l, k, m, x_all, g_in, gammas[l + 1], p)
+        w2 = net.layer_variances()[l][0]
+        mean_diag, mean_cross = w2 * omega @ s**2, w2 * (s.T * omega) @ s[:, :p]
+        bases = tuple(blocks[l - 1 : net.depth - 2])
+        units.append((l, s, omega / n, mean_diag, mean_cross, bases))
+        for start in range(0, m, chunk):
+            top, mu = _propagated(net, p, l, s[start : start + chunk], mean_diag, mean_cross, bases)
+            wts = omega[start : start + chunk] / n
+            tadpole = tadpole + jnp.einsum("i,ijk->jk", wts, mu)
+            flat = pack(top[:, :p])
+            cov = cov + (flat.T * wts) @ flat
+    # l''[D1, D2] = -(D1 alpha)^T A (D2 alpha) + 1/2 tr(A D1 A D2): entries -A_ac alpha_b alpha_d + 1/2 A_ad A_bc,
+    # symmetrised in (ab) and (cd), then in the packed basis (a gather with the basis weights).
+    h = -jnp.einsum("ac,b,d->abcd", a, alpha, alpha) + 0.5 * jnp.einsum("ad,bc->abcd", a, a)
+    h = 0.25 * (h + h.transpose(1, 0, 2, 3) + h.transpose(0, 1, 3, 2) + h.transpose(1, 0, 3, 2))
+    h = h[iu, ju][:, iu, ju] * wgt[:, None] * wgt[None, :]
+    feedback = jnp.linalg.inv(jnp.eye(iu.size) - h @ cov)  # (I - l'' C)^{-1}
+    # 1/2 m''[C] = -E[d* A D alpha] + B E[D A D alpha]; train part: E[(D A D alpha)_k] = E[D_ka D_cd] A_ac alpha_d.
+    unpack = packed.reshape(-1)
+    scale = (1 / wgt)[unpack]
+    train = []
+    for c in (cov @ feedback, cov):
+        c = 0.5 * (c + c.T)
+        full = (c[unpack][:, unpack] * scale[:, None] * scale[None, :]).reshape(p, p, p, p)
+        train.append(bmat @ jnp.einsum("kacd,ac,d->k", full, a, alpha))
+    v = pack_functional(jnp.einsum("ja,b->abj", a, alpha))  # the functional (D A D-free) D -> A D alpha, per j
+    weights_test = [feedback @ v, v]
+    test = [0.0, 0.0]
+    for l, s, wts_all, mean_diag, mean_cross, bases in units:
+        for start in range(0, m, chunk):
+            top, _ = _propagated(net, p, l, s[start : start + chunk], mean_diag, mean_cross, bases)
+            flat = pack(top[:, :p])
+            wts = wts_all[start : start + chunk]
+            for i, wv in enumerate(weights_test):
+                test[i] = test[i] + jnp.einsum("m,mqj,mj->q", wts, top[:, p:], flat @ wv)
+    shift = tadpole[p:] @ alpha - bmat @ (tadpole[:p] @ alpha)  # m'[mu]
+    root = jnp.linalg.cholesky(cov + 1e-12 * jnp.trace(cov) / iu.size * jnp.eye(iu.size))
+    stability = jnp.linalg.eigvalsh(jnp.eye(iu.size) - root.T @ h @ root)[0]
+    return shift - test[0] + train[0], shift - test[1] + train[1], shift, stability
 
 
 def saddle_point(
@@ -146,15 +269,19 @@ def saddle_point(
     damping: float = 0.5,
     tol: float = 1e-8,
     max_iter: int = 400,
+    loop_samples: int = 0,
 ) -> xr.Dataset:
     """Adaptive-kernel saddle point of width-`net.width` networks (every hidden layer that wide).
 
     Returns the posterior-mean prediction `mean` on the test points (GP regression with the adapted last kernel),
     `gp_mean` (the NNGP's), each hidden layer's importance-sampling effective fraction `ess_fraction` and, with unit
     `directions` (k, d), the first-layer weights' posterior second moment E (u.w)^2 along each (prior: 1).
-    `normalisability_margin` is the largest 2 c s^T Gamma s of a first-layer unit over sampled unit weight vectors
-    (the tilted law needs < 1). Raises ValueError when there is no saddle point: the margin reaches 1 (at small
-    width the tilt outgrows the prior), the kernels diverge, or the iteration does not converge."""
+    `normalisability_margin` is the largest 2 c s^T Gamma s of a first-layer unit over the sampled directions of
+    (w, b) (the tilted law needs < 1; deeper layers are not checked). With loop_samples > 0 (units per hidden layer)
+    also the fluctuation correction at the saddle point (_loop): `loop` (add it to `mean`), `loop_without_curvature`,
+    `loop_kernel_shift` (its m'[mu] part) and `loop_stability` (> 0 where the Gaussian fluctuations exist).
+    Raises ValueError when there is no saddle point: the margin reaches 1 (at small width the tilt outgrows the
+    prior), the kernels diverge, or the iteration does not converge."""
     _check_net(net)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
     y = np.asarray(y_train, np.float64)
@@ -184,10 +311,13 @@ def saddle_point(
         xi_test = jax.random.normal(kt, (max(net.depth - 2, 1), n_samples, len(x_test)), jnp.float64)
         g_layers = list(k_train[1:])
         yj = jnp.asarray(y)
-        # A first-layer unit's tilt grows like |w|^2 along every ray (the ReLU family is homogeneous), against the
-        # prior's |w|^2 / 2: the tilted law is normalisable only while 2 c s(X w)^T Gamma s(X w) < 1 on unit w.
-        w_dir = w / jnp.linalg.norm(w, axis=1, keepdims=True)
-        s_dir = net.act.jax_fn(math.sqrt(w2_0 * net.input_gain2) * w_dir @ x_train.T)
+        # A first-layer unit's tilt grows like |(w, b)|^2 along every ray (the ReLU family is homogeneous), against
+        # the prior's |(w, b)|^2 / 2: the tilted law is normalisable only while 2 c s^T Gamma s < 1 on the unit
+        # sphere of (w, b) (checked on the samples' directions, a lower bound of the supremum).
+        radius = jnp.sqrt(jnp.sum(w**2, axis=1) + b**2)[:, None]
+        s_dir = net.act.jax_fn(
+            math.sqrt(w2_0 * net.input_gain2) * (w / radius) @ x_train.T + math.sqrt(b2_0) * b[:, None] / radius
+        )
         s1_train = s1[:, :p]
         iterations = 0
         while True:
@@ -208,9 +338,14 @@ def saddle_point(
             if change < tol * damping:
                 break
         gammas = _gammas(net, g_layers, yj, float(temperature))
-        g_top = np.asarray(_complete(net, p, s1, xi, xi_test, k_full, gammas))
+        g_full = _complete(net, p, s1, xi, xi_test, k_full, gammas)
+        g_top = np.asarray(g_full[-1])
         k_top = np.asarray(k_full[-1])
         omega = np.asarray(_weights(s1_train, gammas[2], rest[0][0] / net.width)[0])
+        if loop_samples:
+            loop = _loop(net, p, jnp.asarray(x_all), g_full, gammas, yj, float(temperature),
+                         jax.random.fold_in(key, 1), int(loop_samples))  # fmt: skip
+            loop = [np.asarray(v) for v in loop]
     out = xr.Dataset(
         {
             "mean": (("test_sample",), g_top[p:, :p] @ np.linalg.solve(g_top[:p, :p] + temperature * np.eye(p), y)),
@@ -227,6 +362,11 @@ def saddle_point(
             "temperature": float(temperature),
         },  # fmt: skip
     )
+    if loop_samples:
+        out["loop"] = (("test_sample",), loop[0])
+        out["loop_without_curvature"] = (("test_sample",), loop[1])
+        out["loop_kernel_shift"] = (("test_sample",), loop[2])
+        out["loop_stability"] = float(loop[3])
     if directions is not None:
         u = np.atleast_2d(np.asarray(directions, np.float64))
         if u.shape[1] != net.dim:
