@@ -295,6 +295,8 @@ def saddle_point(
         raise ValueError(f"n_samples must be >= 16 (got {n_samples})")
     if not 0 < damping <= 1:
         raise ValueError(f"damping must be in (0, 1] (got {damping})")
+    if loop_samples < 0 or 0 < loop_samples < 16:
+        raise ValueError(f"loop_samples must be 0 (no loop) or >= 16 (got {loop_samples})")
     p = x_train.shape[0]
     x_all = np.concatenate([x_train, x_test])
     (w2_0, b2_0), *rest = net.layer_variances()
@@ -389,10 +391,14 @@ def width_sweep(
     key: jax.Array,
     n_samples: int = 8192,
     directions: np.ndarray | None = None,
+    loop_samples: int = 0,
+    loop_widths=(),
 ) -> xr.Dataset:
     """The saddle point per dataset draw (x_train (draw, n, d), y_train (draw, n)) and width: test MSE against
     g_test (ak_mse), kernel scale, effective sample fractions, normalisability margin and, with directions, the
-    first-layer weight moments. NaN where the width has no saddle point (dims: draw, ak_width)."""
+    first-layer weight moments; at loop_widths (a subset of widths) also the test MSE with the loop at the saddle
+    point (ak_loop_mse, loop_samples units per hidden layer). NaN where the width has no saddle point or no loop
+    (dims: draw, ak_width)."""
     x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
     if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
         raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
@@ -403,18 +409,26 @@ def width_sweep(
     n_dir = 0 if directions is None else np.atleast_2d(directions).shape[0]
     shape = (len(x_train), len(widths))
     mse, scale, margin = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    loop_mse, stability = np.full(shape, np.nan), np.full(shape, np.nan)
+    loop_widths = {int(w) for w in loop_widths}
+    if not loop_widths <= set(widths.tolist()):
+        raise ValueError(f"loop_widths must be a subset of widths (got {sorted(loop_widths)})")
     ess, moment = np.full(shape + (net.depth - 1,), np.nan), np.full(shape + (n_dir,), np.nan)
     keys = jax.random.split(key, len(x_train))
     for i, (x, y) in enumerate(zip(x_train, y_train, strict=True)):
         for j, width in enumerate(widths):
             net_w = dataclasses.replace(net, width=int(width))
             try:
-                r = saddle_point(net_w, x, y, x_test, temperature, keys[i], n_samples, directions)
+                r = saddle_point(net_w, x, y, x_test, temperature, keys[i], n_samples, directions,
+                                 loop_samples=loop_samples if int(width) in loop_widths else 0)  # fmt: skip
             except ValueError as err:
                 if "no saddle point" not in str(err):
                     raise
                 continue
             mse[i, j] = np.mean((r["mean"].values - g_test) ** 2)
+            if "loop" in r and float(r.loop_stability) > 0:
+                loop_mse[i, j] = np.mean((r["mean"].values + r.loop.values - g_test) ** 2)
+                stability[i, j] = float(r.loop_stability)
             scale[i, j], margin[i, j] = float(r.kernel_scale), float(r.normalisability_margin)
             ess[i, j] = r.ess_fraction.values
             if n_dir:
@@ -424,10 +438,12 @@ def width_sweep(
             "ak_mse": (("draw", "ak_width"), mse),
             "ak_kernel_scale": (("draw", "ak_width"), scale),
             "ak_margin": (("draw", "ak_width"), margin),
+            "ak_loop_mse": (("draw", "ak_width"), loop_mse),
+            "ak_loop_stability": (("draw", "ak_width"), stability),
             "ak_ess_fraction": (("draw", "ak_width", "hidden_layer"), ess),
         },
         coords={"draw": np.arange(len(x_train)), "ak_width": widths, "hidden_layer": np.arange(1, net.depth)},
-        attrs={"ak_samples": int(n_samples),
+        attrs={"ak_samples": int(n_samples), "ak_loop_samples": int(loop_samples),
                "ak_description": "adaptive-kernel saddle point (docs/finite_width_bayes.md Sec. 8); NaN: no saddle"},
     )  # fmt: skip
     if n_dir:

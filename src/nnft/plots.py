@@ -626,8 +626,14 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         loop = float(theory.mse_loop_coefficient.sum()) / gp_sum
         ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
                 label="adaptive-kernel saddle point (mean field)")  # fmt: skip
-        ax.plot(1 / akw[ok], ak_ratio[ok] + loop / akw[ok], "s--", color="tab:orange", ms=3, lw=1.2,
-                label="adaptive kernel + first-order loop (m'[μ] + ½m''[C])")  # fmt: skip
+        if "ak_loop_mse" in theory:
+            with_loop = np.all(np.isfinite(theory.ak_loop_mse.values), axis=0)
+            loop_ratio = theory.ak_loop_mse.sum("draw").values / gp_sum
+            ax.plot(1 / akw[with_loop], loop_ratio[with_loop], "s-", color="tab:orange", ms=5, lw=1.5,
+                    label="adaptive kernel + loop (Gaussian fluctuations, RPA)")  # fmt: skip
+        else:
+            ax.plot(1 / akw[ok], ak_ratio[ok] + loop / akw[ok], "s--", color="tab:orange", ms=3, lw=1.2,
+                    label="adaptive kernel + first-order loop (m'[μ] + ½m''[C])")  # fmt: skip
         if not ok.all():
             w_none = akw[~ok].max()
             ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
@@ -683,6 +689,9 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         if "linear_adaptive_kernel_mse" in theory:
             cx.plot(x_lin, theory.linear_adaptive_kernel_mse.values / gp_lin, "s-", color="tab:purple", ms=3, lw=1.0,
                     label="linear net: adaptive-kernel saddle (none at small width)")  # fmt: skip
+        if "linear_adaptive_kernel_loop_mse" in theory:
+            cx.plot(x_lin, theory.linear_adaptive_kernel_loop_mse.values / gp_lin, "s-", color="tab:orange", ms=4,
+                    lw=1.0, label="linear net: adaptive kernel + loop (RPA)")  # fmt: skip
         n_deep = theory.attrs["n_train"]
         pred, _ = predicted_ratio(theory, widths)
         cx.errorbar(n_deep / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red",

@@ -50,7 +50,7 @@ ak_widths = np.unique(np.concatenate([measured, np.geomspace(measured.min() / 2,
 ak = adaptive_kernel.width_sweep(
     net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
     p["ridge"], ak_widths, jax.random.fold_in(jax.random.key(p["seed"]), 2 + n), p["adaptive_kernel_samples"],
-    directions,
+    directions, loop_samples=p["adaptive_kernel_loop_samples"], loop_widths=measured,
 )  # fmt: skip
 print(ak, file=sys.stderr)
 out = out.merge(ak.drop_vars("draw").assign_coords(draw=out.draw.values))
@@ -64,6 +64,19 @@ out = out.merge(kr.assign_coords(draw=out.draw.values))
 # docs/finite_width_bayes.md Sec. 4 with a prior-mismatched teacher (|beta|^2 = 4 d), d = 30, P = 60, T = 0.05.
 x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
 linear = bayes_linear.width_sweep(x, y, beta, [15, 30, 60, 120, 240, 480, 960, 1920, 3840], temperature=0.05)
+# ... and the adaptive kernel with its loop there (a Monte Carlo of the same module as the deep networks'; NaN where
+# the saddle point does not exist).
+loop_lin = np.full(linear.sizes["width"], np.nan)
+for i, width in enumerate(linear.width.values):
+    net_lin = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=int(width))
+    if width < 120 or width > 960 or not p["adaptive_kernel_loop_samples"]:  # no saddle point below 120
+        continue
+    r = adaptive_kernel.saddle_point(
+        net_lin, x, y, np.eye(30), 0.05, jax.random.key(p["seed"]), 2**15,
+        loop_samples=p["adaptive_kernel_loop_samples"],
+    )  # fmt: skip
+    loop_lin[i] = bayes_linear.test_mse(r["mean"].values + r.loop.values, beta)
+linear["adaptive_kernel_loop_mse"] = ("width", loop_lin)
 out = out.merge(linear.rename(width="linear_width").rename({k: f"linear_{k}" for k in linear.data_vars}))
 out.attrs.update({f"linear_{k}": v for k, v in linear.attrs.items()})
 print(out, file=sys.stderr)
