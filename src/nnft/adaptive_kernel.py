@@ -229,9 +229,11 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
             cov = cov + (flat.T * wts) @ flat
     # l''[D1, D2] = -(D1 alpha)^T A (D2 alpha) + 1/2 tr(A D1 A D2): entries -A_ac alpha_b alpha_d + 1/2 A_ad A_bc,
     # symmetrised in (ab) and (cd), then in the packed basis (a gather with the basis weights).
-    h = -jnp.einsum("ac,b,d->abcd", a, alpha, alpha) + 0.5 * jnp.einsum("ad,bc->abcd", a, a)
-    h = 0.25 * (h + h.transpose(1, 0, 2, 3) + h.transpose(0, 1, 3, 2) + h.transpose(1, 0, 3, 2))
-    h = h[iu, ju][:, iu, ju] * wgt[:, None] * wgt[None, :]
+    def entries(i1, i2, j1, j2):  # l'' entries (i1 i2), (j1 j2) over the packed pairs, as a K x K matrix
+        return -a[i1][:, j1] * jnp.outer(alpha[i2], alpha[j2]) + 0.5 * a[i1][:, j2] * a[i2][:, j1]
+
+    h = 0.25 * (entries(iu, ju, iu, ju) + entries(ju, iu, iu, ju) + entries(iu, ju, ju, iu) + entries(ju, iu, ju, iu))
+    h = h * wgt[:, None] * wgt[None, :]
     feedback = jnp.linalg.inv(jnp.eye(iu.size) - h @ cov)  # (I - l'' C)^{-1}
     # 1/2 m''[C] = -E[d* A D alpha] + B E[D A D alpha]; train part: E[(D A D alpha)_k] = E[D_ka D_cd] A_ac alpha_d.
     unpack = packed.reshape(-1)
