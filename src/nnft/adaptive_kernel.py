@@ -27,11 +27,19 @@ random numbers make the fixed-point iteration deterministic). Every tilted avera
 average over prior samples, used as a control variate: G^(l+1) = F(G^(l)) + sigma_w2 sum_i (omega_i - 1/M) s_i s_i^T
 with F the closed-form kernel map, so the Monte Carlo noise is that of the adaptation only.
 
-What the saddle leaves out, at O(1/n) around the NNGP, is the loop part of the first-order theory: the prior's
-kernel shift m'[mu] and the fluctuation term 1/2 m''[C] (finite_width_bayes.first_order returns it as `loop`).
-Expanded to first order, the saddle gives exactly the remaining (tilt) term E m'[Delta] l'[Delta]. The
-back-propagation Gamma^(l) = J^T Gamma^(l+1) keeps the Gaussian part of the single-unit log partition function;
-its non-Gaussian remainder changes the predictor at O(1/n^2).
+Expanded to first order, the saddle gives exactly the tilt term E m'[Delta] l'[Delta] of the first-order theory
+(finite_width_bayes.first_order); it leaves out the loop, m'[mu] + 1/2 m''[C]. The back-propagation
+Gamma^(l) = J^T Gamma^(l+1) keeps the Gaussian part of the single-unit log partition function; its non-Gaussian
+remainder changes the predictor at O(1/n^2).
+
+The saddle point alone over-predicts the networks' gain (for a linear network, whose exact mean predictor is a pure
+rescaling, at every width): its directional adaptation is cancelled in the exact posterior by the fluctuations of
+the kernel around it. The loop at the saddle point (_loop, option loop_samples) adds them back as Gaussian
+fluctuations of the top kernel with the evidence's curvature as feedback (random phase approximation),
+
+    <f*> = m(G^(L)) + m'[mu] + 1/2 m''[C_RPA],    C_RPA = (C^{-1} - l'')^{-1} = C (I - l'' C)^{-1},
+
+C the tilted units' kernel covariance / n carried to the top kernel; to first order this is first_order's loop.
 """
 
 from __future__ import annotations
