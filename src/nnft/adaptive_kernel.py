@@ -235,6 +235,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
             tadpole = tadpole + jnp.einsum("i,ijk->jk", wts, mu)
             flat = pack(top[:, :p])
             cov = cov + (flat.T * wts) @ flat
+
     # l''[D1, D2] = -(D1 alpha)^T A (D2 alpha) + 1/2 tr(A D1 A D2): entries -A_ac alpha_b alpha_d + 1/2 A_ad A_bc,
     # symmetrised in (ab) and (cd), then in the packed basis (a gather with the basis weights).
     def entries(i1, i2, j1, j2):  # l'' entries (i1 i2), (j1 j2) over the packed pairs, as a K x K matrix
