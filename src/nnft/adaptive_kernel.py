@@ -54,7 +54,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .finite_width_bayes import _check_net, _kernel_map
+from .finite_width_bayes import _kernel_map, check_problem
 
 
 def _full_map(act, w2, b2, g):
@@ -293,15 +293,7 @@ def saddle_point(
     `loop_kernel_shift` (its m'[mu] part) and `loop_stability` (> 0 where the Gaussian fluctuations exist).
     Raises ValueError when there is no saddle point: the margin reaches 1 (at small width the tilt outgrows the
     prior), the kernels diverge, or the iteration does not converge."""
-    _check_net(net)
-    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
-    y = np.asarray(y_train, np.float64)
-    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != net.dim or x_test.shape[1] != net.dim:
-        raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
-    if y.shape != (x_train.shape[0],):
-        raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
     if n_samples < 16:
         raise ValueError(f"n_samples must be >= 16 (got {n_samples})")
     if not 0 < damping <= 1:

@@ -58,6 +58,21 @@ def _check_net(net: kernels.FCN) -> None:
         raise ValueError(f"net: depth must be >= 2 (a hidden layer) for finite-width effects (got {net.depth})")
 
 
+def check_problem(net: kernels.FCN, x_train, y_train, x_test, temperature: float):
+    """The inputs every finite-width theory here takes, as float64 arrays (x_train, y_train, x_test); raises
+    ValueError naming the bad argument."""
+    _check_net(net)
+    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    y = np.asarray(y_train, np.float64)
+    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != net.dim or x_test.shape[1] != net.dim:
+        raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
+    if y.shape != (x_train.shape[0],):
+        raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    return x_train, y, x_test
+
+
 def _pair_expectation(act_name: str, slopes, q1, c, q2):
     """E[s(u) s(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]), closed forms in JAX (forward-differentiable off the
     diagonal; diagonal entries are taken from _single_expectation)."""
@@ -187,15 +202,7 @@ def first_order(
     the part m'[mu] + 1/2 m''[C] that the adaptive-kernel saddle point leaves out (adaptive_kernel.py); the rest,
     E m'[Delta] l'[Delta], is the saddle point's own first order.
     """
-    _check_net(net)
-    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
-    y = np.asarray(y_train, np.float64)
-    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != net.dim or x_test.shape[1] != net.dim:
-        raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
-    if y.shape != (x_train.shape[0],):
-        raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
     if n_samples < 2 or chunk < 1:
         raise ValueError(f"n_samples must be >= 2 and chunk >= 1 (got {n_samples}, {chunk})")
     p = x_train.shape[0]
