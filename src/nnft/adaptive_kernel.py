@@ -54,42 +54,19 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .finite_width_bayes import _kernel_map, check_problem
-
-
-def _full_map(act, w2, b2, g):
-    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix."""
-    return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]
+from .finite_width_bayes import _kernel_map, check_problem, evidence_gradients, first_layer_preactivation
+from .finite_width_bayes import full_kernel_map as _full_map
 
 
 def _weights(s_train, gamma, c):
-    """Normalised importance weights exp(c s^T Gamma s) of prior samples s (M, P), and their log-tilts."""
-    tilt = c * jnp.einsum("mi,ij,mj->m", s_train, gamma, s_train)
-    return jax.nn.softmax(tilt), tilt
-
-
-def _gammas(net, g_layers, y, temperature):
-    """Backward: Gamma^(L) = dl/dG^(L) on the train points, pulled down through the kernel maps at the adapted
-    kernels (g_layers: G^(2..L), train blocks). Entry l holds Gamma^(l)."""
-    act, variances, depth = net.act, net.layer_variances(), net.depth
-    p = y.shape[0]
-    a = jnp.linalg.inv(g_layers[-1] + temperature * jnp.eye(p))
-    a = 0.5 * (a + a.T)
-    alpha = a @ y
-    gammas = [None] * (depth + 1)
-    gammas[depth] = 0.5 * (jnp.outer(alpha, alpha) - a)
-    for l in range(depth - 1, 1, -1):  # Gamma^(l) from Gamma^(l+1) through F_l (weight layer l, 0-based)
-        w2, b2 = variances[l]
-        _, vjp = jax.vjp(lambda g, w2=w2, b2=b2: _full_map(act, w2, b2, g), g_layers[l - 2])
-        (gl,) = vjp(gammas[l + 1])
-        gammas[l] = 0.5 * (gl + gl.T)
-    return gammas
+    """Normalised importance weights exp(c s^T Gamma s) of prior samples s (M, P)."""
+    return jax.nn.softmax(c * jnp.einsum("mi,ij,mj->m", s_train, gamma, s_train))
 
 
 def _tilted_layer(s, s_train, gamma, c, base, w2):
     """G = base + w2 sum_i (omega_i - 1/M) s_i s_i^T with omega the normalised tilt exp(c s^T Gamma s) of the
     train entries (the closed-form map as control variate), and the effective sample fraction."""
-    omega, _ = _weights(s_train, gamma, c)
+    omega = _weights(s_train, gamma, c)
     m = s.shape[0]
     shift = w2 * (s.T * (omega - 1.0 / m)) @ s
     return base + 0.5 * (shift + shift.T), 1.0 / (m * jnp.sum(omega**2))
@@ -101,7 +78,7 @@ def _iterate(net, s1, xi, k_train, g_layers, y, temperature, damping):
     only see the train points, so the iteration never needs the test points). g_layers: G^(2..L), train blocks.
     Returns the new kernels, each hidden layer's effective sample fraction and the Gammas."""
     variances, n = net.layer_variances(), net.width
-    gammas = _gammas(net, g_layers, y, temperature)
+    gammas = evidence_gradients(net, g_layers, y, temperature)
     new, ess = [], []
     for l in range(1, net.depth):  # hidden layer l produces G^(l+1) through weight layer l (0-based)
         w2, b2 = variances[l]
@@ -145,17 +122,17 @@ def _complete(net, p, s1, xi, xi_test, k_full, gammas):
 def _unit_samples(net, l, key, m, x_all, g_in, gamma, p):
     """m fresh prior draws of one unit of hidden layer l at the saddle point: s over train + test points and the
     normalised tilt weights exp(sigma_w2[l] / n s^T Gamma^(l+1) s) of their train entries."""
-    (w2_0, b2_0), w2 = net.layer_variances()[0], net.layer_variances()[l][0]
+    w2 = net.layer_variances()[l][0]
     if l == 1:
         kw, kb = jax.random.split(key)
         w = jax.random.normal(kw, (m, net.dim), jnp.float64)
         b = jax.random.normal(kb, (m,), jnp.float64)
-        z = math.sqrt(w2_0 * net.input_gain2) * w @ x_all.T + math.sqrt(b2_0) * b[:, None]
+        z = first_layer_preactivation(net, w, b, x_all)
     else:
         chol = jnp.linalg.cholesky(g_in + 1e-10 * jnp.mean(jnp.diag(g_in)) * jnp.eye(g_in.shape[0]))
         z = jax.random.normal(key, (m, g_in.shape[0]), jnp.float64) @ chol.T
     s = net.act.jax_fn(z)
-    return s, _weights(s[:, :p], gamma, w2 / net.width)[0]
+    return s, _weights(s[:, :p], gamma, w2 / net.width)
 
 
 @partial(jax.jit, static_argnames=("net", "p", "l"))
@@ -311,7 +288,7 @@ def saddle_point(
         kw, kb, kx, kt = jax.random.split(key, 4)
         w = jax.random.normal(kw, (n_samples, net.dim), jnp.float64)
         b = jax.random.normal(kb, (n_samples,), jnp.float64)
-        s1 = net.act.jax_fn(math.sqrt(w2_0 * net.input_gain2) * w @ x_all.T + math.sqrt(b2_0) * b[:, None])
+        s1 = net.act.jax_fn(first_layer_preactivation(net, w, b, x_all))
         xi = jax.random.normal(kx, (max(net.depth - 2, 1), n_samples, p), jnp.float64)
         xi_test = jax.random.normal(kt, (max(net.depth - 2, 1), n_samples, len(x_test)), jnp.float64)
         g_layers = list(k_train[1:])
@@ -320,9 +297,7 @@ def saddle_point(
         # the prior's |(w, b)|^2 / 2: the tilted law is normalisable only while 2 c s^T Gamma s < 1 on the unit
         # sphere of (w, b) (checked on the samples' directions, a lower bound of the supremum).
         radius = jnp.sqrt(jnp.sum(w**2, axis=1) + b**2)[:, None]
-        s_dir = net.act.jax_fn(
-            math.sqrt(w2_0 * net.input_gain2) * (w / radius) @ x_train.T + math.sqrt(b2_0) * b[:, None] / radius
-        )
+        s_dir = net.act.jax_fn(first_layer_preactivation(net, w / radius, b / radius[:, 0], x_train))
         s1_train = s1[:, :p]
         iterations = 0
         while True:
@@ -342,11 +317,11 @@ def saddle_point(
                 raise ValueError(f"no saddle point at width {net.width}: the kernels diverged (tilt too strong)")
             if change < tol * damping:
                 break
-        gammas = _gammas(net, g_layers, yj, float(temperature))
+        gammas = evidence_gradients(net, g_layers, yj, float(temperature))
         g_full = _complete(net, p, s1, xi, xi_test, k_full, gammas)
         g_top = np.asarray(g_full[-1])
         k_top = np.asarray(k_full[-1])
-        omega = np.asarray(_weights(s1_train, gammas[2], rest[0][0] / net.width)[0])
+        omega = np.asarray(_weights(s1_train, gammas[2], rest[0][0] / net.width))
         if loop_samples:
             loop = _loop(net, p, jnp.asarray(x_all), g_full, gammas, yj, float(temperature),
                          jax.random.fold_in(key, 1), int(loop_samples))  # fmt: skip

@@ -344,30 +344,44 @@ def fit_band(fit: dict, widths) -> tuple[np.ndarray, np.ndarray]:
     return basis @ np.array([fit["a"], fit["b"]]), np.sqrt(np.einsum("wi,ij,wj->w", basis, fit["cov"], basis))
 
 
+def full_kernel_map(act, w2, b2, g):
+    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix."""
+    return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]
+
+
+def first_layer_preactivation(net: kernels.FCN, w, b, x):
+    """z = sqrt(sigma_w2[0] g) x.w + sqrt(sigma_b2[0]) b of first-layer units (rows of w (M, d), b (M,)) at the rows
+    of unit-norm x: (M, points). The first layer's preactivations are exactly this (NTK parametrisation)."""
+    w2, b2 = net.layer_variances()[0]
+    return math.sqrt(w2 * net.input_gain2) * w @ x.T + math.sqrt(b2) * b[:, None]
+
+
+def evidence_gradients(net: kernels.FCN, g_layers, y, temperature: float) -> list:
+    """Gamma^(L) = dl/dG^(L) = 1/2 (alpha alpha^T - A) on the train points (l = log N(y; 0, G^(L) + T)), pulled down
+    through the kernel maps: Gamma^(l) = J_l^T Gamma^(l+1) at the kernels g_layers = G^(2..L) (train blocks).
+    Entry l of the result holds Gamma^(l) (entries 0 and 1 are None)."""
+    act, variances, depth = net.act, net.layer_variances(), net.depth
+    p = y.shape[0]
+    a = jnp.linalg.inv(g_layers[-1] + temperature * jnp.eye(p))
+    a = 0.5 * (a + a.T)
+    alpha = a @ y
+    gammas = [None] * (depth + 1)
+    gammas[depth] = 0.5 * (jnp.outer(alpha, alpha) - a)
+    for l in range(depth - 1, 1, -1):  # Gamma^(l) from Gamma^(l+1) through F_l (weight layer l, 0-based)
+        w2, b2 = variances[l]
+        _, vjp = jax.vjp(lambda g, w2=w2, b2=b2: full_kernel_map(act, w2, b2, g), g_layers[l - 2])
+        (gl,) = vjp(gammas[l + 1])
+        gammas[l] = 0.5 * (gl + gl.T)
+    return gammas
+
+
 def _evidence_gradient_on_layer2(net: kernels.FCN, x_train: np.ndarray, y: np.ndarray, temperature: float):
-    """Gamma = dL/dG^(2) on the train points, L(G^(2)) = log N(y; 0, F_L(...F_3(G^(2))) + T) with the layers above
-    at infinite width (the vector-Jacobian product of the kernel maps), and K^(1)."""
-    act = net.act
-    (w2, b2), *rest = net.layer_variances()
+    """Gamma = dl/dG^(2) on the train points, the layers above at infinite width (evidence_gradients at the NNGP)."""
     x = np.asarray(x_train, np.float64)
-    k1 = w2 * net.input_gain2 * x @ x.T + b2
     p = len(x)
-
-    def up(g, layers):
-        for w2l, b2l in layers:
-            g = _kernel_map(act.name, act.slopes, w2l, b2l, jnp.diag(g), g, p)[1]
-        return g
-
-    def evidence(g2):
-        c = up(g2, rest[1:]) + temperature * jnp.eye(p)
-        chol = jnp.linalg.cholesky(c)
-        a = jax.scipy.linalg.cho_solve((chol, True), jnp.asarray(y))
-        return -0.5 * jnp.asarray(y) @ a - jnp.sum(jnp.log(jnp.diag(chol)))
-
     with jax.enable_x64(True):
-        g2 = up(jnp.asarray(k1), rest[:1])
-        gamma = jax.grad(evidence)(g2)
-        return np.asarray(0.5 * (gamma + gamma.T)), k1
+        g_layers = [jnp.asarray(c[:p]) for _, c in layer_kernels(net, x, p)[1:]]
+        return np.asarray(evidence_gradients(net, g_layers, jnp.asarray(y), temperature)[2])
 
 
 def first_layer_second_moment(
@@ -392,7 +406,7 @@ def first_layer_second_moment(
         raise ValueError(f"directions: need (k, {net.dim}) (got {directions.shape})")
     directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
     x = np.asarray(x_train, np.float64)
-    gamma, _ = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), temperature)
+    gamma = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), temperature)
     (w2_0, b2_0), (w2_1, _), *_ = net.layer_variances()
     act = net.act
     phi = act.jax_fn
@@ -402,7 +416,7 @@ def first_layer_second_moment(
         kw, kb = jax.random.split(k)
         w = jax.random.normal(kw, (n_samples, net.dim), jnp.float64)
         b = jax.random.normal(kb, (n_samples,), jnp.float64)
-        s = phi(math.sqrt(w2_0 * net.input_gain2) * w @ x.T + math.sqrt(b2_0) * b[:, None])
+        s = phi(first_layer_preactivation(net, w, b, x))
         tilt = jnp.einsum("si,ij,sj->s", s, gamma, s)
         proj2 = (w @ directions.T) ** 2
         return w2_1 * (proj2 - 1.0) * (tilt - tilt.mean())[:, None]

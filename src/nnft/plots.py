@@ -623,17 +623,13 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         ok = np.all(np.isfinite(theory.ak_mse.values), axis=0)
         gp_sum = float(theory.gp_mse.sum())
         ak_ratio = theory.ak_mse.sum("draw").values / gp_sum
-        loop = float(theory.mse_loop_coefficient.sum()) / gp_sum
         ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
                 label="adaptive-kernel saddle point (mean field)")  # fmt: skip
-        if "ak_loop_mse" in theory:
-            with_loop = np.all(np.isfinite(theory.ak_loop_mse.values), axis=0)
+        with_loop = np.all(np.isfinite(theory.ak_loop_mse.values), axis=0)
+        if with_loop.any():
             loop_ratio = theory.ak_loop_mse.sum("draw").values / gp_sum
             ax.plot(1 / akw[with_loop], loop_ratio[with_loop], "s-", color="tab:orange", ms=5, lw=1.5,
                     label="adaptive kernel + loop (Gaussian fluctuations, RPA)")  # fmt: skip
-        else:
-            ax.plot(1 / akw[ok], ak_ratio[ok] + loop / akw[ok], "s--", color="tab:orange", ms=3, lw=1.2,
-                    label="adaptive kernel + first-order loop (m'[μ] + ½m''[C])")  # fmt: skip
         if not ok.all():
             w_none = akw[~ok].max()
             ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
