@@ -339,7 +339,7 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
 @pytest.mark.parametrize(
     "bad",
     [
-        kernels.FCN(dim=3, depth=3, activation="identity", sigma_b2=0.0, width=4),
+        kernels.FCN(dim=3, depth=1, activation="identity", sigma_b2=0.0, width=4),
         kernels.FCN(dim=3, depth=2, activation="relu", sigma_b2=0.0, width=4),
         kernels.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.0, 0.1), width=4),
         kernels.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.2, 0.0), width=4),

@@ -3,6 +3,9 @@ the closed-form scale-mixture expansion of a linear network (docs/finite_width_b
 vertex V and kernel shift K^{1} of finite_width.flow_pair (science/finite_width_criticality.md Sec. 3), and the
 exact finite-width posterior of a deep ReLU network by importance sampling over exact Gram-sampler kernels."""
 
+import math
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -172,16 +175,62 @@ def test_linear_width_sweep_reproduces_the_isotropic_design_table():
     assert float(sweep.first_order_mse[-1] / sweep.gp_mse[-1]) == pytest.approx(1.644419e-3 / 2.379536e-3, rel=1e-6)
 
 
-def test_readout_renormalisation_is_the_linear_saddle_point():
-    # For the linear network the one-scalar renormalisation is Sec. 2's saddle (bayes_linear, spectral in X's SVD);
-    # here it is computed from the kernel's eigendecomposition: same u* and test MSE (unit-vector test points give
-    # mean_k (c_k - beta_k)^2 = |c - beta|^2 / d).
+def test_kernel_renormalisation_of_one_hidden_layer_is_the_readout_saddle_point():
+    # One hidden layer: the one-scalar-per-layer renormalisation is the readout-norm saddle point (Pacelli et al.),
+    # u* a root of (N/2)(1 - u) + u l'(u) = 0 for the NNGP's weight part uK (here no readout bias), computed in the
+    # kernel's eigenbasis with brentq; for the linear network also bayes_linear's Sec. 2 saddle.
+    from scipy import optimize
+
     from nnft import bayes_linear
 
+    rng = np.random.default_rng(2)
+    x, x_test = sphere.sample_sphere(rng, 40, 5), sphere.sample_sphere(rng, 7, 5)
+    y = np.sin(2 * x[:, 0]) + x[:, 1] ** 2
+    for act in ("relu", "erf"):
+        for width in (20, 400):
+            net = kernels.FCN(dim=5, depth=2, activation=act, sigma_w2=(2.0, 1.5), sigma_b2=(0.3, 0.0), width=width)
+            lam, vec = np.linalg.eigh(kernels.gram(net, x))
+            yt = vec.T @ y
+
+            def ds_dt(t, lam=lam, yt=yt, width=width):
+                u = math.exp(t)
+                d = u * lam + 0.1
+                return width / 2 * (1 - u) + 0.5 * u * np.sum(lam * yt**2 / d**2 - lam / d)
+
+            u = math.exp(optimize.brentq(ds_dt, -10, 10, xtol=1e-14))
+            out = finite_width_bayes.kernel_renormalisation(net, x, y, x_test, 0.1)
+            assert float(out.layer_scale[0]) == pytest.approx(u, rel=1e-9)
+            mean = u * kernels.gram(net, x_test, x) @ (vec @ (yt / (u * lam + 0.1)))
+            np.testing.assert_allclose(out["mean"].values, mean, rtol=1e-8)
     x, y, beta = bayes_linear.isotropic_design(30, 60, 4.0)
-    for width in (30, 480):
-        net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=(1.0, 1.0), sigma_b2=0.0, width=width)
-        out = finite_width_bayes.readout_renormalisation_mse(net, x[None], y[None], np.eye(30), beta, 0.05, [width])
-        assert float(out.u_star[0, 0]) == pytest.approx(bayes_linear.saddle_point(net, x, y, 0.05), rel=1e-10)
+    net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=(1.0, 1.0), sigma_b2=0.0, width=30)
+    out = finite_width_bayes.kernel_renormalisation_mse(net, x[None], y[None], np.eye(30), beta, 0.05, [30, 480])
+    for j, width in enumerate((30, 480)):
+        net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=width)
+        assert float(out.layer_scale[0, j, 0]) == pytest.approx(bayes_linear.saddle_point(net, x, y, 0.05), rel=1e-9)
         kr = bayes_linear.kernel_renormalisation(net, x, y, 0.05)
-        assert float(out.kr_mse[0, 0]) == pytest.approx(bayes_linear.test_mse(kr.c_mean, beta), rel=1e-10)
+        assert float(out.kr_mse[0, j]) == pytest.approx(bayes_linear.test_mse(kr.c_mean, beta), rel=1e-9)
+
+
+def test_kernel_renormalisation_of_a_deep_relu_network():
+    # Depth 3 with biases: at large width the scales go to 1 like 1/N (N (u_l - 1) converges) and the predictor to
+    # the GP; the biases are not scaled, so u_l < 1 lowers the kernel's weight part against them.
+    rng = np.random.default_rng(3)
+    x, x_test = sphere.sample_sphere(rng, 30, 4), sphere.sample_sphere(rng, 5, 4)
+    y = 0.5 * x[:, 0] + x[:, 1] * x[:, 2]
+    net = kernels.FCN(dim=4, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
+    k = kernels.gram(net, x)
+    gp = kernels.gram(net, x_test, x) @ np.linalg.solve(k + 0.05 * np.eye(30), y)
+    shifts = []
+    for width in (1000, 4000, 16000):
+        out = finite_width_bayes.kernel_renormalisation(replace(net, width=width), x, y, x_test, 0.05)
+        shifts.append(width * (out.layer_scale.values - 1))
+        np.testing.assert_allclose(out["mean"].values, gp, atol=50 / width)
+    np.testing.assert_allclose(shifts[-1], shifts[-2], rtol=0.01)
+    assert np.all(np.abs(shifts[-1]) > 1)  # a real shift, resolved
+    with pytest.raises(ValueError, match="closed-form"):
+        finite_width_bayes.kernel_renormalisation(replace(net, activation="tanh"), x, y, x_test, 0.05)
+    with pytest.raises(ValueError, match="temperature"):
+        finite_width_bayes.kernel_renormalisation(net, x, y, x_test, 0.0)
+    with pytest.raises(ValueError, match="widths"):
+        finite_width_bayes.kernel_renormalisation_mse(net, x[None], y[None], x_test, y[:5], 0.05, [0])

@@ -1,4 +1,4 @@
-"""Exact Bayesian posterior of a one-hidden-layer linear network at any width (docs/finite_width_bayes.md Secs. 1-4).
+"""Exact Bayesian posterior of deep linear networks at any width (docs/finite_width_bayes.md Secs. 1-4 and 9).
 
 The model is ``kernels.FCN(depth=2, activation="identity", sigma_b2=0)`` with sigma_w2 = (sigma_w2, sigma_a2): in
 the parametrisation of networks.py (standard-normal W (d x N) and readout A (N x 1), variances in the forward pass)
@@ -14,6 +14,12 @@ Sec. 1 reduction: with u = |A|^2 / N (= |a|^2 / (N sigma_a2) in the note), c | u
 u ~ Gamma(N/2, scale 2/N), so f | u, D is GP regression with kernel u K0 and
 
     p(t = log u | D) propto exp[(N/2) t - (N/2) e^t + l(e^t)],    l(u) = log N(y; 0, u K0 + T I).
+
+Deeper linear networks (depth L + 1, L hidden layers of width N, zero biases; Sec. 9): given the layers above it,
+the readout vector pulled back to the first hidden layer, v, is fixed and W_1^T v ~ N(0, |v|^2 I), and likewise for
+every layer, so c | u ~ N(0, u s I_d) with u = u_1 ... u_L a product of independent Gamma(N/2, 2/N) scalars and s
+the product of all the layers' sigma_w2 times g. The posterior is the same one-dimensional average over t = log u
+with the prior of t the L-fold convolution of the one-layer density.
 
 Everything is spectral in the SVD X = U S V^T: lambda_k = s S_k^2, y~ = U^T y, and at fixed u the GP posterior of c
 in the V basis has mean u s S_k y~_k / (u lambda_k + T) and variance u s T / (u lambda_k + T) (u s off the row span).
@@ -46,8 +52,9 @@ class Spectrum(NamedTuple):
     v: np.ndarray  # (d, r) right singular vectors
     residual2: float  # |y - U U^T y|^2: the part of y outside the range of K0
     n_train: int
-    s: float  # sigma_a2 sigma_w2 input_gain2
+    s: float  # sigma_a2 sigma_w2 input_gain2 (the product of every layer's sigma_w2 for deeper networks)
     width: int
+    layers: int  # hidden layers L; the kernel scale is u = u_1 ... u_L, each u_l ~ Gamma(N/2, scale 2/N)
 
 
 class LinearPosterior(NamedTuple):
@@ -62,27 +69,35 @@ class LinearPosterior(NamedTuple):
     method: str
 
 
-def check_model(net: kernels.FCN) -> None:
-    """Raise ValueError naming `net` unless it is the Sec. 1 model: depth 2, identity activation, zero biases."""
+def check_linear(net: kernels.FCN) -> None:
+    """Raise ValueError naming `net` unless it is a deep linear network: depth >= 2, identity activation, zero
+    biases (the models of Sec. 1 and Sec. 9 of docs/finite_width_bayes.md)."""
     if not isinstance(net, kernels.FCN):
         raise ValueError(f"net must be a kernels.FCN (got {type(net).__name__})")
-    if net.depth != 2:
-        raise ValueError(f"net must have depth 2 (one hidden layer) for the exact linear posterior (got {net.depth})")
+    if net.depth < 2:
+        raise ValueError(f"net must have depth >= 2 (a hidden layer) for the exact linear posterior (got {net.depth})")
     if net.act.name != "identity":
         raise ValueError(f"net must have the identity activation for the exact linear posterior (got {net.act.name})")
     if any(b2 != 0 for _, b2 in net.layer_variances()):
         raise ValueError(f"net must have sigma_b2 = 0 in every layer for the exact linear posterior ({net.sigma_b2})")
 
 
+def check_model(net: kernels.FCN) -> None:
+    """Raise ValueError naming `net` unless it is the Sec. 1 model: depth 2, identity activation, zero biases."""
+    check_linear(net)
+    if net.depth != 2:
+        raise ValueError(f"net must have depth 2 (one hidden layer) here (got {net.depth})")
+
+
 def spectrum(net: kernels.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spectrum:
-    """K0 = sigma_a2 sigma_w2 g X X^T (the NNGP of net, kernels.gram) in eigen-coordinates, computed once."""
-    check_model(net)
+    """K0 = (prod of the layers' sigma_w2) g X X^T (the NNGP of net, kernels.gram) in eigen-coordinates, computed
+    once, for a linear network of any depth >= 2."""
+    check_linear(net)
     x = np.asarray(x_train, dtype=np.float64)
     y = np.asarray(y_train, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != net.dim or y.shape != (x.shape[0],):
         raise ValueError(f"need x_train (P, {net.dim}) and y_train (P,) (got {x.shape} and {y.shape})")
-    (w2, _), (a2, _) = net.layer_variances()
-    s = a2 * w2 * net.input_gain2
+    s = math.prod(w2 for w2, _ in net.layer_variances()) * net.input_gain2
     u_, sv, vt = np.linalg.svd(x, full_matrices=False)
     y_tilde = u_.T @ y
     return Spectrum(
@@ -94,6 +109,7 @@ def spectrum(net: kernels.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spec
         n_train=x.shape[0],
         s=s,
         width=net.width,
+        layers=net.depth - 1,
     )
 
 
@@ -225,17 +241,96 @@ def _assemble(spec: Spectrum, mean_v, cov_v, off_span_var: float) -> tuple[np.nd
     return v @ mean_v, 0.5 * (cov + cov.T)
 
 
+def _layer_log_prior(t, width: int) -> np.ndarray:
+    """log density of t_l = log u_l, u_l ~ Gamma(N/2, scale 2/N), up to a constant: (N/2)(t - e^t + 1) (max 0)."""
+    return 0.5 * width * (t - np.exp(t) + 1)
+
+
+def _joint_mode(spec: Spectrum, temperature: float) -> float:
+    """t* of Sec. 9 (kernel renormalisation with one scalar per hidden layer, Li & Sompolinsky): the global maximum
+    over (t_1 .. t_L) of sum_l (N/2)(t_l - e^t_l) + l(e^(t_1 + ... + t_L)). For equal widths every t_l is equal at
+    the maximum (sum_l t_l fixed, the prior term is strictly concave and symmetric), so it is the maximum of
+    G(t) = L (N/2)(t - e^t) + l(e^(L t)); returns log u* = L t* (log of the kernel scale). For L = 1 this is the mode
+    of p(log u | D), Sec. 2. G is scanned on a grid, its best node refined by brentq on G'."""
+    n, lay = spec.width, spec.layers
+
+    def g(t):
+        return lay * _layer_log_prior(t, n) + log_evidence(spec, np.exp(lay * np.asarray(t)), temperature)
+
+    def g1(t):
+        u = math.exp(lay * t)
+        return float(lay * 0.5 * n * (1 - math.exp(t)) + lay * u * _dl(spec, u, temperature)[0])
+
+    grid = np.linspace(-20.0 / lay, 5.0, 40_001)
+    i = int(np.argmax(g(grid)))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if g1(lo) > 0 > g1(hi):
+        return lay * optimize.brentq(g1, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+    raise ValueError(f"no kernel-renormalisation saddle point inside u in [e^-20, e^{5 * lay}] (width {n})")
+
+
+def _deep_grid(spec: Spectrum, temperature: float, step: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes tau = log u (u = u_1 ... u_L) at spacing `step` and the unnormalised log posterior density there: the
+    prior of tau is the L-fold convolution of the layers' log-Gamma densities (trapezoidal sums of positive terms,
+    so small values keep their relative accuracy), each cut where it falls below exp(-margin) of its maximum."""
+    n, lay = spec.width, spec.layers
+
+    def excess(t):
+        return _layer_log_prior(t, n) + margin
+
+    t_lo = optimize.brentq(excess, -2 * margin / n - 50, 0.0)
+    t_hi = optimize.brentq(excess, 0.0, math.log(4 * margin / n + 4) + 2)
+    t = t_lo + step * np.arange(int(np.ceil((t_hi - t_lo) / step)) + 1)
+    layer = np.exp(_layer_log_prior(t, n))
+    prior = layer
+    for _ in range(lay - 1):
+        prior = np.convolve(prior, layer) * step
+    tau = lay * t_lo + step * np.arange(prior.size)
+    with np.errstate(divide="ignore"):
+        return tau, np.log(prior) + log_evidence(spec, np.exp(tau), temperature)
+
+
+def _deep_grids(spec: Spectrum, temperature: float):
+    """(tau, log density) at POINTS_PER_SD nodes per standard deviation (of one layer's prior and of the posterior,
+    whichever is narrower) and the same at twice the spacing, with a range wide enough that the posterior density at
+    both ends is below exp(-LOG_MARGIN) of its maximum."""
+    sd_layer = math.sqrt(2.0 / spec.width)
+    margin = LOG_MARGIN
+    for _ in range(4):
+        step = sd_layer / POINTS_PER_SD
+        for _ in range(3):
+            tau, logp = _deep_grid(spec, temperature, step, margin)
+            w = np.exp(logp - logp.max())
+            w /= w.sum()
+            sd = math.sqrt(max(w @ tau**2 - (w @ tau) ** 2, 0.0))
+            if sd / POINTS_PER_SD >= 0.99 * step:
+                break
+            step = sd / POINTS_PER_SD
+        if max(logp[0], logp[-1]) < logp.max() - LOG_MARGIN:
+            return (tau, logp), _deep_grid(spec, temperature, 2 * step, margin)
+        margin = min(2 * margin, 650.0 / spec.layers)
+    raise ValueError(f"net: the kernel scale's posterior lies outside its prior's range (width {spec.width})")
+
+
 def exact_posterior(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
-    """The exact finite-width posterior (docs/finite_width_bayes.md Sec. 1) by trapezoidal quadrature in t = log u:
+    """The exact finite-width posterior of a deep linear network (docs/finite_width_bayes.md Secs. 1 and 9) by
+    trapezoidal quadrature in t = log u, u = u_1 ... u_L the kernel scale (one Gamma(N/2, 2/N) scalar per hidden
+    layer; L = 1 is Sec. 1):
 
         E[c] = E_t[V u b / (u lambda + T)],
         Cov[c] = E_t[GP covariance at u K0 + mu(u) mu(u)^T] - E[c] E[c]^T,
 
-    with weights propto exp[(N/2) t - (N/2) e^t + l(e^t)] on a uniform grid covering the whole mass (concave bound,
-    LOG_MARGIN) at POINTS_PER_SD nodes per standard deviation. quad_error: the largest relative change of Z, E[u] and
-    E[c] when every other node is dropped (an upper bound on the error of the full grid)."""
+    with weights propto p(t) exp l(e^t) on a uniform grid covering the whole mass (concave bound, LOG_MARGIN) at
+    POINTS_PER_SD nodes per standard deviation; p(t) is exp[(N/2)(t - e^t)] for one hidden layer and the L-fold
+    convolution of it for L. quad_error: the largest relative change of Z (L = 1 only), E[u] and E[c] at twice the
+    spacing (an upper bound on the error of the full grid). u_mode: the saddle point u* (kernel_renormalisation)."""
     spec = spectrum(net, x_train, y_train)
-    t, logp, mode = _t_grid(spec, temperature)
+    if spec.layers == 1:
+        t, logp, mode = _t_grid(spec, temperature)
+        coarse = (t[::2], logp[::2])
+    else:
+        (t, logp), coarse = _deep_grids(spec, temperature)
+        mode = _joint_mode(spec, temperature)
 
     top = logp.max()
 
@@ -248,10 +343,12 @@ def exact_posterior(net: kernels.FCN, x_train, y_train, temperature: float) -> L
         return z * (tt[1] - tt[0]), w, u, mu, var
 
     z, w, u, mu, var = moments(t, logp)
-    z2, w2, u2, mu2, _ = moments(t[::2], logp[::2])
+    z2, w2, u2, mu2, _ = moments(*coarse)
     e_u, e_mu = w @ u, w @ mu
     scale = np.abs(e_mu).max() if e_mu.size and np.abs(e_mu).max() > 0 else 1.0
-    err = max(abs(z2 / z - 1), abs(w2 @ u2 / e_u - 1), float(np.abs(w2 @ mu2 - e_mu).max() / scale))
+    err = max(abs(w2 @ u2 / e_u - 1), float(np.abs(w2 @ mu2 - e_mu).max() / scale))
+    if spec.layers == 1:
+        err = max(err, abs(z2 / z - 1))
     cov_v = np.diag(w @ var) + (mu * w[:, None]).T @ mu - np.outer(e_mu, e_mu)
     c_mean, c_cov = _assemble(spec, e_mu, cov_v, spec.s * e_u)
     return LinearPosterior(
@@ -266,16 +363,20 @@ def _at_scale(spec: Spectrum, u: float, temperature: float, u_mode: float, metho
 
 
 def saddle_point(net: kernels.FCN, x_train, y_train, temperature: float) -> float:
-    """u* of Sec. 2: the global maximum of S(u) = (N/2)(log u - u + 1) + l(u), a root of
-    N (1/u - 1) = sum_k lambda_k / (u lambda_k + T) - sum_k lambda_k y~_k^2 / (u lambda_k + T)^2 (brentq in log u)."""
+    """The kernel scale u* = u_1* ... u_L* of kernel renormalisation. One hidden layer (Sec. 2): the global maximum
+    of S(u) = (N/2)(log u - u + 1) + l(u), a root of N (1/u - 1) = sum_k lambda_k / (u lambda_k + T) -
+    sum_k lambda_k y~_k^2 / (u lambda_k + T)^2 (brentq in log u). L hidden layers (Sec. 9, Li & Sompolinsky): the
+    joint maximum over the L scalars, where N (1 - u_l) = -2 u l'(u) in every layer (u = u_1 ... u_L)."""
     spec = spectrum(net, x_train, y_train)
-    return float(np.exp(_t_grid(spec, temperature)[2]))
+    if spec.layers == 1:
+        return float(np.exp(_t_grid(spec, temperature)[2]))
+    return float(np.exp(_joint_mode(spec, temperature)))
 
 
 def kernel_renormalisation(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
-    """Sec. 2: GP regression with the renormalised kernel u* K0, u* = saddle_point (the mode of p(log u | D))."""
+    """Secs. 2 and 9: GP regression with the renormalised kernel u* K0, u* = saddle_point."""
     spec = spectrum(net, x_train, y_train)
-    u_star = float(np.exp(_t_grid(spec, temperature)[2]))
+    u_star = saddle_point(net, x_train, y_train, temperature)
     return _at_scale(spec, u_star, temperature, u_star, "kernel_renormalisation")
 
 
@@ -286,15 +387,17 @@ def gp(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterio
 
 
 def first_order(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
-    """Sec. 3: first order in 1/N around the GP. For any g(u), E[g | D] = g(1) + (1/N)[g''(1) + 2 g'(1) l'(1)] +
-    O(1/N^2) (u ~ Gamma(N/2, 2/N): variance 2/N, higher cumulants O(1/N^2)). With g = m(u) = u k*^T (u K + T)^-1 y:
+    """Sec. 3: first order in 1/N around the GP. For any g(u), E[g | D] = g(1) + (L/N)[g''(1) + 2 g'(1) l'(1)] +
+    O(1/N^2): u = u_1 ... u_L has mean 1, variance (1 + 2/N)^L - 1 = 2L/N + O(1/N^2) and higher cumulants
+    O(1/N^2) (u_l ~ Gamma(N/2, 2/N)), so L hidden layers of width N act as one of width N/L. With
+    g = m(u) = u k*^T (u K + T)^-1 y:
 
-        mean = m(1) + (1/N)[m''(1) + 2 m'(1) l'(1)],
+        mean = m(1) + (L/N)[m''(1) + 2 m'(1) l'(1)],
 
     m = V mu, mu_k = u b_k / D_k, mu' = b T / D^2, mu'' = -2 lambda b T / D^3 (D = u lambda + T), and the covariance
-    to the same order, Sigma(1) + (1/N)[Sigma''(1) + 2 Sigma'(1) l'(1) + 2 mu'(1) mu'(1)^T] (Sigma_k = u s T / D)."""
+    to the same order, Sigma(1) + (L/N)[Sigma''(1) + 2 Sigma'(1) l'(1) + 2 mu'(1) mu'(1)^T] (Sigma_k = u s T / D)."""
     spec = spectrum(net, x_train, y_train)
-    n, lam, b, s, T = spec.width, spec.lam, spec.b, spec.s, temperature
+    n, lam, b, s, T = spec.width / spec.layers, spec.lam, spec.b, spec.s, temperature
     den = lam + T
     l1 = float(_dl(spec, 1.0, T)[0])
     mu, var = _gp_moments(spec, 1.0, T)
@@ -316,6 +419,7 @@ def adaptive_kernel(
     are solved together (damped fixed point). The predictor is GP regression with G, i.e. the prior c ~ N(0, s S).
     u_mean and u_mode hold the kernel scale tr G / tr K0. Raises ValueError where S^{-1} stops being positive
     definite (the tilted unit is not normalisable: no saddle point at this width)."""
+    check_model(net)
     spec = spectrum(net, x_train, y_train)
     if not 0 < damping <= 1:
         raise ValueError(f"damping must be in (0, 1] (got {damping})")
@@ -517,24 +621,28 @@ def isotropic_design(dim: int, n_train: int, target_scale2: float, seed: int = 0
     return x, x @ beta, beta
 
 
-def width_sweep(x, y, beta, widths, temperature: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0) -> xr.Dataset:
-    """Test MSE of the exact finite-width posterior, kernel renormalisation, first order in 1/N, the adaptive-kernel
-    saddle point (NaN where it has none) and the GP of the one-hidden-layer linear network at each width."""
+def width_sweep(
+    x, y, beta, widths, temperature: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0, depth: int = 2
+) -> xr.Dataset:
+    """Test MSE of the exact finite-width posterior, kernel renormalisation (one scalar per hidden layer), first
+    order in 1/N and the GP of the linear network with depth - 1 hidden layers at each width; for one hidden layer
+    also the adaptive-kernel saddle point (NaN where it has none)."""
     rows = []
     for width in widths:
-        net = kernels.FCN(dim=x.shape[1], depth=2, activation="identity", sigma_w2=(sigma_w2, sigma_a2),
-                          sigma_b2=0.0, width=int(width))  # fmt: skip
+        net = kernels.FCN(dim=x.shape[1], depth=depth, activation="identity",
+                          sigma_w2=(sigma_w2,) * (depth - 1) + (sigma_a2,), sigma_b2=0.0, width=int(width))  # fmt: skip
         row = [test_mse(f(net, x, y, temperature).c_mean, beta)
                for f in (gp, exact_posterior, kernel_renormalisation, first_order)]  # fmt: skip
-        try:
-            row.append(test_mse(adaptive_kernel(net, x, y, temperature).c_mean, beta))
-        except ValueError:  # no saddle point at this width
-            row.append(np.nan)
+        if depth == 2:
+            try:
+                row.append(test_mse(adaptive_kernel(net, x, y, temperature).c_mean, beta))
+            except ValueError:  # no saddle point at this width
+                row.append(np.nan)
         rows.append(row)
     rows = np.array(rows)
     names = ("gp_mse", "exact_mse", "kernel_renormalisation_mse", "first_order_mse", "adaptive_kernel_mse")
     return xr.Dataset(
-        {name: (("width",), rows[:, i]) for i, name in enumerate(names)},
+        {name: (("width",), rows[:, i]) for i, name in enumerate(names[: rows.shape[1]])},
         coords={"width": np.asarray(widths, dtype=np.int64)},
-        attrs={"n_train": int(x.shape[0]), "dim": int(x.shape[1]), "temperature": float(temperature)},
+        attrs={"n_train": int(x.shape[0]), "dim": int(x.shape[1]), "temperature": float(temperature), "depth": depth},
     )

@@ -38,6 +38,7 @@ deficiency (rank <= d + 1) needs no Cholesky factor.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import partial
 
 import jax
@@ -433,38 +434,107 @@ def first_layer_second_moment(
     )
 
 
-def readout_renormalisation_mse(
+@partial(jax.jit, static_argnames=("act_name", "slopes", "variances", "gain2", "n_train"))
+def _renormalised_kernel(t, x_all, act_name, slopes, variances, gain2, n_train):
+    """Output kernel (block form: diag, cross against the train rows) with hidden layer l's post-activation kernel
+    scaled by u_l = e^t_l: K^(l+1) = sigma_b2 + sigma_w2 u_l E[s s^T] at K^(l) (the biases are not scaled)."""
+    (w2, b2), rest = variances[0], variances[1:]
+    diag = w2 * gain2 * jnp.sum(x_all**2, -1) + b2
+    cross = w2 * gain2 * x_all @ x_all[:n_train].T + b2
+    for l, (w2, b2) in enumerate(rest):
+        diag, cross = _kernel_map(act_name, slopes, w2 * jnp.exp(t[l]), b2, diag, cross, n_train)
+    return diag, cross
+
+
+def _renormalisation_action(t, width, x_train, y, temperature, act_name, slopes, variances, gain2):
+    """S(t) = sum_l (N/2)(t_l - e^t_l) + log N(y; 0, K(e^t) + T), the log posterior density of t_l = log u_l."""
+    p = y.shape[0]
+    _, k = _renormalised_kernel(t, x_train, act_name, slopes, variances, gain2, p)
+    chol = jnp.linalg.cholesky(k + temperature * jnp.eye(p))
+    z = jax.scipy.linalg.solve_triangular(chol, y, lower=True)
+    evidence = -0.5 * z @ z - jnp.sum(jnp.log(jnp.diag(chol)))
+    return 0.5 * width * jnp.sum(t - jnp.exp(t)) + evidence
+
+
+_action_derivatives = jax.jit(
+    jax.value_and_grad(_renormalisation_action), static_argnames=("act_name", "slopes", "variances", "gain2")
+)
+_action_hessian = jax.jit(
+    jax.hessian(_renormalisation_action), static_argnames=("act_name", "slopes", "variances", "gain2")
+)
+
+
+def kernel_renormalisation(
+    net: kernels.FCN, x_train, y_train, x_test, temperature: float, tol: float = 1e-10, max_iter: int = 100
+) -> xr.Dataset:
+    """Kernel renormalisation with one scalar per hidden layer (docs/finite_width_bayes.md Sec. 9): each hidden
+    layer's empirical post-activation kernel is replaced by u_l times its mean, with the law of a Wishart trace,
+    u_l ~ Gamma(N/2, scale 2/N), so K^(l+1) = sigma_b2 + sigma_w2 u_l E[s s^T] at the renormalised K^(l). The saddle
+    point maximises S(t) = sum_l (N/2)(t_l - e^t_l) + log N(y; 0, K(u) + T) over t = log u (Newton's method from
+    the GP, t = 0), and the predictor is GP regression with K(u*). Exact at its saddle point for deep linear
+    networks without biases (Li & Sompolinsky 2021: bayes_linear.kernel_renormalisation); for one hidden layer it is
+    the readout-norm renormalisation of Pacelli et al. 2023; for deep nonlinear networks it is the equivalent
+    Wishart ansatz of Baglioni et al. 2026. It can only change the kernel's scale (and, through the biases and the
+    nonlinearity, its shape along the NNGP's own family), never adapt it to the target's directions.
+
+    Returns mean (test_sample), layer_scale u_l* (layer, 1 = first hidden layer) and action. Raises ValueError when
+    Newton's method does not reach a maximum."""
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
+    act = net.act
+    variances = tuple((float(w2), float(b2)) for w2, b2 in net.layer_variances())
+    static = dict(act_name=act.name, slopes=act.slopes, variances=variances, gain2=float(net.input_gain2))
+    p, n_layers = len(x_train), net.depth - 1
+    with jax.enable_x64(True):
+        args = (float(net.width), jnp.asarray(x_train), jnp.asarray(y), float(temperature))
+        t = jnp.zeros(n_layers)
+        value, grad = _action_derivatives(t, *args, **static)
+        for _ in range(max_iter):
+            hess = _action_hessian(t, *args, **static)
+            evals, evecs = jnp.linalg.eigh(hess)
+            step = -evecs @ ((evecs.T @ grad) / jnp.minimum(evals, -1e-8 * jnp.abs(evals).max()))  # ascent direction
+            for _ in range(60):  # backtracking: the first full step that does not decrease S
+                new_value, new_grad = _action_derivatives(t + step, *args, **static)
+                if jnp.isfinite(new_value) and new_value >= value - 1e-12 * abs(value):
+                    break
+                step = step / 2
+            t, value, grad = t + step, new_value, new_grad
+            if float(jnp.abs(grad).max()) < tol * (net.width + 1):
+                break
+        else:
+            raise ValueError(f"no kernel-renormalisation saddle point at width {net.width}: Newton did not converge")
+        if float(jnp.linalg.eigvalsh(_action_hessian(t, *args, **static)).max()) >= 0:
+            raise ValueError(f"no kernel-renormalisation maximum at width {net.width} (saddle of S(t) only)")
+        x_all = jnp.asarray(np.concatenate([x_train, x_test]))
+        _, cross = _renormalised_kernel(t, x_all, act.name, act.slopes, variances, float(net.input_gain2), p)
+        k = np.asarray(cross)
+        mean = k[p:] @ np.linalg.solve(k[:p] + temperature * np.eye(p), y)
+        return xr.Dataset(
+            {"mean": (("test_sample",), mean), "layer_scale": (("layer",), np.exp(np.asarray(t)))},
+            coords={"layer": np.arange(1, n_layers + 1)},
+            attrs={"action": float(value), "width": int(net.width), "temperature": float(temperature)},
+        )
+
+
+def kernel_renormalisation_mse(
     net: kernels.FCN, x_train, y_train, x_test, g_test, temperature: float, widths
 ) -> xr.Dataset:
-    """One-scalar kernel renormalisation (docs/finite_width_bayes.md Sec. 2 with the network's NNGP in place of K0:
-    the readout norm u is the only order parameter, Pacelli et al. 2023): per width N the saddle point u* of
-    S(u) = (N/2)(log u - u + 1) + log N(y; 0, u K + T), and the test MSE of GP regression with kernel u* K.
-    x_train (draw, n, d), y_train (draw, n); returns kr_mse and u_star (draw, kr_width)."""
-    from scipy import optimize
-
+    """kernel_renormalisation's test MSE against g_test per draw and width: x_train (draw, n, d), y_train (draw, n);
+    returns kr_mse (draw, kr_width) and layer_scale (draw, kr_width, layer)."""
     x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
     if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
         raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
     widths = np.asarray(widths, dtype=np.int64)
     if widths.ndim != 1 or np.any(widths < 1):
         raise ValueError(f"widths: need a list of positive integers (got {widths})")
-    mse, u_star = np.zeros((len(x_train), len(widths))), np.zeros((len(x_train), len(widths)))
+    g_test = np.asarray(g_test, np.float64)
+    mse = np.zeros((len(x_train), len(widths)))
+    scale = np.zeros((len(x_train), len(widths), net.depth - 1))
     for i, (x, y) in enumerate(zip(x_train, y_train, strict=True)):
-        lam, vec = np.linalg.eigh(kernels.gram(net, x))
-        lam = np.maximum(lam, 0.0)
-        yt, ks = vec.T @ y, kernels.gram(net, x_test, x) @ vec
-        for j, n in enumerate(widths):
-
-            def ds_dt(t, n=n, lam=lam, yt=yt):  # u dS/du, monotone decreasing in t = log u
-                u = math.exp(t)
-                d = u * lam + temperature
-                return n / 2 * (1 - u) + 0.5 * u * np.sum(lam * yt**2 / d**2 - lam / d)
-
-            t = optimize.brentq(ds_dt, -30.0, 30.0, xtol=1e-14)
-            u = math.exp(t)
-            mse[i, j] = np.mean((ks @ (u * yt / (u * lam + temperature)) - g_test) ** 2)
-            u_star[i, j] = u
+        for j, width in enumerate(widths):
+            out = kernel_renormalisation(replace(net, width=int(width)), x, y, x_test, temperature)
+            mse[i, j] = np.mean((out["mean"].values - g_test) ** 2)
+            scale[i, j] = out.layer_scale.values
     return xr.Dataset(
-        {"kr_mse": (("draw", "kr_width"), mse), "u_star": (("draw", "kr_width"), u_star)},
-        coords={"kr_width": widths},
+        {"kr_mse": (("draw", "kr_width"), mse), "layer_scale": (("draw", "kr_width", "layer"), scale)},
+        coords={"kr_width": widths, "layer": np.arange(1, net.depth)},
     )

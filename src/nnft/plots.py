@@ -617,7 +617,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     if "kr_mse" in theory:
         kr_ratio = theory.kr_mse.sum("draw") / theory.gp_mse.sum()
         ax.plot(1 / theory.kr_width.values, kr_ratio.values, "-.", color="tab:green", lw=1.2,
-                label="kernel renormalisation (readout scalar)")  # fmt: skip
+                label="kernel renormalisation (one scalar per hidden layer)")  # fmt: skip
     if "ak_mse" in theory:  # adaptive-kernel saddle point, where every dataset has one
         akw = theory.ak_width.values
         ok = np.all(np.isfinite(theory.ak_mse.values), axis=0)
@@ -680,6 +680,13 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         cx.plot(x_lin, theory.linear_exact_mse.values / gp_lin, "ko-", ms=4, label="linear net: exact posterior")
         cx.plot(x_lin, theory.linear_kernel_renormalisation_mse.values / gp_lin, "--", color="tab:green",
                 label="linear net: kernel renormalisation")  # fmt: skip
+        if "linear_deep_exact_mse" in theory:
+            hidden = theory.attrs["linear_deep_depth"] - 1
+            gp_deep = theory.linear_deep_gp_mse.values
+            cx.plot(x_lin, theory.linear_deep_exact_mse.values / gp_deep, "o-", color="0.55", ms=3, lw=1.0,
+                    label=f"deep linear net ({hidden} hidden layers): exact")  # fmt: skip
+            cx.plot(x_lin, theory.linear_deep_kernel_renormalisation_mse.values / gp_deep, "--", color="tab:olive",
+                    label="deep linear net: one scalar per layer (Li–Sompolinsky)")  # fmt: skip
         cx.plot(x_lin, theory.linear_first_order_mse.values / gp_lin, ":", color="tab:blue", lw=1.5,
                 label="linear net: first order in 1/width")  # fmt: skip
         if "linear_adaptive_kernel_mse" in theory:

@@ -55,7 +55,7 @@ ak = adaptive_kernel.width_sweep(
 print(ak, file=sys.stderr)
 out = out.merge(ak.drop_vars("draw").assign_coords(draw=out.draw.values))
 kr_widths = np.unique(np.geomspace(16, 4096, 25).astype(int))
-kr = finite_width_bayes.readout_renormalisation_mse(
+kr = finite_width_bayes.kernel_renormalisation_mse(
     net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
     p["ridge"], kr_widths,
 )  # fmt: skip
@@ -79,5 +79,10 @@ for i, width in enumerate(linear.width.values):
 linear["adaptive_kernel_loop_mse"] = ("width", loop_lin)
 out = out.merge(linear.rename(width="linear_width").rename({k: f"linear_{k}" for k in linear.data_vars}))
 out.attrs.update({f"linear_{k}": v for k, v in linear.attrs.items()})
+# ... and the deep linear network of this experiment's depth (one Gamma scalar per hidden layer, Sec. 9).
+if net.depth > 2:
+    deep = bayes_linear.width_sweep(x, y, beta, linear.width.values, temperature=0.05, depth=net.depth)
+    out = out.merge(deep.rename({k: f"linear_deep_{k}" for k in deep.data_vars}).rename(width="linear_width"))
+    out.attrs["linear_deep_depth"] = net.depth
 print(out, file=sys.stderr)
 store.write(out, snakemake.output[0], store.provenance(p, seed=p["seed"]))
