@@ -96,6 +96,13 @@ def train_params(wildcards):
     e = exp(wildcards)
     skip = ("n_train", "width_convergence", "checkpoint_minutes")  # not in the result
     train = {k: v for k, v in e["train"].items() if k not in skip}
+    wc = e["train"].get("width_convergence")
+    if (
+        wc
+        and int(wildcards.n) == wc["n_train"]
+        and int(wildcards.width) in wc["widths"]
+    ):
+        train["members"] = wc.get("members", train["members"])
     model = {**e["model"], "width": int(wildcards.width)}
     return {"model": model, "ridge": e["ridge"], "seed": e["seed"], "train": train}
 
