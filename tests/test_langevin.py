@@ -247,3 +247,25 @@ def test_posterior_mean_mse_two_chains_has_no_error_bar():
     assert np.all(np.isfinite(est)) and np.all(np.isnan(se))
     with pytest.raises(ValueError, match="chains"):
         langevin.posterior_mean_mse(f[:, :1], np.zeros(5))
+
+
+def test_readout_marginal_mean_is_an_unbiased_quieter_estimator():
+    # Depth-3 ReLU network: per chain, the time averages of f and of E[f | hidden layers, data] estimate the same
+    # posterior mean, so their chain-averaged difference is zero within its s.e. (paired over chains); the marginal
+    # one is quieter (measured: max |z| = 2.8 over 40 test points; chain spread 0.45 of f's). With the readout frozen
+    # it is not the posterior's and is not reported.
+    rng = np.random.default_rng(4)
+    x, x_test = sphere.sample_sphere(rng, 24, 5), sphere.sample_sphere(rng, 40, 5)
+    y = x[:, 0] + 1.5 * x[:, 1] * x[:, 2]
+    net = kernels.FCN(dim=5, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
+    members = 16
+    out = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=members,
+                                burn_in=3, sample=20, n_samples=100)  # fmt: skip
+    f, marginal = out.f_mean.values[0], out.f_mean_marginal.values[0]
+    diff = f - marginal
+    z = diff.mean(0) / (diff.std(0, ddof=1) / np.sqrt(members))
+    assert np.abs(z).max() < 4.5, z
+    assert np.median(marginal.std(0) / f.std(0)) < 0.7
+    frozen = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=2, burn_in=1,
+                                   sample=1, n_samples=4, frozen=(2,))  # fmt: skip
+    assert "f_mean_marginal" not in frozen

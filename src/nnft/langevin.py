@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .networks import apply, init_params, prior_std
+from .networks import apply, features, init_params, prior_std, readout, readout_kernel
 
 INTEGRATORS = ("overdamped", "underdamped")
 
@@ -138,6 +138,19 @@ def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int
     return jax.vmap(one)(states, x, y)
 
 
+def readout_marginal_mean(net: kernels.FCN, params: list[dict], x, y, h_test, temperature) -> jax.Array:
+    """E[f(x_test) | hidden layers, data] from the test points' features h_test (networks.features): given every
+    layer below it, the readout layer is a Bayesian linear model with a Gaussian prior, so its posterior can be
+    integrated out exactly, G_*(G + T)^-1 y with G the readout's empirical kernel (networks.readout_kernel;
+    docs/finite_width_bayes.md Sec. 2). Its time average estimates the same posterior mean as that of f (a
+    Rao-Blackwellisation) with the readout's own noise removed."""
+    h_train = features(net, params, x)
+    g = readout_kernel(net, h_train, h_train)
+    chol = jnp.linalg.cholesky(g + temperature * jnp.eye(g.shape[0], dtype=g.dtype))
+    alpha = jax.scipy.linalg.cho_solve((chol, True), y)
+    return readout_kernel(net, h_test, h_train) @ alpha
+
+
 @partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals", "n_probe", "frozen"))
 def sample_block(
     net,
@@ -154,8 +167,9 @@ def sample_block(
     n_probe: int,
     frozen: tuple[int, ...] = (),
 ):
-    """n_evals rounds of (steps_per_eval steps, evaluate f on x_test); returns sums of f and f^2, the data loss
-    and f at the first n_probe test points at every evaluation (for autocorrelation diagnostics)."""
+    """n_evals rounds of (steps_per_eval steps, evaluate f on x_test); returns sums of f, f^2 and of the
+    readout-marginal mean (readout_marginal_mean), the data loss and f at the first n_probe test points at every
+    evaluation (for autocorrelation diagnostics), and the sum of W1 W1^T / width."""
 
     def one(state, xc, yc):
         def round_(s, _):
@@ -163,12 +177,14 @@ def sample_block(
                 return _step(net, integrator, temperature, h, gamma, s2, xc, yc, frozen)
 
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
-            f = apply(net, s.params, x_test)
+            h_test = features(net, s.params, x_test)
+            f = readout(net, s.params, h_test)
+            marginal = readout_marginal_mean(net, s.params, xc, yc, h_test, temperature)
             w = s.params[0]["w"]  # (dim, fan_out): first-layer weights, one column per unit
-            return s, (f, losses[-1], w @ w.T / w.shape[1])
+            return s, (f, marginal, losses[-1], w @ w.T / w.shape[1])
 
-        state, (f, loss, m) = jax.lax.scan(round_, state, None, length=n_evals)
-        return state, f.sum(0), (f**2).sum(0), loss, f[:, :n_probe], m.sum(0)
+        state, (f, marginal, loss, m) = jax.lax.scan(round_, state, None, length=n_evals)
+        return state, f.sum(0), (f**2).sum(0), marginal.sum(0), loss, f[:, :n_probe], m.sum(0)
 
     return jax.vmap(one)(states, x, y)
 
@@ -273,15 +289,18 @@ def run_ensemble(
         net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, (n_probe, frozen)
     )
 
-    f_sum = np.zeros((n_chains, len(x_test)))
-    f2_sum = np.zeros_like(f_sum)
-    w_sum = np.zeros((n_chains, net.dim, net.dim))
+    sums = {
+        "f": np.zeros((n_chains, len(x_test))),
+        "f2": np.zeros((n_chains, len(x_test))),
+        "marginal": np.zeros((n_chains, len(x_test))),
+        "w": np.zeros((n_chains, net.dim, net.dim)),
+    }
     trace, probes, done, burned = [], [], 0, False
     loaded = None
     if checkpoint is not None and Path(checkpoint).exists():
-        loaded = _load_checkpoint(checkpoint, fingerprint, states)
+        loaded = _load_checkpoint(checkpoint, fingerprint, states, sums)
     if loaded is not None:
-        states, done, f_sum, f2_sum, trace, probes, w_sum = loaded
+        states, done, sums, trace, probes = loaded
         states = _shard(states, xc, yc, xt)[0]
         burned = True
     t0 = last_save = time.perf_counter()
@@ -289,30 +308,30 @@ def run_ensemble(
         states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum)
+            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes)
     while done < sch.n_evals:
         k = min(evals_per_block, sch.n_evals - done)
-        states, fs, f2s, loss, probe, ws = sample_block(
+        states, fs, f2s, ms, loss, probe, ws = sample_block(
             *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe, frozen=frozen
         )
-        fs, f2s, loss = np.asarray(fs, np.float64), np.asarray(f2s, np.float64), np.asarray(loss, np.float64)
+        loss = np.asarray(loss, np.float64)
         step = sch.burn_in_steps + (done + k) * sch.steps_per_eval
         _check_finite(states.params, f"sampling, by step {step}")
-        f_sum += fs
-        f2_sum += f2s
-        w_sum += np.asarray(ws, np.float64)
+        for name, block in (("f", fs), ("f2", f2s), ("marginal", ms), ("w", ws)):
+            sums[name] += np.asarray(block, np.float64)
         trace.append(loss)
         probes.append(np.asarray(probe, np.float64))
         done += k
         due = time.perf_counter() - last_save >= checkpoint_seconds
         if checkpoint is not None and due and done < sch.n_evals:
             last_save = time.perf_counter()
-            _save_checkpoint(checkpoint, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum)
+            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes)
         if progress is not None:
             progress(done, sch.n_evals, float(loss[:, -1].mean()), step)
     wall = time.perf_counter() - t0
-    f_mean = f_sum / sch.n_evals
-    f_var = np.maximum(f2_sum / sch.n_evals - f_mean**2, 0.0)
+    f_mean = sums["f"] / sch.n_evals
+    f_var = np.maximum(sums["f2"] / sch.n_evals - f_mean**2, 0.0)
+    marginal = sums["marginal"] / sch.n_evals
     probe_trace = np.concatenate(probes, axis=1)  # (chain, record, probe)
     ess = np.array([[effective_sample_size(pt[:, j]) for j in range(n_probe)] for pt in probe_trace]).mean(1)
     shape = (n_draws, members)
@@ -320,12 +339,13 @@ def run_ensemble(
         {
             "f_mean": (("draw", "member", "test_sample"), f_mean.reshape(*shape, -1)),
             "f_var": (("draw", "member", "test_sample"), f_var.reshape(*shape, -1)),
+            "f_mean_marginal": (("draw", "member", "test_sample"), marginal.reshape(*shape, -1)),
             "loss": (("draw", "member", "record"), np.concatenate(trace, axis=1).reshape(*shape, -1)),
             "probe_trace": (("draw", "member", "record", "probe"), probe_trace.reshape(*shape, *probe_trace.shape[1:])),
             "ess": (("draw", "member"), ess.reshape(shape)),
             "first_layer_moment": (
                 ("draw", "member", "input_i", "input_j"),
-                (w_sum / sch.n_evals / prior_std(net)[0]["w"] ** 2).reshape(*shape, net.dim, net.dim),
+                (sums["w"] / sch.n_evals / prior_std(net)[0]["w"] ** 2).reshape(*shape, net.dim, net.dim),
             ),
         },
         coords={"member": np.arange(members), "record": np.arange(sch.n_evals), "probe": np.arange(n_probe)},
@@ -345,12 +365,16 @@ def run_ensemble(
             "resumed_from_checkpoint": int(loaded is not None),
             "devices": n_devices,
             "device": str(jax.devices()[0]),
-            "description": "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
+            "description": "f_mean_marginal: time average of E[f | hidden layers, data] (the readout integrated out "
+            "exactly; the same posterior mean as f_mean with less noise); "
+            "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
             "probes (Sokal windowed integrated autocorrelation), mean over probes; first_layer_moment: time average of "
             "W1 W1^T / width in units of the prior variance (prior: identity), so u^T M u = mean over first-layer "
             "units of (u.w)^2",
         },
     )
+    if net.depth - 1 in frozen:  # a fixed readout is not integrated out by the posterior: no marginal mean
+        out = out.drop_vars("f_mean_marginal")
     if checkpoint is not None and Path(checkpoint).exists():
         Path(checkpoint).unlink()
     return out
@@ -397,31 +421,30 @@ def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_
     return h.hexdigest()
 
 
-def _save_checkpoint(path, fingerprint, states, done, f_sum, f2_sum, trace, probes, w_sum) -> None:
+def _save_checkpoint(path, fingerprint, states, done, sums: dict, trace, probes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree.leaves(states._replace(key=jax.random.key_data(states.key)))
     arrays = {f"leaf{i}": np.asarray(a) for i, a in enumerate(leaves)}
+    n_chains = sums["f"].shape[0]
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
         np.savez(
             fh,
             fingerprint=np.array(fingerprint),
             done=np.array(done),
-            f_sum=f_sum,
-            f2_sum=f2_sum,
-            w_sum=w_sum,
-            trace=np.concatenate(trace, axis=1) if trace else np.zeros((f_sum.shape[0], 0)),
-            probes=np.concatenate(probes, axis=1) if probes else np.zeros((f_sum.shape[0], 0, 0)),
+            **{f"sum_{k}": v for k, v in sums.items()},
+            trace=np.concatenate(trace, axis=1) if trace else np.zeros((n_chains, 0)),
+            probes=np.concatenate(probes, axis=1) if probes else np.zeros((n_chains, 0, 0)),
             **arrays,
         )
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path, fingerprint, like_states):
+def _load_checkpoint(path, fingerprint, like_states, like_sums: dict):
     """The saved state if it belongs to this run, else None (a stale checkpoint is ignored)."""
     with np.load(path, allow_pickle=False) as z:
-        if str(z["fingerprint"]) != fingerprint:
+        if str(z["fingerprint"]) != fingerprint or any(f"sum_{k}" not in z for k in like_sums):
             return None
         template = like_states._replace(key=jax.random.key_data(like_states.key))
         treedef = jax.tree.structure(template)
@@ -430,7 +453,8 @@ def _load_checkpoint(path, fingerprint, like_states):
         states = states._replace(key=jax.random.wrap_key_data(states.key))
         trace = [z["trace"]] if z["trace"].shape[1] else []
         probes = [z["probes"]] if z["probes"].shape[1] else []
-        return states, int(z["done"]), z["f_sum"].copy(), z["f2_sum"].copy(), trace, probes, z["w_sum"].copy()
+        sums = {k: z[f"sum_{k}"].copy() for k in like_sums}
+        return states, int(z["done"]), sums, trace, probes
 
 
 def _check_finite(tree, where: str) -> None:
@@ -441,6 +465,13 @@ def _check_finite(tree, where: str) -> None:
                 f"Langevin dynamics diverged (NaN/inf) during {where}: parameter {jax.tree_util.keystr(path)} has "
                 f"{int(bad.sum())} non-finite entries; lower train.step_factor. Nothing was stored."
             )
+
+
+def chain_means(run: xr.Dataset) -> np.ndarray:
+    """Each chain's estimate of the posterior mean on the test points (draw, member, test_sample): the time average
+    of the readout-marginal mean where the run has it (run_ensemble; less noise), else that of f (HMC runs, runs
+    with a frozen readout)."""
+    return (run.f_mean_marginal if "f_mean_marginal" in run else run.f_mean).values
 
 
 def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

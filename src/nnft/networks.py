@@ -51,23 +51,43 @@ def init_params(key: jax.Array, net: kernels.FCN, dtype=jnp.float32) -> list[dic
     return params
 
 
+def _layer(net: kernels.FCN, i: int, layer: dict, h: jax.Array) -> jax.Array:
+    """Preactivations of weight layer i from its inputs h (both parametrisations, see apply)."""
+    w2, b2 = net.layer_variances()[i]
+    if net.parametrization == "standard":
+        return h @ layer["w"] + layer["b"]
+    gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
+    return gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
+
+
+def features(net: kernels.FCN, params: list[dict], x: jax.Array) -> jax.Array:
+    """The readout layer's inputs at the rows of x: the last hidden layer's activations (x itself at depth 1)."""
+    h = x
+    for i, layer in enumerate(params[:-1]):
+        h = net.act.jax_fn(_layer(net, i, layer, h))
+    return h
+
+
 def apply(net: kernels.FCN, params: list[dict], x: jax.Array) -> jax.Array:
     """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1].
 
     NTK parametrisation: z = sqrt(sigma_w2 gain) h.W + sqrt(sigma_b2) b with standard-normal W, b;
     standard parametrisation: z = h.W + b with W ~ N(0, sigma_w2 gain), b ~ N(0, sigma_b2) (PDLT's convention).
     """
-    h = x
-    act = net.act.jax_fn
-    standard = net.parametrization == "standard"
-    for i, (layer, (w2, b2)) in enumerate(zip(params, net.layer_variances(), strict=True)):
-        if standard:
-            z = h @ layer["w"] + layer["b"]
-        else:
-            gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
-            z = gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
-        h = act(z)
-    return z[..., 0]
+    return readout(net, params, features(net, params, x))
+
+
+def readout(net: kernels.FCN, params: list[dict], h: jax.Array) -> jax.Array:
+    """The output f from the readout layer's inputs h (features)."""
+    return _layer(net, net.depth - 1, params[-1], h)[..., 0]
+
+
+def readout_kernel(net: kernels.FCN, h1: jax.Array, h2: jax.Array) -> jax.Array:
+    """The readout's empirical kernel sigma_w2 gain h1.h2 + sigma_b2 between feature rows (features): the prior
+    covariance of f given the hidden layers, the same in both parametrisations."""
+    w2, b2 = net.layer_variances()[-1]
+    gain2 = net.input_gain2 if net.depth == 1 else 1.0 / net.width
+    return w2 * gain2 * h1 @ h2.T + b2
 
 
 def empirical_kernels(net: kernels.FCN, x, key: jax.Array, n_networks: int, chunk: int = 100) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .langevin import posterior_mean_mse  # noqa: E402
+from .langevin import chain_means, posterior_mean_mse  # noqa: E402
 
 
 def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.Dataset:
@@ -19,10 +19,10 @@ def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.D
     rows = []
     for n in train.n_train.values:
         t = train.sel(n_train=n)
-        mse, se = posterior_mean_mse(t.f_mean.values, g)  # (draw,)
+        mse, se = posterior_mean_mse(chain_means(t), g)  # (draw,)
         draws = t.draw.values
         gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
-        f_net = t.f_mean.values.mean(1)
+        f_net = chain_means(t).mean(1)
         f_gp = gp.f_test.sel(n_train=n, draw=draws).values
         rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
         rows.append(

@@ -21,7 +21,7 @@ n = int(theory.attrs["n_train"])
 rows = []
 for w in train.width.values:
     t = train.sel(width=w, n_train=n)
-    mse, mse_se = langevin.posterior_mean_mse(t.f_mean.values, data.g_test.values)
+    mse, mse_se = langevin.posterior_mean_mse(langevin.chain_means(t), data.g_test.values)
     gp_same = gp.mse_test.sel(n_train=n, draw=t.draw.values).values
     rows.append(xr.Dataset({"ratio": ("draw", mse / gp_same), "ratio_se": ("draw", mse_se / gp_same)}))
 per_draw = xr.concat(rows, dim="width").assign_coords(width=train.width.values, draw=train.draw.values)

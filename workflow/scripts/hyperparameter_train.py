@@ -55,7 +55,7 @@ out = langevin.run_ensemble(
     checkpoint_seconds=60 * every_minutes,
 )
 bar.close()
-mse, mse_se = langevin.posterior_mean_mse(out.f_mean.values, data.g_test.values)
+mse, mse_se = langevin.posterior_mean_mse(langevin.chain_means(out), data.g_test.values)
 # the infinite-width GP on the same datasets and test points: separates the networks from the luck of the draws
 eigenvalues = kernels.spectrum(net, 30, 1000).eigenvalue_nngp.values
 gp = learning_curves.exact_gp_learning_curve(net, data.isel(draw=draws), [n], float(point["ridge"]), eigenvalues)
