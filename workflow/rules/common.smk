@@ -144,6 +144,7 @@ def finite_width_bayes_params(wildcards):
         "theory_test_points": wc["theory_test_points"],
         "adaptive_kernel_samples": wc["adaptive_kernel_samples"],
         "adaptive_kernel_loop_samples": wc["adaptive_kernel_loop_samples"],
+        "adaptive_kernel_replicas": wc["adaptive_kernel_replicas"],
         "widths": wc["widths"],
     }
 

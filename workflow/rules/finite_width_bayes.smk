@@ -30,7 +30,6 @@ rule finite_width_bayes_theory:
 rule figure_finite_width_bayes:
     input:
         data="results/{experiment}/data.zarr",
-        gp="results/{experiment}/gp.zarr",
         theory="results/{experiment}/finite_width_bayes/theory.zarr",
         train=width_stores,
     output:

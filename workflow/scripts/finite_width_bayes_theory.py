@@ -54,6 +54,19 @@ ak = adaptive_kernel.width_sweep(
 )  # fmt: skip
 print(ak, file=sys.stderr)
 out = out.merge(ak.drop_vars("draw").assign_coords(draw=out.draw.values))
+# Independent replicas at the measured widths: their spread is the Monte Carlo error of the saddle point and loop.
+replicas = [ak.sel(ak_width=measured)] + [
+    adaptive_kernel.width_sweep(
+        net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
+        p["ridge"], measured, jax.random.fold_in(jax.random.key(p["seed"]), 1000 * r + n), p["adaptive_kernel_samples"],
+        loop_samples=p["adaptive_kernel_loop_samples"], loop_widths=measured,
+    )
+    for r in range(1, p["adaptive_kernel_replicas"])
+]  # fmt: skip
+for name in ("ak_mse", "ak_loop_mse"):
+    stacked = np.stack([r[name].values for r in replicas])  # (replica, draw, width)
+    out[name.replace("ak_", "ak_replica_")] = (("ak_replica", "draw", "measured_width"), stacked)
+out = out.assign_coords(measured_width=measured, ak_replica=np.arange(len(replicas)))
 kr_widths = np.unique(np.geomspace(16, 4096, 25).astype(int))
 kr = finite_width_bayes.kernel_renormalisation_mse(
     net, ds.x_train.values[draws, :n], ds.y_train.values[draws, :n], ds.x_test.values[:q], ds.g_test.values[:q],
