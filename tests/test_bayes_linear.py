@@ -385,6 +385,8 @@ def test_hmc_matches_exact_posterior(sampler_problem, width):
     fbar, se = f_mean.mean(0), f_mean.std(0, ddof=1) / math.sqrt(chains)
     assert np.abs((fbar - exact["mean"].values) / se).max() < 4.5
     assert np.abs(total_variance_z(f_mean, out.f_var.values[0], exact["var"].values)).max() < 4.5
+    marginal = out.f_mean_marginal.values[0]  # the readout integrated out: the same posterior mean
+    assert np.abs((marginal.mean(0) - exact["mean"].values) / (marginal.std(0, ddof=1) / math.sqrt(chains))).max() < 4.5
     if width == 128:  # power (at N = 4 the posterior is too broad for 32 chains to resolve exact - GP ~ 0.1)
         assert np.abs((fbar - infinite["mean"].values) / se).max() > 5
     assert 0.6 < float(out.acceptance.mean()) < 0.9

@@ -51,8 +51,8 @@ from blackjax.mcmc import integrators as bj_integrators
 from jax.flatten_util import ravel_pytree
 
 from . import kernels
-from .langevin import effective_sample_size, potential
-from .networks import apply, init_params, prior_std
+from .langevin import effective_sample_size, potential, readout_marginal_mean
+from .networks import apply, features, init_params, prior_std, readout
 
 # name: (symplectic integrator, gradient evaluations per step)
 INTEGRATORS = {"leapfrog": (bj_integrators.velocity_verlet, 1), "mclachlan": (bj_integrators.mclachlan, 2)}
@@ -152,10 +152,10 @@ def hmc_block(
     adapt (a traced bool, so warm-up and sampling share one compiled program): each iteration integrates with the
     current iterate exp(da.log_step_size) and updates da with the mean acceptance probability of the draw's chains.
     Otherwise the step is frozen at the dual average exp(da.log_step_size_avg) and da is left unchanged.
-    adaptation: (t0, gamma, kappa) of the dual averaging. Returns chains, da, per chain the sums of f and f^2, the
-    data loss and probe outputs of every record, the summed acceptance probabilities, divergences and integration
-    steps and of the first-layer moment W1 W1^T / fan_out, and per draw the mean acceptance and the step of every
-    iteration."""
+    adaptation: (t0, gamma, kappa) of the dual averaging. Returns chains, da, per chain the sums of f and f^2, the data
+    loss and probe outputs of every record, the sum of the readout-marginal mean (langevin.readout_marginal_mean), the
+    summed acceptance probabilities, divergences and integration steps and of the first-layer moment W1 W1^T / fan_out,
+    and per draw the mean acceptance and the step of every iteration."""
     _, da_update, da_final = dual_averaging_adaptation(target, *adaptation)
 
     def per_draw(chains, da, xd, yd):
@@ -169,16 +169,18 @@ def hmc_block(
             acc = info.acceptance_rate.mean()
             da = jax.tree.map(lambda new, old: jnp.where(adapt, new, old), da_update(da, acc), da)
             params = jax.vmap(partial(_params, net))(chains.state.position)
-            f = jax.vmap(lambda p: apply(net, p, x_test))(params)
+            h_test = jax.vmap(lambda p: features(net, p, x_test))(params)
+            f = jax.vmap(lambda p, h: readout(net, p, h))(params, h_test)
+            marginal = jax.vmap(lambda p, h: readout_marginal_mean(net, p, xd, yd, h, temperature))(params, h_test)
             loss = jax.vmap(lambda p: 0.5 * jnp.sum((apply(net, p, xd) - yd) ** 2))(params)
             w = params[0]["w"]  # (member, dim, fan_out): first-layer weights, one column per unit
             moment = jnp.einsum("mdu,meu->mde", w, w) / w.shape[-1]
-            per_chain = (f, loss, info.acceptance_rate, info.is_divergent, info.num_integration_steps, moment)
+            per_chain = (f, marginal, loss, info.acceptance_rate, info.is_divergent, info.num_integration_steps, moment)
             return (chains, da), (per_chain, (acc, step))
 
-        (chains, da), ((f, loss, acc, div, n, m), per_iter) = jax.lax.scan(body, (chains, da), None, length=n_evals)
+        (chains, da), ((f, fm, loss, acc, div, n, m), per_iter) = jax.lax.scan(body, (chains, da), None, length=n_evals)
         probe = jnp.swapaxes(f[:, :, :n_probe], 0, 1)
-        sums = (f.sum(0), (f**2).sum(0), loss.T, probe, acc.sum(0), div.sum(0), n.sum(0), m.sum(0))
+        sums = (f.sum(0), (f**2).sum(0), fm.sum(0), loss.T, probe, acc.sum(0), div.sum(0), n.sum(0), m.sum(0))
         return chains, da, *sums, *per_iter
 
     return jax.vmap(per_draw)(chains, da, x, y)
@@ -254,13 +256,13 @@ def run_hmc_ensemble(
     sums between blocks of `evals_per_block` iterations. max_leapfrog caps the integration steps per iteration
     (default 10 x those of the initial step size).
 
-    Returns the time average f_mean and time variance f_var of each chain's outputs on x_test
-    (dims draw, member, test_sample), the data-loss (SSE / 2) and probe-output traces, the effective sample size of
-    the probes per chain (langevin.effective_sample_size, mean over probes, in iterations), the time-averaged
-    first-layer weight second moment W1 W1^T / width (prior units, as run_ensemble), the mean Metropolis
-    acceptance probability and the number of divergent transitions of the sampling phase per chain, the gradient
-    evaluations per chain, the adapted step size and number of integration steps per draw, and the warm-up traces
-    of acceptance and step size. progress(done, total, mean_loss, iteration) is called after every block.
+    Returns the time average f_mean and time variance f_var of each chain's outputs on x_test and the time average of
+    the readout-marginal mean f_mean_marginal (dims draw, member, test_sample), the data-loss (SSE / 2) and probe-output
+    traces, the effective sample size of the probes per chain (langevin.effective_sample_size, mean over probes, in
+    iterations), the time-averaged first-layer weight second moment W1 W1^T / width (prior units, as run_ensemble), the
+    mean Metropolis acceptance probability and the number of divergent transitions of the sampling phase per chain, the
+    gradient evaluations per chain, the adapted step size and number of integration steps per draw, and the warm-up
+    traces of acceptance and step size. progress(done, total, mean_loss, iteration) is called after every block.
     """
     _check_arguments(
         x_train,
@@ -296,6 +298,7 @@ def run_hmc_ensemble(
     n_chains = n_draws * members
     f_sum = np.zeros((n_draws, members, len(x_test)))
     f2_sum = np.zeros_like(f_sum)
+    marginal_sum = np.zeros_like(f_sum)
     acc_sum = np.zeros((n_draws, members))
     div_sum = np.zeros((n_draws, members), dtype=np.int64)
     n_sum = np.zeros((n_draws, members), dtype=np.int64)
@@ -305,7 +308,7 @@ def run_hmc_ensemble(
         done = 0
         while done < total:
             k = min(evals_per_block, total - done)
-            chains, da, fs, f2s, loss, probe, acc, div, n, ws, acc_iter, step_iter = hmc_block(
+            chains, da, fs, f2s, ms, loss, probe, acc, div, n, ws, acc_iter, step_iter = hmc_block(
                 net,
                 integrator,
                 temperature,
@@ -330,6 +333,7 @@ def run_hmc_ensemble(
                 continue
             f_sum += np.asarray(fs, np.float64)
             f2_sum += np.asarray(f2s, np.float64)
+            marginal_sum += np.asarray(ms, np.float64)
             acc_sum += np.asarray(acc, np.float64)
             div_sum += np.asarray(div, np.int64)
             w_sum += np.asarray(ws, np.float64)
@@ -355,6 +359,7 @@ def run_hmc_ensemble(
         {
             "f_mean": (("draw", "member", "test_sample"), f_mean),
             "f_var": (("draw", "member", "test_sample"), f_var),
+            "f_mean_marginal": (("draw", "member", "test_sample"), marginal_sum / n_samples),
             "loss": (("draw", "member", "record"), np.concatenate(trace, axis=2)),
             "probe_trace": (("draw", "member", "record", "probe"), probe_trace),
             "ess": (("draw", "member"), ess.reshape(n_draws, members)),
