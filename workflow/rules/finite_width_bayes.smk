@@ -8,9 +8,11 @@ rule finite_width_bayes_theory:
         directory("results/{experiment}/finite_width_bayes/theory.zarr"),
     log:
         "logs/{experiment}/finite_width_bayes_theory.log",
+    # the longest job after training: start it as soon as the data exist, beside the single-threaded stages
+    priority: 10
     conda:
         "../../envs/nnft.yaml"
-    threads: 2
+    threads: 1
     resources:
         runtime=60,
         mem_mb=4000,
