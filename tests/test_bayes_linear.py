@@ -11,6 +11,7 @@ from scipy import integrate
 
 from nnft import bayes_linear as bl
 from nnft import kernels, langevin, networks, sphere
+from tests.chains import total_variance_z
 
 
 def linear_net(dim, width, sigma_w2=1.0, sigma_a2=1.0, **kwargs):
@@ -234,20 +235,6 @@ def sampler_problem():
 
 def exact_and_gp(net, x, y, x_test):
     return (bl.predict(f(net, x, y, SAMPLER_T), x_test) for f in (bl.exact_posterior, bl.gp))
-
-
-def total_variance_z(f_mean, f_var, var):
-    """z of the ensemble's total variance (mean within-chain + between-chain variance of time averages), jackknife
-    standard error over chains."""
-    m = f_mean.shape[0]
-
-    def total(idx):
-        return f_var[idx].mean(0) + f_mean[idx].var(0)
-
-    est = total(np.arange(m))
-    loo = np.stack([total(np.delete(np.arange(m), i)) for i in range(m)])
-    se = np.sqrt((m - 1) / m * ((loo - loo.mean(0)) ** 2).sum(0))
-    return (est - var) / se
 
 
 @pytest.mark.parametrize("width", [4, 128])  # N / P = 0.25, 8

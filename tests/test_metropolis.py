@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nnft import kernels, langevin, metropolis, networks, sphere
+from tests.chains import total_variance
 
 
 def _linear_weight_moment(net, x, y, ridge):
@@ -49,14 +50,7 @@ def _mean_and_total_variance(out):
     """Across-chain mean of f and the total variance (mean within-chain + between-chain variance of the time
     averages), with standard errors: independent chains for the mean, delete-one jackknife for the variance."""
     fm, fv = out.f_mean.values[0], out.f_var.values[0]
-    m = fm.shape[0]
-
-    def total(idx):
-        return fv[idx].mean(0) + fm[idx].var(0)
-
-    loo = np.stack([total(np.delete(np.arange(m), i)) for i in range(m)])
-    se_var = np.sqrt((m - 1) / m * ((loo - loo.mean(0)) ** 2).sum(0))
-    return fm.mean(0), fm.std(0, ddof=1) / np.sqrt(m), total(np.arange(m)), se_var
+    return fm.mean(0), fm.std(0, ddof=1) / np.sqrt(fm.shape[0]), *total_variance(fm, fv)
 
 
 @pytest.mark.parametrize(

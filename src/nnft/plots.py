@@ -625,23 +625,17 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         ak_ratio = theory.ak_mse.sum("draw").values / gp_sum
         ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
                 label="adaptive-kernel saddle point (mean field)")  # fmt: skip
-        if "ak_replica_loop_mse" in theory:  # mean ± s.e. over independent Monte Carlo replicas
-            mw = theory.measured_width.values
-            loop_label = "adaptive kernel + loop (Gaussian fluctuations, RPA; ± 1 MC s.e.)"
-            for name, color, label in (("ak_replica_mse", "tab:purple", None),
-                                       ("ak_replica_loop_mse", "tab:orange", loop_label)):  # fmt: skip
-                per_replica = theory[name].values.sum(1) / gp_sum  # (replica, width); NaN: no saddle or loop
-                ok_w = np.all(np.isfinite(per_replica), axis=0)
-                mean = per_replica.mean(0)
-                se = per_replica.std(0, ddof=1) / np.sqrt(per_replica.shape[0])
-                ax.errorbar(1 / mw[ok_w], mean[ok_w], se[ok_w], fmt="s-" if label else "s", color=color,
-                            ms=5 if label else 4, lw=1.5, capsize=3, label=label)  # fmt: skip
-        else:
-            with_loop = np.all(np.isfinite(theory.ak_loop_mse.values), axis=0)
-            if with_loop.any():
-                loop_ratio = theory.ak_loop_mse.sum("draw").values / gp_sum
-                ax.plot(1 / akw[with_loop], loop_ratio[with_loop], "s-", color="tab:orange", ms=5, lw=1.5,
-                        label="adaptive kernel + loop (Gaussian fluctuations, RPA)")  # fmt: skip
+        # the measured widths: mean ± s.e. over independent Monte Carlo replicas of the saddle point and its loop
+        mw = theory.measured_width.values
+        loop_label = "adaptive kernel + loop (Gaussian fluctuations, RPA; ± 1 MC s.e.)"
+        for name, color, label in (("ak_replica_mse", "tab:purple", None),
+                                   ("ak_replica_loop_mse", "tab:orange", loop_label)):  # fmt: skip
+            per_replica = theory[name].values.sum(1) / gp_sum  # (replica, width); NaN: no saddle or loop
+            ok_w = np.all(np.isfinite(per_replica), axis=0)
+            mean = per_replica.mean(0)
+            se = per_replica.std(0, ddof=1) / np.sqrt(per_replica.shape[0])
+            ax.errorbar(1 / mw[ok_w], mean[ok_w], se[ok_w], fmt="s-" if label else "s", color=color,
+                        ms=5 if label else 4, lw=1.5, capsize=3, label=label)  # fmt: skip
         if not ok.all():
             w_none = akw[~ok].max()
             ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
