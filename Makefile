@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: figures test lint report bench lock clean-results
+.PHONY: figures paper test lint report bench lock clean-results
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "nnft pins Python 3.11, found " + sys.version'
@@ -16,6 +16,10 @@ $(STAMP): envs/requirements.lock pyproject.toml
 
 figures: $(STAMP)
 	$(BIN)/snakemake --cores all
+
+# The papers' own figures and claims in their own regimes (README table "Papers"); slower than `figures`.
+paper: $(STAMP)
+	$(BIN)/snakemake --cores all paper
 
 report: figures
 	$(BIN)/snakemake --report results/report.html

@@ -27,3 +27,8 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+rule paper:
+    input:
+        paper_targets(),

@@ -161,6 +161,79 @@ def test_f5_exact_gp_column(v2_kernel):
         assert abs(s.mse_mean_predictor.item() - mean_pred) < 3 * s.mse_mean_predictor_se.item() + 5e-4
 
 
+def test_ntk_theory_curves_reproduce_f5(v2_kernel):
+    # theory_curves with kind="ntk" and ridge 0 (the workflow's noiseless NTK experiment, fixed cut-off r = 3) gives
+    # F5's EK_r and EK + 1/n columns (quoted to 4 digits) and its SC columns up to the tail beyond max_degree 12,
+    # which here joins the ridge instead of the l >= 5 mass (their difference is 1e-4 of the MSE).
+    _, spec, _ = v2_kernel
+    th = learning_curves.theory_curves(spec, [1, 2], [0.5, 0.5], 0.0, 0.0, F5_N, cutoff=3, kind="ntk")
+    assert th.attrs["kernel"] == "ntk"
+    np.testing.assert_allclose(th.ek_renorm_taylor.values, [0.4905, 0.3950, 0.2191, 0.1115], rtol=1e-3)
+    np.testing.assert_allclose(th.ek_1n_renorm_taylor.values, [0.5659, 0.4600, 0.2977, 0.1624], rtol=1e-3)
+    np.testing.assert_allclose(th.sc.values, [0.7024, 0.4972, 0.3021, 0.1672], rtol=2e-3)
+    np.testing.assert_allclose(th.sc_mean_predictor.values, [0.5571, 0.4381, 0.2766, 0.1520], rtol=2e-3)
+    with pytest.raises(ValueError, match="kind"):
+        learning_curves.theory_curves(spec, [1, 2], [0.5, 0.5], 0.0, 0.0, F5_N, kind="cntk")
+
+
+def test_noiseless_gp_does_not_move_when_the_jitter_halves(v2_kernel):
+    # The jitter regularises the Cholesky factorisation only: the NTK's own high-degree mass (~0.02 I, Sec. 9)
+    # dominates it by six orders, so halving it moves every result by < 1e-6 relative (1e-7 absolute where a value
+    # is near zero); a jitter comparable to that
+    # mass (1e-2) moves the MSE by up to 2 % (the check can fail).
+    net, spec, _ = v2_kernel
+    ds = data.make_dataset(4, 50, [1, 2], [0.5, 0.5], n_max=300, n_test=50, n_draws=3)
+    lam = spec.eigenvalue_ntk.values
+
+    def run(jitter):
+        return learning_curves.exact_gp_learning_curve(net, ds, [100, 300], 0.0, lam, kind="ntk", jitter=jitter)
+
+    a, b, far = run(1e-8), run(5e-9), run(1e-2)
+    assert a.attrs["jitter"] == 1e-8 and b.attrs["jitter"] == 5e-9
+    for name in ("mse_population", "learned_fraction", "f_test"):
+        np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-6, atol=1e-7)
+    assert np.abs(far.mse_population.values / a.mse_population.values - 1).max() > 0.01
+
+
+def test_gp_refuses_a_singular_kernel_without_jitter():
+    # A rank-one kernel matrix at ridge 0 has no Cholesky factor: a ValueError naming the jitter, not a NaN.
+    with pytest.raises(ValueError, match="jitter"):
+        learning_curves.gp_solve(np.ones((6, 6)), np.arange(6.0), 0.0)
+    net = kernels.FCN(dim=5, depth=2)
+    ds = data.make_dataset(0, 5, [1], [1.0], n_max=10, n_test=5, n_draws=2)
+    with pytest.raises(ValueError, match="jitter"):
+        learning_curves.exact_gp_learning_curve(net, ds, [10], 0.0, np.ones(4), jitter=-1.0)
+
+
+def test_cutoff_convergence_matches_monte_carlo():
+    # The spectral distance int dmu (g*_r - g*_inf)^2 against a Monte Carlo average over 2e5 uniform test points,
+    # within 5 standard errors, for every cut-off; it falls with r towards 0 (K_r -> K, sigma_r^2 -> sigma^2).
+    d, n = 5, 60
+    net = kernels.FCN(dim=d, depth=3, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    spec = kernels.spectrum(net, 40, 2000)
+    ds = data.make_dataset(0, d, [1, 2], [0.5, 0.5], n_max=n, n_test=5, n_draws=2)
+    cutoffs = [0, 1, 2, 4, 8]
+    b = spec.taylor_ntk.values
+    cc = learning_curves.cutoff_convergence(
+        net, ds, [30, n], cutoffs, spec.eigenvalue_ntk.values, b, 0.0, kind="ntk", jitter=1e-10
+    )
+    np.testing.assert_allclose(cc.ridge_renorm.values, [spec.k1_ntk - b[: r + 1].sum() for r in cutoffs])
+    z = sphere.sample_sphere(np.random.default_rng(1), 200_000, d)
+    x, y = ds.x_train.values[0, :n], ds.y_train.values[0, :n]
+    f_inf = kernels.gram(net, z[None], x, kind="ntk")[0] @ learning_curves.gp_solve(
+        kernels.gram(net, x[None], kind="ntk")[0], y, 1e-10
+    )
+    for k, r in enumerate(cutoffs):
+        trimmed = np.polynomial.polynomial.polyval
+        c = learning_curves.gp_solve(trimmed(x @ x.T, b[: r + 1]), y, cc.ridge_renorm.values[k] + 1e-10)
+        sq = (trimmed(z @ x.T, b[: r + 1]) @ c - f_inf) ** 2
+        assert abs(cc.distance2.sel(draw=0, n_train=n).values[k] - sq.mean()) < 5 * sq.std() / np.sqrt(sq.size)
+    mean = cc.distance2.mean("draw").values
+    assert np.all(np.diff(mean, axis=-1) < 0) and np.all(mean[:, -1] < 1e-3 * mean[:, 0])
+    with pytest.raises(ValueError, match="cutoffs"):
+        learning_curves.cutoff_convergence(net, ds, [n], [b.size], spec.eigenvalue_ntk.values, b, 0.0, kind="ntk")
+
+
 F6_N = 1600
 
 

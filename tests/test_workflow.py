@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -52,9 +53,9 @@ def copy_workflow(dest: Path, config: dict) -> Path:
     return dest
 
 
-def planned_outputs(cwd) -> set[str]:
-    """Output paths of the jobs a dry run would execute."""
-    out = snakemake(cwd, "-n").stdout
+def planned_outputs(cwd, *targets) -> set[str]:
+    """Output paths of the jobs a dry run (of the default target, or of `targets`) would execute."""
+    out = snakemake(cwd, "-n", *targets).stdout
     paths = set()
     for line in out.splitlines():
         m = re.match(r"\s+output:\s+(.*)", line)
@@ -67,6 +68,7 @@ def planned_outputs(cwd) -> set[str]:
 def workflow_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("wf"), TINY)
     snakemake(wf)
+    snakemake(wf, "paper")
     return wf
 
 
@@ -92,6 +94,18 @@ def check_outputs(wf: Path, config: dict) -> None:
         for name in ("data", "spectrum", "theory", "gp"):
             ds = store.read(wf / f"results/{exp}/{name}.zarr")
             assert "config" in ds.attrs and "versions" in ds.attrs and "git_revision" in ds.attrs
+        if spec.get("reproduces"):  # a paper experiment: Fig. 1 and the claims, none of the default figures
+            gp = store.read(wf / f"results/{exp}/gp.zarr")
+            assert gp.attrs["kernel"] == spec["kernel"] and gp.attrs["jitter"] == spec["jitter"]
+            for ext in ("png", "pdf"):
+                assert (wf / f"results/figures/{exp}_fig1.{ext}").stat().st_size > 10_000
+                assert not (wf / f"results/figures/{exp}_learning_curves.{ext}").exists()
+            claims = pd.read_csv(wf / f"results/{exp}/claims.csv")
+            assert {"theory", "gp_mse", "gp_mse_mean_predictor"} <= set(claims.observable)
+            assert claims.measured.notna().all() and claims.holds.dtype == bool
+            convergence = store.read(wf / f"results/{exp}/cutoff_convergence.zarr")
+            assert convergence.distance2.shape == (2, 1, 4) and np.all(convergence.distance2 > 0)
+            continue
         for n in spec["train"]["n_train"]:
             ds = store.read(wf / f"results/{exp}/train/n{n}_w{spec['model']['width']}.zarr")
             assert set(ds.f_mean.dims) == {"width", "n_train", "draw", "member", "test_sample"}
@@ -159,6 +173,25 @@ def test_end_to_end_produces_every_store_and_figure(workflow_run):
     assert planned_outputs(wf) == set()  # up to date: nothing reruns
 
 
+def test_paper_target_builds_exactly_the_paper_outputs(tmp_path):
+    # `snakemake paper`: the paper experiment's stages, Fig. 1 and claims, and the finite-width and survey figures
+    # (F1-F9); no training job, nothing of the default experiments, spectra or hyper-parameter scans.
+    planned = planned_outputs(copy_workflow(tmp_path, TINY), "paper")
+    paper_experiment = {f"results/p/{s}.zarr" for s in ("data", "spectrum", "theory", "gp", "comparison")}
+    paper_experiment |= {"results/p/cutoff_convergence.zarr", "results/p/comparison.csv", "results/p/claims.csv"}
+    paper_experiment |= {f"results/figures/p_fig1.{x}" for x in ("png", "pdf")}
+    assert paper_experiment <= planned
+    assert {f"results/figures/survey_v.{x}" for x in ("png", "pdf")} <= planned
+    others = planned - paper_experiment
+    assert others and all(
+        p.startswith(("results/finite_width/f/", "results/figures/finite_width_f_", "results/survey/v/"))
+        or p.startswith("results/figures/survey_v.")
+        for p in others
+    ), sorted(others)
+    default = planned_outputs(copy_workflow(tmp_path / "default", TINY))
+    assert not any(p.startswith("results/p/") or "p_" in Path(p).name for p in default)
+
+
 @pytest.mark.slow
 def test_report(workflow_run):
     # `snakemake --report` from the finished run: the workflow description and every figure's caption.
@@ -169,7 +202,7 @@ def test_report(workflow_run):
         words = caption.read_text().split()[:4]
         first_words = " ".join(w for w in words[: next((i for i, w in enumerate(words) if "`" in w), 4)])
         assert first_words in html, caption.name
-    for exp in TINY["experiments"]:
+    for exp in ("a", "b"):
         assert f"{exp}_learning_curves.png" in html
 
 
@@ -372,6 +405,10 @@ def test_partial_reruns(workflow_run, tmp_path):
         (lambda e: e.update({"bad/name": e["a"]}), "bad/name"),
         (lambda e: e["a"]["model"].update(sigma_w2=[1.0, 2.0, 3.0]), "experiments.a.model.sigma_w2"),
         (lambda e: e["a"]["model"].update(activation="leaky_relu(2)"), "activation"),
+        (lambda e: e["p"].update(jitter=0.0), "experiments.p.jitter"),
+        (lambda e: e["a"].update(kernel="ntk"), "experiments.a.kernel"),
+        (lambda e: e["b"].update(ridge=0.0, jitter=1e-8), "experiments.b.ridge"),
+        (lambda e: e["p"]["theory"].pop("cutoff_convergence"), "experiments.p.theory.cutoff_convergence"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, edit, message):

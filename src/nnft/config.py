@@ -24,6 +24,27 @@ def check_experiment(name, exp):
                 f"{key}.model.{name_}: a list needs one value per weight layer "
                 f"(depth {exp['model']['depth']}), got {len(v)}"
             )
+    if exp.get("ridge", 0) == 0 and exp.get("jitter", 0) <= 0:
+        raise ValueError(f"{key}.jitter: noiseless regression (ridge 0) needs a jitter > 0 on the kernel's diagonal")
+    cc = exp["theory"].get("cutoff_convergence")
+    if cc:
+        extra = sorted(set(cc["n_train"]) - set(exp["n_train"]))
+        if extra:
+            raise ValueError(f"{key}.theory.cutoff_convergence.n_train: sizes {extra} are not in {key}.n_train")
+        if cc["draws"] > exp["n_draws"]:
+            raise ValueError(f"{key}.theory.cutoff_convergence.draws ({cc['draws']}) exceeds {key}.n_draws")
+    if exp.get("reproduces") and not cc:
+        raise ValueError(f"{key}.theory.cutoff_convergence is needed by figure {name}_fig1 (the experiment reproduces)")
+    if "train" not in exp:
+        return
+    for what, bad in (("kernel", exp.get("kernel", "nngp") != "nngp"), ("ridge", exp["ridge"] == 0)):
+        if bad:
+            raise ValueError(
+                f"{key}.{what}: trained networks sample the NNGP posterior at temperature ridge > 0; "
+                f"drop {key}.train or use kernel nngp and ridge > 0"
+            )
+    if "width" not in exp["model"]:
+        raise ValueError(f"{key}.model.width: the trained networks need a width")
     extra = sorted(set(exp["train"]["n_train"]) - set(exp["n_train"]))
     if extra:
         raise ValueError(f"{key}.train.n_train: sizes {extra} are not in {key}.n_train")

@@ -155,7 +155,8 @@ THEORY_STYLES = {
 
 def _describe(data: xr.Dataset, theory: xr.Dataset, experiment: str) -> str:
     return (
-        f"{experiment}: depth-{theory.attrs.get('depth')} {theory.attrs.get('activation')} NNGP on "
+        f"{experiment}: depth-{theory.attrs.get('depth')} {theory.attrs.get('activation')} "
+        f"{theory.attrs.get('kernel', 'nngp').upper()} on "
         f"$S^{{{data.sizes['dim'] - 1}}}$ ({theory.attrs.get('input_scaling')}), ridge {theory.attrs['ridge']:g}, "
         f"noise {theory.attrs['noise']:g}\ntarget degrees {data.target_degree.values.tolist()}, "
         f"powers {np.round(data.target_power.values, 4).tolist()}; {data.sizes['draw']} datasets"
@@ -780,3 +781,123 @@ def diagnostics_figure(trains: list[xr.Dataset], title: str):
     cx.grid(True, axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def cohen_fig1_figure(
+    data: xr.Dataset,
+    theory: xr.Dataset,
+    comparison: xr.Dataset,
+    convergence: xr.Dataset,
+    title: str,
+    out_of_range: float = 0.5,
+):
+    """Cohen, Malka & Ringel (v2) Fig. 1 in its own setting. Left: exact GP learning curve (both observables, with
+    standard errors over datasets) against leading EK with renormalised noise (dotted), EK + 1/n (dashed) and the
+    self-consistent theory (solid); the EK family is drawn grey where its expansion parameter C / sigma_r^2 exceeds
+    `out_of_range`. Below: each theory / the GP observable it predicts - 1, with the paper's +-3 % band. Right: the
+    dataset-averaged population distance (g*_r - g*_inf)^2 against the cut-off r at several n."""
+    fig = plt.figure(figsize=(12.0, 6.8), constrained_layout=True)
+    grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.5], width_ratios=[1.35, 1])
+    ax, bx = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
+    cx = fig.add_subplot(grid[:, 1])
+    bx.sharex(ax)
+    n = comparison.n_train.values
+    for observable, mfc, label in (
+        ("mse", "k", "exact GP: dataset-averaged MSE"),
+        ("mse_mean_predictor", "white", "exact GP: MSE of the dataset-averaged predictor"),
+    ):
+        ax.errorbar(
+            n,
+            comparison[f"gp_{observable}"],
+            comparison[f"gp_{observable}_se"],
+            fmt="o",
+            mfc=mfc,
+            color="k",
+            ms=5,
+            capsize=3,
+            zorder=5,
+            label=label,
+        )
+    nt = theory.n_train.values
+    valid = theory.perturbative_ratio_taylor.values <= out_of_range
+    curves = (
+        ("ek_renorm_taylor", ":", "tab:brown", "leading EK, renormalised noise $\\sigma_r^2$ (Taylor trim)"),
+        ("ek_1n_renorm_taylor", "--", "tab:red", "EK + 1/n (Eq. 10): predicts the mean predictor"),
+        ("sc", "-", "tab:blue", "self-consistent: dataset-averaged MSE"),
+        ("sc_mean_predictor", "-", "tab:cyan", "self-consistent: mean predictor"),
+    )
+    for name, ls, color, label in curves:
+        y = theory[name].values
+        if name.startswith("ek"):
+            ax.plot(nt, np.where(valid, y, np.nan), ls, color=color, lw=1.8, label=label)
+            ax.plot(nt, np.where(valid, np.nan, y), ls, color="0.7", lw=1.2)
+        else:
+            ax.plot(nt, y, ls, color=color, lw=1.5, label=label)
+    if not valid.all():
+        ax.plot([], [], "-", color="0.7", label=f"EK family where $C/\\sigma_r^2 > {out_of_range:g}$ (out of range)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel("population MSE (exact, spectral; clean target)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7.5, loc="lower left")
+    ax.set_title(title, fontsize=9)
+    for k, (name, observable, color, marker) in enumerate(
+        (
+            ("ek_1n_renorm_taylor", "mse_mean_predictor", "tab:red", "s"),
+            ("ek_1n_renorm_taylor", "mse", "tab:red", "o"),
+            ("sc", "mse", "tab:blue", "o"),
+            ("sc_mean_predictor", "mse_mean_predictor", "tab:cyan", "s"),
+        )
+    ):
+        gp_value, gp_se = comparison[f"gp_{observable}"].values, comparison[f"gp_{observable}_se"].values
+        at = theory[name].sel(n_train=n.astype(float)).values
+        vs = "mean predictor" if observable == "mse_mean_predictor" else "dataset-averaged MSE"
+        bx.errorbar(
+            n * (1 + 0.025 * (k - 1.5)),
+            at / gp_value - 1,
+            at * gp_se / gp_value**2,
+            fmt=marker + "-",
+            color=color,
+            mfc=color if marker == "o" else "white",
+            ms=4,
+            lw=1,
+            capsize=2,
+            label=f"{THEORY_LABELS[name]} vs GP {vs}",
+        )
+    bx.axhspan(-0.03, 0.03, color="tab:green", alpha=0.12, label="$\\pm 3$ % (the paper's claim)")
+    bx.axhline(0, color="k", lw=0.8)
+    bx.set_ylim(-0.5, 0.15)
+    bx.set_xlabel("training set size $n$")
+    bx.set_ylabel("theory / GP - 1\n(error bars: GP s.e.)")
+    bx.grid(True, which="both", alpha=0.25)
+    bx.legend(fontsize=6.5, loc="lower right", ncol=2)
+    r = convergence.cutoff.values
+    colors = plt.cm.viridis(np.linspace(0, 0.85, convergence.sizes["n_train"]))
+    draws = convergence.sizes["draw"]
+    for color, nn in zip(colors, convergence.n_train.values, strict=True):
+        d2 = convergence.distance2.sel(n_train=nn)
+        cx.errorbar(
+            r,
+            d2.mean("draw"),
+            d2.std("draw", ddof=1) / np.sqrt(draws) if draws > 1 else None,
+            fmt="o-",
+            color=color,
+            ms=4,
+            capsize=2,
+            label=f"n = {nn}",
+        )
+    cx.set_yscale("log")
+    cx.set_xlabel("cut-off $r$ (Taylor trim $K_r$, noise $\\sigma_r^2 = \\sigma^2 + K(1) - K_r(1)$)")
+    cx.set_ylabel(r"dataset-averaged $\int d\mu\,(g^\star_r - g^\star_\infty)^2$")
+    cx.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    cx.grid(True, which="both", alpha=0.25)
+    cx.legend(fontsize=8, title=f"{draws} datasets", title_fontsize=8)
+    cx.set_title("renormalisation: trimmed vs full-kernel predictor", fontsize=9)
+    return fig
+
+
+THEORY_LABELS = {
+    "ek_1n_renorm_taylor": "EK + 1/n",
+    "sc": "self-consistent",
+    "sc_mean_predictor": "self-consistent mean predictor",
+}

@@ -79,6 +79,7 @@ def theory_params(wildcards):
         "n_train": e["n_train"],
         "cutoff": e["theory"].get("cutoff", "auto"),
         "cutoff_tolerance": e["theory"].get("cutoff_tolerance", 0.1),
+        "kernel": e["kernel"],
     }
 
 
@@ -87,8 +88,30 @@ def gp_params(wildcards):
     return {
         "model": kernel_params(wildcards)["model"],
         "ridge": e["ridge"],
+        "jitter": e["jitter"],
+        "kernel": e["kernel"],
         "n_train": e["n_train"],
     }
+
+
+def cutoff_convergence_params(wildcards):
+    e = exp(wildcards)
+    return {
+        **{k: v for k, v in gp_params(wildcards).items() if k != "n_train"},
+        **e["theory"]["cutoff_convergence"],
+    }
+
+
+def paper_experiments():
+    """Experiments that regenerate a paper figure (key `reproduces`): built by `snakemake paper` only."""
+    return [n for n, e in config["experiments"].items() if e.get("reproduces")]
+
+
+def experiment_figures(name):
+    """The default target's figures of one experiment: those of the trained networks need a train block."""
+    if "train" in config["experiments"][name]:
+        return FIGURES
+    return ("learning_curves", "mode_errors")
 
 
 def train_params(wildcards):
@@ -108,7 +131,9 @@ def train_params(wildcards):
 
 
 def train_stores(wildcards):
-    """Training jobs of the learning curve: every train.n_train at the model's width."""
+    """Training jobs of the learning curve: every train.n_train at the model's width (none without train)."""
+    if "train" not in exp(wildcards):
+        return []
     return expand(
         "results/{experiment}/train/n{n}_w{width}.zarr",
         experiment=wildcards.experiment,
@@ -152,7 +177,7 @@ def finite_width_bayes_params(wildcards):
 def all_train_stores(wildcards):
     """Every training job of an experiment: the learning curve's and the width-convergence study's, once each."""
     stores = train_stores(wildcards)
-    if exp(wildcards)["train"].get("width_convergence"):
+    if exp(wildcards).get("train", {}).get("width_convergence"):
         stores = stores + [s for s in width_stores(wildcards) if s not in stores]
     return stores
 
@@ -227,18 +252,20 @@ def survey_params(*keys):
 
 
 def all_targets():
+    """The default target (`make figures`): everything but the paper experiments (`paper_targets`)."""
+    default = [n for n in config["experiments"] if n not in paper_experiments()]
     with_widths = [
         n
-        for n, e in config["experiments"].items()
-        if e["train"].get("width_convergence")
+        for n in default
+        if config["experiments"][n].get("train", {}).get("width_convergence")
     ]
     return (
-        expand(
-            "results/figures/{experiment}_{figure}.{ext}",
-            experiment=list(config["experiments"]),
-            figure=FIGURES,
-            ext=["png", "pdf"],
-        )
+        [
+            f"results/figures/{name}_{figure}.{ext}"
+            for name in default
+            for figure in experiment_figures(name)
+            for ext in ("png", "pdf")
+        ]
         + expand(
             "results/figures/{experiment}_width_convergence.{ext}",
             experiment=with_widths,
@@ -274,6 +301,31 @@ def all_targets():
             "results/figures/finite_width_{name}_{figure}.{ext}",
             name=list(config.get("finite_width", {})),
             figure=FINITE_WIDTH_FIGURES,
+            ext=["png", "pdf"],
+        )
+    )
+
+
+def paper_targets():
+    """Exactly the outputs that regenerate a paper's figure or claim (`snakemake paper`): Fig. 1 and the claim table
+    of each experiment with `reproduces`, and the finite-width (F1-F8) and survey (F9) figures.
+    """
+    return (
+        expand(
+            "results/figures/{experiment}_fig1.{ext}",
+            experiment=paper_experiments(),
+            ext=["png", "pdf"],
+        )
+        + expand("results/{experiment}/claims.csv", experiment=paper_experiments())
+        + expand(
+            "results/figures/finite_width_{name}_{figure}.{ext}",
+            name=list(config.get("finite_width", {})),
+            figure=FINITE_WIDTH_FIGURES,
+            ext=["png", "pdf"],
+        )
+        + expand(
+            "results/figures/survey_{name}.{ext}",
+            name=list(config.get("survey", {})),
             ext=["png", "pdf"],
         )
     )

@@ -149,3 +149,51 @@ rule figure_diagnostics:
         code=code_version("plots"),
     script:
         "../scripts/figure_diagnostics.py"
+
+
+rule claims:
+    input:
+        spectrum="results/{experiment}/spectrum.zarr",
+        theory="results/{experiment}/theory.zarr",
+        comparison="results/{experiment}/comparison.zarr",
+        data="results/{experiment}/data.zarr",
+        gp="results/{experiment}/gp.zarr",
+    output:
+        report(
+            "results/{experiment}/claims.csv",
+            caption="../report/claims.rst",
+            category="Papers",
+            subcategory="Cohen, Malka & Ringel",
+        ),
+    log:
+        "logs/{experiment}/claims.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("learning_curves"),
+    script:
+        "../scripts/claims.py"
+
+
+rule figure_cohen_fig1:
+    input:
+        data="results/{experiment}/data.zarr",
+        theory="results/{experiment}/theory.zarr",
+        comparison="results/{experiment}/comparison.zarr",
+        convergence="results/{experiment}/cutoff_convergence.zarr",
+    output:
+        png=report(
+            "results/figures/{experiment}_fig1.png",
+            caption="../report/cohen_fig1.rst",
+            category="Papers",
+            subcategory="Cohen, Malka & Ringel",
+        ),
+        pdf="results/figures/{experiment}_fig1.pdf",
+    log:
+        "logs/{experiment}/figure_cohen_fig1.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots"),
+    script:
+        "../scripts/figure_cohen_fig1.py"

@@ -58,3 +58,20 @@ rule spectra:
         code=code_version("kernels", "activations", "sphere"),
     script:
         "../scripts/spectra.py"
+
+
+rule cutoff_convergence:
+    input:
+        data="results/{experiment}/data.zarr",
+        spectrum="results/{experiment}/spectrum.zarr",
+    output:
+        directory("results/{experiment}/cutoff_convergence.zarr"),
+    log:
+        "logs/{experiment}/cutoff_convergence.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        convergence=cutoff_convergence_params,
+        code=code_version("learning_curves", "kernels", "activations", "sphere"),
+    script:
+        "../scripts/cutoff_convergence.py"

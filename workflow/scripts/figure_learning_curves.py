@@ -13,12 +13,14 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 theory = store.read(snakemake.input.theory)
 data = store.read(snakemake.input.data)
-train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
-networks = plots.network_summary(data, store.read(snakemake.input.gp), train)
-networks.attrs["label"] = (
-    f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
-    f"({train.sizes['draw']} datasets, test set)"
-)
+networks = None
+if snakemake.input.train:  # an experiment without trained networks draws the GP and the theories only
+    train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
+    networks = plots.network_summary(data, store.read(snakemake.input.gp), train)
+    networks.attrs["label"] = (
+        f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
+        f"({train.sizes['draw']} datasets, test set)"
+    )
 fig = plots.learning_curves_figure(
     data, theory, store.read(snakemake.input.comparison), snakemake.wildcards.experiment, networks=networks
 )

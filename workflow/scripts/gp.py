@@ -1,4 +1,4 @@
-"""Rule gp: exact GP regression with the NNGP on every dataset draw and size -> gp.zarr."""
+"""Rule gp: exact GP regression with the NNGP or NTK on every dataset draw and size -> gp.zarr."""
 
 import sys
 from typing import TYPE_CHECKING
@@ -13,5 +13,8 @@ p = snakemake.params.gp
 ds = store.read(snakemake.input.data)
 spectrum = store.read(snakemake.input.spectrum)
 net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
-out = learning_curves.exact_gp_learning_curve(net, ds, p["n_train"], p["ridge"], spectrum.eigenvalue_nngp.values)
+kind = p["kernel"]
+out = learning_curves.exact_gp_learning_curve(
+    net, ds, p["n_train"], p["ridge"], spectrum[f"eigenvalue_{kind}"].values, kind=kind, jitter=p["jitter"]
+)
 store.write(out, snakemake.output[0], store.provenance(p))

@@ -24,5 +24,6 @@ ds = learning_curves.theory_curves(
     n_grid,
     cutoff=cutoff,
     cutoff_tolerance=p["cutoff_tolerance"],
+    kind=p["kernel"],
 )
 store.write(ds, snakemake.output[0], store.provenance(p))
