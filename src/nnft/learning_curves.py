@@ -311,7 +311,7 @@ def exact_gp_learning_curve(
 ) -> xr.Dataset:
     """Exact GP regression with the network's NNGP (or NTK: kind) on every draw and nested train size of a dataset.
     `eigenvalues` are that kernel's, for the exact population MSE. Noiseless regression (ridge 0) may need a
-    jitter > 0 on the kernel's diagonal for the Cholesky factorisation; it is recorded in the attrs (docs/).
+    jitter > 0 on the kernel's diagonal for the Cholesky factorisation; it is recorded in the attrs (docs/papers.md).
 
     Returns, per (draw, n_train): mse_population (exact, spectral), mse_test (on the dataset's test points), both
     against the clean target; learned_fraction (draw, n_train, target_degree) = <f, g_l> / ||g_l||^2, whose
@@ -400,7 +400,7 @@ def cutoff_convergence(
     kind: str = "nngp",
     jitter: float = 0.0,
 ) -> xr.Dataset:
-    """Convergence of the renormalised predictor in the cut-off r (Cohen et al. Fig. 1 right; docs/learning_curves.md).
+    """Convergence of the renormalised predictor in the cut-off r (Cohen et al. Fig. 1 right; docs/papers.md).
 
     On every draw and nested train size, g*_inf is GP regression with the full kernel K and noise ridge (+ jitter),
     g*_r with the Taylor-trimmed kernel K_r(t) = sum_{q <= r} b_q t^q and the renormalised noise
