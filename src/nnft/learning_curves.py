@@ -219,6 +219,10 @@ def theory_curves(
     sc = sc_theory(lam, deg, power, ridge + tail, n_grid, noise)
     out = {
         "ek": ek_mse(lam, deg, power, ridge, n_grid, noise),
+        # C / sigma^2 of the bare EK (infinite without a ridge: the bare expansion does not exist)
+        "perturbative_ratio": perturbative_ratio(lam, deg, ridge, n_grid)
+        if ridge > 0
+        else np.full(n_grid.size, np.inf),
         "sc": sc.mse.values,
         "sc_mean_predictor": sc.mse_mean_predictor.values,
         "kappa": sc.kappa.values,

@@ -84,7 +84,7 @@ def networks_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train:
     )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_ylabel(r"test MSE $\int d\mu\,(\bar f - g)^2$")
+    ax.set_ylabel("MSE vs the clean target: population (GP line, theories);\ntest set (networks, grey squares)")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7.5, loc="lower left")
@@ -163,6 +163,21 @@ def _describe(data: xr.Dataset, theory: xr.Dataset, experiment: str) -> str:
     )
 
 
+OUT_OF_RANGE = 0.5  # the EK family is drawn grey where its expansion parameter C / sigma^2 exceeds this
+
+
+def _expansion_parameter(theory: xr.Dataset, name: str):
+    """C / sigma^2 of the expansion behind an EK-family curve (None for the self-consistent theory)."""
+    if not name.startswith("ek"):
+        return None
+    return theory[_ratio_key(name)].values
+
+
+def _ratio_key(name: str) -> str:
+    variant = name.rsplit("_", 1)[-1]
+    return f"perturbative_ratio_{variant}" if variant in ("spectral", "taylor") else "perturbative_ratio"
+
+
 def learning_curves_figure(
     data: xr.Dataset, theory: xr.Dataset, comparison: xr.Dataset, experiment: str, networks: xr.Dataset | None = None
 ):
@@ -212,20 +227,35 @@ def learning_curves_figure(
         )
     for name, (label, _) in THEORIES.items():
         if name in theory:
-            ax.plot(theory.n_train, theory[name], lw=1.5, label=label, **THEORY_STYLES[name])
-            bx.errorbar(
-                n * (1 + 0.03 * (list(THEORIES).index(name) - 3)),
-                comparison[f"rel_{name}"],
-                comparison[f"rel_se_{name}"],
-                fmt="o-",
-                ms=3.5,
-                lw=1,
-                capsize=2,
-                **{k: v for k, v in THEORY_STYLES[name].items() if k != "ls"},
-            )
+            y = theory[name].values
+            ratio = _expansion_parameter(theory, name)
+            if ratio is None:
+                ax.plot(theory.n_train, y, lw=1.5, label=label, **THEORY_STYLES[name])
+            else:  # the EK family where its expansion parameter C / sigma^2 exceeds 0.5: grey, out of range
+                ok = ratio <= OUT_OF_RANGE
+                ax.plot(theory.n_train, np.where(ok, y, np.nan), lw=1.5, label=label, **THEORY_STYLES[name])
+                grey = {**THEORY_STYLES[name], "color": "0.75"}
+                ax.plot(theory.n_train, np.where(ok, np.nan, y), lw=1.0, **grey)
+            x = n * (1 + 0.03 * (list(THEORIES).index(name) - 3))
+            rel, rel_se = comparison[f"rel_{name}"].values, comparison[f"rel_se_{name}"].values
+            style = {k: v for k, v in THEORY_STYLES[name].items() if k != "ls"}
+            bx.errorbar(x, rel, rel_se, fmt="o-", ms=3.5, lw=1, capsize=2, **style)
+            if ratio is not None:  # out-of-range points hollow
+                out = theory.sel(n_train=n.astype(float))[_ratio_key(name)].values > OUT_OF_RANGE
+                bx.plot(x[out], rel[out], "o", ms=3.5, mfc="white", mec=style["color"], zorder=3)
+    ax.plot(
+        [],
+        [],
+        "-",
+        color="0.75",
+        label=f"EK family where $C/\\sigma^2 > {OUT_OF_RANGE:g}$ (out of range; hollow below)",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylabel(r"test MSE (exact, against the clean target)")
+    ax.set_ylabel(
+        "population MSE (exact, spectral; clean target)"
+        + ("\nnetworks: test-set MSE of the posterior mean" if networks is not None else "")
+    )
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7.5, loc="lower left")
     ax.set_title(_describe(data, theory, experiment), fontsize=8.5)
@@ -503,8 +533,8 @@ def hyperparameter_figure(ds: xr.Dataset):
     i_pred, i_gp = int(np.nanargmin(pred.values)), int(np.nanargmin(gp.values))
     ax.plot(pred.values[i_pred], gp.values[i_pred], "*", ms=18, mfc="none", mec="C3", mew=2, label="theory's optimum")
     ax.plot(pred.values[i_gp], gp.values[i_gp], "D", ms=12, mfc="none", mec="k", mew=1.5, label="exact GP's optimum")
-    ax.set(xscale="log", yscale="log", xlabel="predicted test MSE (self-consistent theory)",
-           ylabel=f"exact GP test MSE (mean of {ds.attrs['n_draws']} datasets)")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="predicted population MSE (self-consistent theory)",
+           ylabel=f"exact GP population MSE (mean of {ds.attrs['n_draws']} datasets)")  # fmt: skip
     ax.set_title(f"whole grid: {ds.attrs['grid_points']} points, n = {ds.attrs['n_train']}, "
                  f"Spearman {ds.attrs['spearman_gp_grid']:.3f}", fontsize=10)  # fmt: skip
     ax.legend(fontsize=6.5, ncol=2, loc="upper left")
@@ -522,7 +552,8 @@ def hyperparameter_figure(ds: xr.Dataset):
     bx.plot(p[best], net[best], "s", ms=16, mfc="none", mec="k", mew=1.5, label="best measured")
     for i in range(p.size):
         bx.annotate(f"{i}", (p[i], net[i]), textcoords="offset points", xytext=(7, -10), fontsize=8)
-    bx.set(xscale="log", yscale="log", xlabel="predicted test MSE", ylabel="measured test MSE")
+    bx.set(xscale="log", yscale="log", xlabel="predicted population MSE (self-consistent)",
+           ylabel="measured test-set MSE (networks: posterior mean; GP)")  # fmt: skip
     bx.set_title(f"validation: {p.size} points along the predicted ranking, width {ds.attrs.get('width', '?')}, "
                  f"Spearman {ds.attrs['spearman_networks']:.3f}", fontsize=10)  # fmt: skip
     text = "\n".join(
@@ -654,7 +685,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     ax.set_xlim(0, 1.12 / widths.min())
     ax.set_ylim(min(0.0, float(np.nanmin(summary.ratio.values)) - 0.1), 1.25)
     ax.set_xlabel("1 / width  (infinite width at 0; labels: width)")
-    ax.set_ylabel("posterior-mean test MSE: networks / exact GP")
+    ax.set_ylabel("test-set MSE of the posterior mean: networks / exact GP")
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(True, alpha=0.3)
     colors = _width_colors(list(widths))
@@ -712,7 +743,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         cx.set_xscale("log")
         cx.set_ylim(0, 1.3)
         cx.set_xlabel("n_train / width")
-        cx.set_ylabel("test MSE / exact GP")
+        cx.set_ylabel("test-set MSE / exact GP")
         cx.set_title(f"linear oracle (d = {theory.attrs['linear_dim']}, P = {n_lin}, |β|² = 4d) and this experiment",
                      fontsize=8)  # fmt: skip
         cx.legend(fontsize=6.5, loc="lower left")
