@@ -1,6 +1,7 @@
 """The Snakemake workflow end to end on a tiny config: every store and figure, partial reruns, config errors,
 lint and formatting."""
 
+import io
 import os
 import re
 import shutil
@@ -195,7 +196,7 @@ def test_paper_target_builds_exactly_the_paper_outputs(tmp_path):
 @pytest.mark.slow
 def test_report(workflow_run):
     # `snakemake --report` from the finished run: the workflow description and every figure's caption.
-    snakemake(workflow_run, "--report", "report.html")
+    snakemake(workflow_run, "--report", "report.html", "all", "paper")
     html = (workflow_run / "report.html").read_text()
     assert "regenerates the learning-curve and finite-width results" in html
     for caption in sorted((REPO / "workflow/report").glob("*.rst")):
@@ -474,6 +475,74 @@ def slurm_cluster(tmp_path_factory):
         alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in _proc_state(p)]
         assert not alive, f"daemons still running: {alive}"
         assert (conf.read_bytes() if conf.exists() else None) == conf_before, "/etc/slurm/slurm.conf not restored"
+
+
+REPORT_SECTIONS = (  # one per source paper (workflow/rules/common.smk), and the project's own
+    "Cohen, Malka & Ringel (v2): Fig. 1 and claims",
+    "Roberts, Yaida & Hanin (PDLT); Grosvenor & Jefferson: finite width and criticality",
+    "Berner, Grohs, Kutyniok & Petersen: survey results",
+    "Learning curves",
+)
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_browser(workflow_run, tmp_path):
+    # The report of the tiny run (both targets) opened in Debian's headless Chromium: a section per paper; every
+    # figure, shown as a reader's click shows it, is decoded by the browser at its full size and fills the
+    # screenshot's content area with a picture of its own (no two screenshots alike); every result's caption is
+    # on the page when its description is opened, and the claim table is a downloadable result with its caption.
+    import matplotlib.image
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests import browser
+
+    report = tmp_path / "report.html"
+    snakemake(workflow_run, "--report", str(report), "all", "paper")
+    driver = browser.driver(tmp_path / "profile")
+    try:
+        driver.get(report.as_uri())
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script("return typeof app === 'object' && app !== null"))
+        sections = driver.execute_script("return Object.keys(categories)")
+        assert set(REPORT_SECTIONS) <= set(sections), sections
+        menu = driver.execute_script("return document.body.innerText")
+        assert all(section in menu for section in REPORT_SECTIONS)
+        results = driver.execute_script("return Object.keys(results)")
+        assert "results/p/claims.csv" in results and "results/figures/p_fig1.png" in results
+        fingerprints = {}
+        for path in results:
+            caption = driver.execute_script(
+                "const div = document.createElement('div'); div.innerHTML = results[arguments[0]].caption || '';"
+                "return div.textContent.replace(/\\s+/g, ' ').trim()",
+                path,
+            )
+            assert len(caption) > 40, path
+            driver.execute_script("app.showResultInfo(arguments[0])", path)
+            WebDriverWait(driver, 10).until(
+                lambda d, c=caption[:60]: c in d.execute_script("return document.body.innerText.replace(/\\s+/g, ' ')")
+            )
+            if not path.endswith(".png"):
+                continue
+            driver.execute_script(
+                "app.setView({content: 'img', contentPath: results[arguments[0]].data_uri, resultPath: arguments[0]})",
+                path,
+            )
+            size = WebDriverWait(driver, 20).until(
+                lambda d, p=path: d.execute_script(
+                    "const i = Array.from(document.images).find(x => x.src === results[arguments[0]].data_uri);"
+                    "return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.getBoundingClientRect().width]"
+                    " : null",
+                    p,
+                )
+            )
+            assert size[0] >= 600 and size[1] >= 300, (path, size)
+            shot = matplotlib.image.imread(io.BytesIO(driver.get_screenshot_as_png()), format="png")
+            content = shot[:, int(0.4 * shot.shape[1]) :, :3]  # right of the navigation bar
+            drawn = np.mean(np.abs(content - 1.0).sum(-1) > 0.1)
+            assert drawn > 0.02, (path, drawn)
+            fingerprints[path] = content[::8, ::8].round(1).tobytes()
+        assert len(fingerprints) >= 10 and len(set(fingerprints.values())) == len(fingerprints)
+    finally:
+        driver.quit()
 
 
 def _proc_state(pid: int) -> str:

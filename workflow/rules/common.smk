@@ -198,6 +198,12 @@ def finite_width_params(*keys):
 
 
 FIGURES = ("networks", "learning_curves", "mode_errors", "diagnostics")
+# Report sections: one per source paper for the outputs that regenerate its figures or claims
+COHEN_SECTION = "Cohen, Malka & Ringel (v2): Fig. 1 and claims"
+PDLT_SECTION = (
+    "Roberts, Yaida & Hanin (PDLT); Grosvenor & Jefferson: finite width and criticality"
+)
+SURVEY_SECTION = "Berner, Grohs, Kutyniok & Petersen: survey results"
 FINITE_WIDTH_FIGURES = (
     "kernel_flow",
     "kurtosis",

@@ -162,8 +162,7 @@ rule claims:
         report(
             "results/{experiment}/claims.csv",
             caption="../report/claims.rst",
-            category="Papers",
-            subcategory="Cohen, Malka & Ringel",
+            category=COHEN_SECTION,
         ),
     log:
         "logs/{experiment}/claims.log",
@@ -185,8 +184,7 @@ rule figure_cohen_fig1:
         png=report(
             "results/figures/{experiment}_fig1.png",
             caption="../report/cohen_fig1.rst",
-            category="Papers",
-            subcategory="Cohen, Malka & Ringel",
+            category=COHEN_SECTION,
         ),
         pdf="results/figures/{experiment}_fig1.pdf",
     log:

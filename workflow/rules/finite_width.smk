@@ -64,32 +64,32 @@ rule figure_finite_width:
         kernel_flow=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
             caption="../report/kernel_flow.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         kurtosis=report(
             "results/figures/finite_width_{name}_kurtosis.png",
             caption="../report/kurtosis.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         kernel_shift=report(
             "results/figures/finite_width_{name}_kernel_shift.png",
             caption="../report/kernel_shift.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         correlation=report(
             "results/figures/finite_width_{name}_correlation.png",
             caption="../report/correlation.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         phase_diagram=report(
             "results/figures/finite_width_{name}_phase_diagram.png",
             caption="../report/phase_diagram.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         depth_scales=report(
             "results/figures/finite_width_{name}_depth_scales.png",
             caption="../report/depth_scales.rst",
-            category="Finite width and criticality",
+            category=PDLT_SECTION,
         ),
         pdfs=expand(
             "results/figures/finite_width_{{name}}_{figure}.pdf",

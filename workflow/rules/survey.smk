@@ -56,7 +56,7 @@ rule figure_survey:
         png=report(
             "results/figures/survey_{name}.png",
             caption="../report/survey.rst",
-            category="Survey results",
+            category=SURVEY_SECTION,
         ),
         pdf="results/figures/survey_{name}.pdf",
     log:
