@@ -1,4 +1,4 @@
-"""Figure data for the finite-width and criticality experiments (science/finite_width_criticality.md Sec. 8, F1-F6):
+"""Figure data for the finite-width and criticality experiments (science/finite_width_criticality.md Sec. 8, F1-F8):
 each builder runs the theory of `finite_width` beside measurements on random networks and returns one labelled
 xarray Dataset. The library functions they call know nothing of figures; these know nothing of Snakemake."""
 
@@ -30,7 +30,17 @@ from .finite_width import (
     kurtosis_estimate,
     kurtosis_product_form,
     measure_depth_scales,
+    ntk_flow_single,
     slopes,
+)
+from .trainability import (
+    NTKModel,
+    ntk_by_layer,
+    ntk_change,
+    power_law_fit,
+    relative_variance,
+    sphere_sign_data,
+    trainability_grid,
 )
 
 FLOW_MODELS = (("tanh", 0.9), ("tanh", 1.0), ("tanh", 1.1), ("erf", math.pi / 4), ("relu", 1.9), ("relu", 2.0),
@@ -222,4 +232,152 @@ def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, wid
             "critical_sigma_w2": critical,
             "sampler": "exact Gram sampler (Sec. 1), +- starts with common random numbers",
         },  # fmt: skip
+    )
+
+
+# --- F7, F8: trainability and the NTK (docs/trainability_ntk.md) ----------------------------------------------------
+
+# Sec. 4 at criticality, C_b = 0, K^(1) = 1: ReLU with lambda_b = 0, lambda_W = 1 (Theta^(l) = l / 2), tanh with the
+# equal-contribution rates lambda_b^(l) = 1 / l, lambda_W = 1 (Theta^(l) -> 3 / 2).
+NTK_MODELS = (("relu", 2.0, "0"), ("tanh", 1.0, "1/l"))  # (activation, C_W, lambda_b)
+
+
+def trainability_dataset(key, data_seed: int, activation: str, sigma_b2: float, points: int, depths, width: int,
+                         dim: int, n_train: int, steps: int, batch: int, momentum: float, learning_rate: float,
+                         seeds: int, degree: int = 3, directions: int = 1, theory_points: int = 241,
+                         progress=None):  # fmt: skip
+    """F7: train accuracy of networks trained by SGD on the sign of a random degree-`degree` harmonic on
+    S^{dim-1} (`trainability.trainability_grid`) over sigma_w2 in [1, 4] x depths at fixed sigma_b2, beside the
+    mean-field depth scale xi_c(sigma_w2) (fine grid and at the measured points)."""
+    act = activations.parse(activation)
+    x, y, _ = sphere_sign_data(data_seed, dim, n_train, degree, directions)
+    w2s = np.linspace(1.0, 4.0, points)
+    grid = trainability_grid(key, act, x, y, w2s, depths, sigma_b2, width, steps, batch, momentum, learning_rate,
+                             seeds, progress)  # fmt: skip
+    fine = np.linspace(1.0, 4.0, theory_points)
+    critical, _ = critical_sigma_w2(act, sigma_b2)
+    cube, plane = ("depth", "sigma_w2", "seed"), ("depth", "sigma_w2")
+    return xr.Dataset(
+        {
+            **{k: (cube, grid[k]) for k in ("accuracy", "accuracy_init", "loss", "loss_init")},
+            "eta": (plane, grid["eta"]),
+            "xi_c": ("sigma_w2", [depth_scales(act, w2, sigma_b2)["xi_c"] for w2 in w2s]),
+            "xi_c_theory": ("theory_sigma_w2", [depth_scales(act, w2, sigma_b2)["xi_c"] for w2 in fine]),
+        },
+        coords={"depth": list(depths), "sigma_w2": w2s, "seed": np.arange(seeds), "theory_sigma_w2": fine},
+        attrs={
+            "activation": activation,
+            "sigma_b2": sigma_b2,
+            "width": width,
+            "dim": dim,
+            "n_train": n_train,
+            "steps": steps,
+            "batch": batch,
+            "momentum": momentum,
+            "learning_rate": learning_rate,
+            "degree": degree,
+            "directions": directions,
+            "label_mean": float(y.mean()),
+            "critical_sigma_w2": critical,
+            "optimizer": "SGD with heavy-ball momentum, eta = learning_rate / Theta-bar^(depth) (NTK recursion)",
+        },
+    )
+
+
+def _relative_variance_fit(x, rv, se, x_max: float) -> tuple[float, float, float]:
+    """Weighted least squares rv = a x + b x^2 on the points with 0 < x <= x_max: (a, s.e. of a, b); NaN when
+    fewer than three points qualify."""
+    keep = (x > 0) & (x <= x_max) & np.isfinite(rv) & (se > 0)
+    if keep.sum() < 3:
+        return math.nan, math.nan, math.nan
+    a = np.stack([x[keep], x[keep] ** 2], -1) / se[keep, None]
+    coef, *_ = np.linalg.lstsq(a, rv[keep] / se[keep], rcond=None)
+    resid = rv[keep] / se[keep] - a @ coef
+    scale = max(1.0, float(resid @ resid) / max(keep.sum() - 2, 1))
+    return float(coef[0]), float(np.sqrt(np.linalg.inv(a.T @ a)[0, 0] * scale)), float(coef[1])
+
+
+def ntk_dataset(key, depth: int, widths, n_networks: int, fit_max: float = 0.25, progress=None):
+    """F8a,b: the NTK Theta-hat^(l) of one input, l = 1..depth, on random networks of several widths
+    (`trainability.ntk_by_layer`, NTK_MODELS on the same normals): ensemble mean beside the infinite-width
+    recursion (`finite_width.ntk_flow_single`), and the relative variance Var / mean^2 with bootstrap errors, with an
+    empirical fit a x + b x^2, x = (l - 1) / n <= fit_max (no theory of the coefficient is transcribed)."""
+    widths = list(widths)
+    layers = np.arange(1, depth + 1)
+    models = [NTKModel(activations.parse(name), c_w, 0.0, 1.0, 1 / layers if lb == "1/l" else 0.0, 1.0)
+              for name, c_w, lb in NTK_MODELS]  # fmt: skip
+    theory = np.stack([ntk_flow_single(m.act, m.c_w, m.c_b, m.k1, depth, m.lambda_b, m.lambda_w) for m in models])
+    rng = np.random.default_rng(0)
+    shape = (len(models), len(widths), depth)
+    out = {k: np.full(shape, np.nan) for k in ("theta_mc", "theta_mc_se", "relvar", "relvar_se")}
+    for j, n in enumerate(widths):
+        theta = ntk_by_layer(jax.random.fold_in(key, n), models, n, depth, n_networks)
+        out["theta_mc"][:, j] = theta.mean(1)
+        out["theta_mc_se"][:, j] = theta.std(1, ddof=1) / math.sqrt(n_networks)
+        for i in range(len(models)):
+            out["relvar"][i, j], out["relvar_se"][i, j] = relative_variance(theta[i], rng, n_boot=100)
+        if progress:
+            progress(f"ntk ensembles width {n}")
+    x = (layers[None, :] - 1) / np.asarray(widths)[:, None]
+    fits = [_relative_variance_fit(x.ravel(), out["relvar"][i].ravel(), out["relvar_se"][i].ravel(), fit_max)
+            for i in range(len(models))]  # fmt: skip
+    dims = ("model", "width", "layer")
+    return xr.Dataset(
+        {
+            **{k: (dims, v) for k, v in out.items()},
+            "theta_theory": (("model", "layer"), theory),
+            "relvar_slope": ("model", [f[0] for f in fits]),
+            "relvar_slope_se": ("model", [f[1] for f in fits]),
+            "relvar_curvature": ("model", [f[2] for f in fits]),
+        },
+        coords={
+            "model": [f"{n} C_W={c:g} lambda_b={lb}" for n, c, lb in NTK_MODELS],
+            "activation": ("model", [n for n, _, _ in NTK_MODELS]),
+            "c_w": ("model", [c for _, c, _ in NTK_MODELS]),
+            "lambda_b": ("model", [lb for _, _, lb in NTK_MODELS]),
+            "width": widths,
+            "layer": layers,
+        },
+        attrs={
+            "n_networks": n_networks,
+            "fit_max": fit_max,
+            "K1_input": 1.0,
+            "lambda_w": 1.0,
+            "sampler": "full weight matrices, one backward pass for all layers",
+        },
+    )
+
+
+def ntk_training_dataset(key, data_seed: int, activation: str, sigma_b2: float, widths, depths, dim: int,
+                         n_train: int, steps: int, learning_rate: float, seeds: int, progress=None):  # fmt: skip
+    """F8c: the relative change |Theta_T - Theta_0|_F / |Theta_0|_F of the train-set NTK of networks at the critical
+    sigma_w2 (fixed sigma_b2) trained by full-batch gradient descent on the sign of a degree-3 harmonic on
+    S^{dim-1} (`trainability.ntk_change`), with a power-law fit against the width at every depth."""
+    act = activations.parse(activation)
+    x, y, _ = sphere_sign_data(data_seed, dim, n_train)
+    critical, _ = critical_sigma_w2(act, sigma_b2)
+    r = ntk_change(key, act, x, y, critical, sigma_b2, widths, depths, steps, learning_rate, seeds, progress)
+    mean, se = r["ntk_change"].mean(-1), r["ntk_change"].std(-1, ddof=1) / math.sqrt(seeds)
+    fits = [power_law_fit(widths, mean[i], se[i]) for i in range(len(depths))]
+    cube = ("depth", "width", "seed")
+    return xr.Dataset(
+        {
+            **{k: (cube, v) for k, v in r.items()},
+            "ntk_change_mean": (("depth", "width"), mean),
+            "ntk_change_se": (("depth", "width"), se),
+            "width_exponent": ("depth", [f[0] for f in fits]),
+            "width_exponent_se": ("depth", [f[1] for f in fits]),
+            "width_prefactor": ("depth", [f[2] for f in fits]),
+        },
+        coords={"depth": list(depths), "width": list(widths), "seed": np.arange(seeds)},
+        attrs={
+            "activation": activation,
+            "sigma_w2": critical,
+            "sigma_b2": sigma_b2,
+            "dim": dim,
+            "n_train": n_train,
+            "steps": steps,
+            "learning_rate": learning_rate,
+            "optimizer": "full-batch gradient descent, eta = learning_rate / Theta-bar^(depth) (NTK recursion)",
+        },
     )

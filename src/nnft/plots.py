@@ -509,6 +509,131 @@ def depth_scales_figure(ds: xr.Dataset):
     return fig
 
 
+def _edges(centres, log: bool = False):
+    """Cell edges midway between centres (geometric midpoints on a log axis) for pcolormesh."""
+    c = np.log(centres) if log else np.asarray(centres, dtype=float)
+    mid = (c[1:] + c[:-1]) / 2
+    if c.size == 1:
+        edges = c + np.array([-0.5, 0.5])
+    else:
+        edges = np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+    return np.exp(edges) if log else edges
+
+
+def _log_ticks(axis, values):
+    """Plain tick labels at `values` on a log axis spanning about a decade (instead of 2 x 10^0), no minor labels."""
+    axis.set_ticks(values, [f"{v:g}" for v in values])
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def trainability_figure(ds: xr.Dataset):
+    """F7: train accuracy after a fixed SGD budget over (sigma_w2, depth) with the mean-field xi_c and 6 xi_c, and
+    the same accuracies against depth / xi_c."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.2), constrained_layout=True)
+    w2, depth = ds.sigma_w2.values, ds.depth.values
+    acc = ds.accuracy.mean("seed").values  # (depth, sigma_w2); NaN = diverged
+    crit, seeds = ds.attrs["critical_sigma_w2"], ds.sizes["seed"]
+    mesh = ax.pcolormesh(_edges(w2), _edges(depth, log=True), acc, cmap="viridis", vmin=0.5, vmax=1.0)
+    fig.colorbar(mesh, ax=ax, label=f"train accuracy after {ds.attrs['steps']} SGD steps" +
+                 (f" (mean of {seeds} seeds)" if seeds > 1 else ""))  # fmt: skip
+    diverged = np.nonzero(~np.isfinite(acc))
+    ax.plot(w2[diverged[1]], depth[diverged[0]], "rx", ms=9, mew=2, label="diverged" if diverged[0].size else None)
+    if acc.shape[0] > 1 and acc.shape[1] > 1 and np.nanmin(acc) < 0.75 < np.nanmax(acc):
+        ax.contour(w2, depth, acc, levels=[0.75], colors="C3", linewidths=1.5)
+        ax.plot([], [], color="C3", lw=1.5, label="measured: accuracy 0.75 contour")
+    tw2, xi = ds.theory_sigma_w2.values, ds.xi_c_theory.values
+    ax.plot(tw2, 6 * xi, color="w", lw=2.2, label=r"$6\,\xi_c(\sigma_w^2)$ mean field (Schoenholz et al.)")
+    ax.plot(tw2, xi, color="w", lw=1.6, ls="--", label=r"$\xi_c(\sigma_w^2)$ mean field")
+    ax.axvline(crit, color="0.85", ls=":", lw=1.2, label=rf"critical $\sigma_w^2$ = {crit:.4f}")
+    ax.set(yscale="log", xlabel=r"$\sigma_w^2$", ylabel="depth L (weight layers)",
+           xlim=_edges(w2)[[0, -1]], ylim=_edges(depth, log=True)[[0, -1]])  # fmt: skip
+    ax.set_yticks(depth, [str(d) for d in depth])
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    a = ds.attrs
+    ax.set_title(f"trainability of {a['activation']} networks, $\\sigma_b^2$ = {a['sigma_b2']:g}, width {a['width']}: "
+                 f"{a['n_train']} points on $S^{{{a['dim'] - 1}}}$,\nlabel = sign of a random degree-{a['degree']} "
+                 "harmonic (colour floor 0.5 = chance)", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=7.5, loc="lower right", framealpha=0.85)
+
+    colors = plt.cm.coolwarm(np.linspace(0, 1, w2.size))
+    for j, (w, xi_j) in enumerate(zip(w2, ds.xi_c.values, strict=True)):
+        phase, marker = ("ordered", "o") if w < crit else ("chaotic", "s")
+        bx.plot(depth / xi_j, acc[:, j], marker + "-", ms=5, color=colors[j], lw=1,
+                label=rf"$\sigma_w^2$ = {w:.2f} ({phase}), $\xi_c$ = {xi_j:.1f}")  # fmt: skip
+    bx.axvline(6, color="k", ls="--", lw=1, label=r"$L = 6\,\xi_c$")
+    bx.axhline(0.5, color="0.5", lw=0.8, ls=":", label="chance (balanced labels)")
+    bx.set(xscale="log", xlabel=r"depth in units of the correlation depth scale, $L / \xi_c(\sigma_w^2)$",
+           ylabel="train accuracy", ylim=(0.4, 1.02))  # fmt: skip
+    bx.set_title(f"the same runs against $L/\\xi_c$ (SGD + momentum {ds.attrs['momentum']:g}, batch "
+                 f"{ds.attrs['batch']}, $\\eta = {ds.attrs['learning_rate']:g}/\\bar\\Theta^{{(L)}}$)",
+                 fontsize=9)  # fmt: skip
+    bx.legend(fontsize=7, loc="lower left", ncol=1)
+    return fig
+
+
+def ntk_figure(ntk: xr.Dataset, train: xr.Dataset):
+    """F8: (a) mean NTK against the infinite-width recursion, layer by layer; (b) its relative variance against
+    (L - 1)/n with an empirical fit; (c) the relative change of the train-set NTK during gradient descent against
+    the width at several depths, with the fitted exponents and the slopes -1 and -1/2."""
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(17, 5.0), constrained_layout=True)
+    widths, layers = ntk.width.values, ntk.layer.values
+    colors = _width_colors(list(widths))
+    markers = {"relu": "o", "tanh": "s"}
+    for m in range(ntk.sizes["model"]):
+        act = str(ntk.activation.values[m])
+        ax.plot(layers, ntk.theta_theory.values[m], color="k", ls="-" if act == "relu" else "--", lw=1.4, zorder=3,
+                label=f"{act} ($C_W$ = {ntk.c_w.values[m]:g}, $\\lambda_b$ = {ntk.lambda_b.values[m]}, "
+                      "$\\lambda_W$ = 1): recursion, width $\\infty$")  # fmt: skip
+        for j, n in enumerate(widths):
+            ax.errorbar(layers, ntk.theta_mc.values[m, j], yerr=2 * ntk.theta_mc_se.values[m, j], fmt=markers[act],
+                        ms=3, color=colors[n], capsize=1.2, label=f"{act}, n = {n}")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="layer l (output of the depth-l network)",
+           ylabel=r"$E[\hat\Theta^{(l)}]$ (one input, $K^{(1)} = 1$)")  # fmt: skip
+    ax.set_title(f"(a) mean NTK at criticality: {ntk.attrs['n_networks']} networks per width (2 s.e.)", fontsize=9)
+    _log_ticks(ax.xaxis, [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500) if v <= layers.max()])
+    lo, hi = np.nanmin(ntk.theta_theory.values), np.nanmax(ntk.theta_mc.values)
+    _log_ticks(ax.yaxis, [v for v in (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200) if lo / 1.5 <= v <= hi * 1.5])
+    ax.legend(fontsize=6.5, ncol=2, loc="upper left")
+
+    x_fit = np.geomspace(1 / widths.max(), ntk.attrs["fit_max"], 50)  # the fitted range of (L - 1)/n
+    for m in range(ntk.sizes["model"]):
+        act = str(ntk.activation.values[m])
+        for j, n in enumerate(widths):
+            x = (layers[1:] - 1) / n
+            bx.errorbar(x, ntk.relvar.values[m, j, 1:], yerr=2 * ntk.relvar_se.values[m, j, 1:], fmt=markers[act],
+                        ms=3, color=colors[n], capsize=1, label=f"{act}, n = {n}")  # fmt: skip
+        a, se, b = (ntk[k].values[m] for k in ("relvar_slope", "relvar_slope_se", "relvar_curvature"))
+        if np.isfinite(a):
+            bx.plot(x_fit, a * x_fit + b * x_fit**2, color="k", ls="-" if act == "relu" else "--", lw=1.2,
+                    label=f"{act}: empirical fit $a x + b x^2$ (no theory), a = {a:.2f} $\\pm$ {se:.2f}")  # fmt: skip
+    bx.set(xscale="log", yscale="log", xlabel="(L - 1) / n  (hidden layers / width)",
+           ylabel=r"Var $\hat\Theta$ / $E[\hat\Theta]^2$")  # fmt: skip
+    bx.set_title(f"(b) relative variance is O(L/n); lines: empirical fit on x $\\leq$ {ntk.attrs['fit_max']:g}",
+                 fontsize=9)  # fmt: skip
+    bx.legend(fontsize=6.5, ncol=2, loc="upper left")
+
+    tw = train.width.values
+    dcolors = plt.cm.plasma(np.linspace(0.05, 0.8, train.sizes["depth"]))
+    for i, depth in enumerate(train.depth.values):
+        mean, se = train.ntk_change_mean.values[i], train.ntk_change_se.values[i]
+        p, p_se, a = (train[k].values[i] for k in ("width_exponent", "width_exponent_se", "width_prefactor"))
+        cx.errorbar(tw, mean, yerr=2 * se, fmt="o", ms=5, color=dcolors[i], capsize=2)
+        cx.plot(tw, a * tw.astype(float) ** p, color=dcolors[i], lw=1.2,
+                label=f"L = {depth}: fit $\\propto n^{{{p:.2f} \\pm {p_se:.2f}}}$")  # fmt: skip
+    ref = train.ntk_change_mean.values[-1, 0]
+    cx.plot(tw, ref * (tw / tw[0]) ** -1.0, "k--", lw=1, label=r"$\propto n^{-1}$ (lazy regime)")
+    cx.plot(tw, ref * (tw / tw[0]) ** -0.5, ":", color="0.4", lw=1, label=r"$\propto n^{-1/2}$")
+    cx.set(xscale="log", yscale="log", xlabel="width n",
+           ylabel=r"$\|\hat\Theta_T - \hat\Theta_0\|_F / \|\hat\Theta_0\|_F$ (train set)")  # fmt: skip
+    cx.set_title(f"(c) NTK change after {train.attrs['steps']} full-batch GD steps on {train.attrs['n_train']} points, "
+                 f"{train.attrs['activation']} at criticality\n($\\sigma_w^2$ = {train.attrs['sigma_w2']:.4f}, "
+                 f"$\\sigma_b^2$ = {train.attrs['sigma_b2']:g}), {train.sizes['seed']} networks per point (2 s.e.)",
+                 fontsize=8.5)  # fmt: skip
+    cx.legend(fontsize=7.5)
+    _log_ticks(cx.xaxis, list(tw))
+    return fig
+
+
 def _setting_label(ds: xr.Dataset, i: int) -> str:
     return (f"L={int(ds.point_depth.values[i])} {ds.point_activation.values[i]} "
             f"$\\sigma_w^2$={ds.point_sigma_w2.values[i]:g} $\\sigma_b^2$={ds.point_sigma_b2.values[i]:g} "

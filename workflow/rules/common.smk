@@ -211,6 +211,8 @@ FINITE_WIDTH_FIGURES = (
     "correlation",
     "phase_diagram",
     "depth_scales",
+    "trainability",
+    "ntk",
 )
 
 

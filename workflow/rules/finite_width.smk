@@ -54,12 +54,73 @@ rule depth_scales:
         "../scripts/depth_scales.py"
 
 
+rule trainability:
+    output:
+        directory("results/finite_width/{name}/trainability.zarr"),
+    log:
+        "logs/finite_width/{name}_trainability.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params("trainability"),
+        code=code_version(
+            "trainability",
+            "finite_width",
+            "finite_width_experiments",
+            "activations",
+            "data",
+            "sphere",
+        ),
+    script:
+        "../scripts/trainability.py"
+
+
+rule ntk:
+    output:
+        directory("results/finite_width/{name}/ntk.zarr"),
+    log:
+        "logs/finite_width/{name}_ntk.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params("ntk"),
+        code=code_version(
+            "trainability", "finite_width", "finite_width_experiments", "activations"
+        ),
+    script:
+        "../scripts/ntk.py"
+
+
+rule ntk_training:
+    output:
+        directory("results/finite_width/{name}/ntk_training.zarr"),
+    log:
+        "logs/finite_width/{name}_ntk_training.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        fw=finite_width_params("ntk_training"),
+        code=code_version(
+            "trainability",
+            "finite_width",
+            "finite_width_experiments",
+            "activations",
+            "data",
+            "sphere",
+        ),
+    script:
+        "../scripts/ntk_training.py"
+
+
 rule figure_finite_width:
     input:
         flow="results/finite_width/{name}/kernel_flow.zarr",
         fw="results/finite_width/{name}/ensembles.zarr",
         phase="results/finite_width/{name}/phase_diagram.zarr",
         depth_scales="results/finite_width/{name}/depth_scales.zarr",
+        trainability="results/finite_width/{name}/trainability.zarr",
+        ntk="results/finite_width/{name}/ntk.zarr",
+        ntk_training="results/finite_width/{name}/ntk_training.zarr",
     output:
         kernel_flow=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
@@ -89,6 +150,16 @@ rule figure_finite_width:
         depth_scales=report(
             "results/figures/finite_width_{name}_depth_scales.png",
             caption="../report/depth_scales.rst",
+            category=PDLT_SECTION,
+        ),
+        trainability=report(
+            "results/figures/finite_width_{name}_trainability.png",
+            caption="../report/trainability.rst",
+            category=PDLT_SECTION,
+        ),
+        ntk=report(
+            "results/figures/finite_width_{name}_ntk.png",
+            caption="../report/ntk.rst",
             category=PDLT_SECTION,
         ),
         pdfs=expand(

@@ -1,0 +1,37 @@
+"""Rule trainability (F7): train accuracy of deep networks trained by SGD over sigma_w2 x depth, beside the depth
+scale xi_c -> results/finite_width/{name}/trainability.zarr."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import jax
+
+from nnft import finite_width_experiments, store
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+p = snakemake.params.fw
+t = p["trainability"]
+ds = finite_width_experiments.trainability_dataset(
+    jax.random.fold_in(jax.random.key(p["seed"]), 4),
+    p["seed"],
+    t["activation"],
+    t["sigma_b2"],
+    t["points"],
+    t["depths"],
+    t["width"],
+    t["dim"],
+    t["n_train"],
+    t["steps"],
+    t["batch"],
+    t["momentum"],
+    t["learning_rate"],
+    t["seeds"],
+    degree=t.get("degree", 3),
+    directions=t.get("directions", 1),
+    theory_points=t.get("theory_points", 241),
+    progress=lambda m: print(m, file=sys.stderr),
+)
+store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))
