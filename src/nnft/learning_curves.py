@@ -280,14 +280,10 @@ def gp_solve(k_train: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
 
 
 def gegenbauer_series(d: int, coef, t) -> np.ndarray:
-    """sum_l coef_l P_l(t) by the three-term recurrence, holding three arrays of t's shape (not the whole table)."""
-    alpha = (d - 2) / 2
-    t = np.asarray(t, dtype=np.float64)
-    p_prev, p = np.ones_like(t), t.copy()
-    out = coef[0] * p_prev + (coef[1] * p if len(coef) > 1 else 0.0)
-    for l in range(1, len(coef) - 1):
-        p_prev, p = p, (2 * (l + alpha) * t * p - l * p_prev) / (l + 2 * alpha)
-        out += coef[l + 1] * p
+    """sum_l coef_l P_l(t), level by level (`sphere.gegenbauer_levels`: three arrays of t's shape, not the table)."""
+    out = 0.0
+    for c, p in zip(coef, sphere.gegenbauer_levels(d, len(coef) - 1, t), strict=True):
+        out = out + c * p
     return out
 
 
@@ -380,17 +376,9 @@ def _level_quadratic_forms(x: np.ndarray, vectors: np.ndarray, max_degree: int) 
     of kernel expansions sum_i v_i K(x_i, .) follows from these by weighting level l with its eigenvalues.
     One pass of the Gegenbauer recurrence over the (n, n) Gram of the inputs."""
     d = x.shape[-1]
-    alpha = (d - 2) / 2
-    t = np.clip(x @ x.T, -1, 1)
     deg = sphere.degeneracy(d, np.arange(max_degree + 1))
-    out = np.empty((max_degree + 1, vectors.shape[1], vectors.shape[1]))
-    p_prev, p = np.ones_like(t), t
-    out[0] = deg[0] * vectors.T @ p_prev @ vectors
-    for l in range(1, max_degree + 1):
-        out[l] = deg[l] * vectors.T @ p @ vectors
-        if l < max_degree:
-            p_prev, p = p, (2 * (l + alpha) * t * p - l * p_prev) / (l + 2 * alpha)
-    return out
+    levels = sphere.gegenbauer_levels(d, max_degree, np.clip(x @ x.T, -1, 1))
+    return np.stack([n_l * vectors.T @ p @ vectors for n_l, p in zip(deg, levels, strict=True)])
 
 
 def cutoff_convergence(

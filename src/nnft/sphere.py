@@ -7,7 +7,7 @@ kernel K(t) = sum_l N(d, l) lambda_l P_l(t).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import special
@@ -53,22 +53,30 @@ def gegenbauer_normalized(d: int, degree: int, t) -> np.ndarray:
     return special.eval_gegenbauer(degree, alpha, np.asarray(t, dtype=np.float64)) / np.exp(log_c1)
 
 
-def gegenbauer_table(d: int, max_degree: int, t) -> np.ndarray:
-    """P_l(t) for l = 0..max_degree, shape (max_degree + 1, *t.shape), by the three-term recurrence.
+def gegenbauer_levels(d: int, max_degree: int, t) -> Iterator[np.ndarray]:
+    """P_l(t) for l = 0..max_degree, one array of t's shape at a time, by the three-term recurrence (the project's
+    one implementation; it holds two arrays, not the whole table).
 
     Dividing C_{l+1}^alpha's recurrence by C_{l+1}^alpha(1) gives
     P_{l+1} = (2 (l + alpha) t P_l - l P_{l-1}) / (l + 2 alpha), stable for |t| <= 1.
     """
     check_dim(d)
+    if max_degree < 0:
+        raise ValueError(f"max_degree must be >= 0 (got {max_degree})")
     alpha = (d - 2) / 2
     t = np.asarray(t, dtype=np.float64)
-    out = np.empty((max_degree + 1, *t.shape))
-    out[0] = 1.0
+    p_prev, p = np.ones_like(t), t
+    yield p_prev
     if max_degree >= 1:
-        out[1] = t
+        yield p
     for l in range(1, max_degree):
-        out[l + 1] = (2 * (l + alpha) * t * out[l] - l * out[l - 1]) / (l + 2 * alpha)
-    return out
+        p_prev, p = p, (2 * (l + alpha) * t * p - l * p_prev) / (l + 2 * alpha)
+        yield p
+
+
+def gegenbauer_table(d: int, max_degree: int, t) -> np.ndarray:
+    """P_l(t) for l = 0..max_degree, shape (max_degree + 1, *t.shape) (`gegenbauer_levels`, stacked)."""
+    return np.stack(list(gegenbauer_levels(d, max_degree, t)))
 
 
 def quadrature(d: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
