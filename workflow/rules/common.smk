@@ -211,9 +211,8 @@ FINITE_WIDTH_FIGURES = (
     "correlation",
     "phase_diagram",
     "depth_scales",
-    "trainability",
-    "ntk",
 )
+PAPER_FINITE_WIDTH_FIGURES = ("trainability", "ntk")  # F7, F8: `paper` only
 
 
 def hyperparameter_block(wildcards):
@@ -328,7 +327,7 @@ def paper_targets():
         + expand(
             "results/figures/finite_width_{name}_{figure}.{ext}",
             name=list(config.get("finite_width", {})),
-            figure=FINITE_WIDTH_FIGURES,
+            figure=FINITE_WIDTH_FIGURES + PAPER_FINITE_WIDTH_FIGURES,
             ext=["png", "pdf"],
         )
         + expand(

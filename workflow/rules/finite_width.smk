@@ -118,9 +118,6 @@ rule figure_finite_width:
         fw="results/finite_width/{name}/ensembles.zarr",
         phase="results/finite_width/{name}/phase_diagram.zarr",
         depth_scales="results/finite_width/{name}/depth_scales.zarr",
-        trainability="results/finite_width/{name}/trainability.zarr",
-        ntk="results/finite_width/{name}/ntk.zarr",
-        ntk_training="results/finite_width/{name}/ntk_training.zarr",
     output:
         kernel_flow=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
@@ -152,16 +149,6 @@ rule figure_finite_width:
             caption="../report/depth_scales.rst",
             category=PDLT_SECTION,
         ),
-        trainability=report(
-            "results/figures/finite_width_{name}_trainability.png",
-            caption="../report/trainability.rst",
-            category=PDLT_SECTION,
-        ),
-        ntk=report(
-            "results/figures/finite_width_{name}_ntk.png",
-            caption="../report/ntk.rst",
-            category=PDLT_SECTION,
-        ),
         pdfs=expand(
             "results/figures/finite_width_{{name}}_{figure}.pdf",
             figure=FINITE_WIDTH_FIGURES,
@@ -174,3 +161,34 @@ rule figure_finite_width:
         code=code_version("plots"),
     script:
         "../scripts/figure_finite_width.py"
+
+
+# F7 and F8 train networks: built by the `paper` target only (they do not fit make figures' 15 minutes)
+rule figure_trainability_ntk:
+    input:
+        trainability="results/finite_width/{name}/trainability.zarr",
+        ntk="results/finite_width/{name}/ntk.zarr",
+        ntk_training="results/finite_width/{name}/ntk_training.zarr",
+    output:
+        trainability=report(
+            "results/figures/finite_width_{name}_trainability.png",
+            caption="../report/trainability.rst",
+            category=PDLT_SECTION,
+        ),
+        ntk=report(
+            "results/figures/finite_width_{name}_ntk.png",
+            caption="../report/ntk.rst",
+            category=PDLT_SECTION,
+        ),
+        pdfs=expand(
+            "results/figures/finite_width_{{name}}_{figure}.pdf",
+            figure=PAPER_FINITE_WIDTH_FIGURES,
+        ),
+    log:
+        "logs/finite_width/figure_trainability_ntk_{name}.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("plots"),
+    script:
+        "../scripts/figure_trainability_ntk.py"

@@ -1,5 +1,5 @@
-"""Rule figure_finite_width: F1-F8 (kernel flow, kurtosis, kernel shift, two-input correlation,
-phase diagram, depth scales, trainability, NTK) as PNG and PDF."""
+"""Rule figure_finite_width: F1-F6 (kernel flow, kurtosis, kernel shift, two-input correlation,
+phase diagram, depth scales) as PNG and PDF."""
 
 import sys
 from pathlib import Path
@@ -19,8 +19,6 @@ figures = {
     "correlation": plots.correlation_figure(fw),
     "phase_diagram": plots.phase_diagram_figure(store.read(snakemake.input.phase)),
     "depth_scales": plots.depth_scales_figure(store.read(snakemake.input.depth_scales)),
-    "trainability": plots.trainability_figure(store.read(snakemake.input.trainability)),
-    "ntk": plots.ntk_figure(store.read(snakemake.input.ntk), store.read(snakemake.input.ntk_training)),
 }
 for name, fig in figures.items():
     png = Path(snakemake.output[name])
