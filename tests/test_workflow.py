@@ -279,12 +279,12 @@ def test_partial_reruns(workflow_run, tmp_path):
     wf = workflow_run
     cfg_path = wf / "config/config.yaml"
 
-    def with_change(edit, section="experiments"):
+    def with_change(edit, section="experiments", *targets):
         cfg = yaml.safe_load(yaml.safe_dump(TINY))
         edit(cfg[section])
         cfg_path.write_text(yaml.safe_dump(cfg))
         try:
-            return planned_outputs(wf)
+            return planned_outputs(wf, *targets)
         finally:
             cfg_path.write_text(yaml.safe_dump(TINY))
 
@@ -360,18 +360,19 @@ def test_partial_reruns(workflow_run, tmp_path):
     def set_depth_scale_points(fw):
         fw["f"]["depth_scales"]["points"] = 4  # one figure's block: its own rule reruns, the other three do not
 
+    assert with_change(set_depth_scale_points, "finite_width") == set()  # F1-F8 are built by `paper` only
     assert (
-        with_change(set_depth_scale_points, section="finite_width")
+        with_change(set_depth_scale_points, "finite_width", "paper")
         == {"results/finite_width/f/depth_scales.zarr"} | finite_width_figures
     )
 
     # Editing a library module reruns exactly the stages that use it (code_version params).
-    def planned_after_editing(module):
+    def planned_after_editing(module, *targets):
         lib = wf / f"src/nnft/{module}.py"
         original = lib.read_text()
         lib.write_text(original + "\n# edited\n")
         try:
-            return planned_outputs(wf)
+            return planned_outputs(wf, *targets)
         finally:
             lib.write_text(original)
 
@@ -387,14 +388,17 @@ def test_partial_reruns(workflow_run, tmp_path):
     planned = planned_after_editing("activations")
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr", "results/a/finite_width_bayes/theory.zarr"}
-    finite_width = {
-        f"results/finite_width/f/{s}.zarr" for s in ("ensembles", "kernel_flow", "phase_diagram", "depth_scales")
-    } | finite_width_figures
     assert planned == everything_but_data | figs | diag_a | diag_b | width_fig_a | spectra_outputs | compare(
         "a"
-    ) | compare("b") | (finite_width | hp_scan | survey_dd | survey_lazy | survey_fig)
+    ) | compare("b") | (hp_scan | survey_dd | survey_lazy | survey_fig)
     assert planned_after_editing("hyperparameters") == hp_scan
-    assert planned_after_editing("finite_width") == finite_width
+    finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
+    finite_width = {f"results/finite_width/f/{s}.zarr" for s in finite_width_stores + ("ntk_training",)}
+    finite_width |= finite_width_figures | {
+        f"results/figures/finite_width_f_{f}.{x}" for f in PAPER_FINITE_WIDTH_FIGURES for x in ("png", "pdf")
+    }
+    assert planned_after_editing("finite_width") == set()
+    assert planned_after_editing("finite_width", "paper") == finite_width
     assert planned_outputs(wf) == set()
 
 

@@ -163,7 +163,7 @@ rule figure_finite_width:
         "../scripts/figure_finite_width.py"
 
 
-# F7 and F8 train networks: built by the `paper` target only (they do not fit make figures' 15 minutes)
+# F7 and F8 train networks (like F1-F6, built by the `paper` target only)
 rule figure_trainability_ntk:
     input:
         trainability="results/finite_width/{name}/trainability.zarr",
