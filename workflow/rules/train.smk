@@ -11,7 +11,8 @@ rule train:
     cache: "omit-software"
     conda:
         "../../envs/nnft.yaml"
-    threads: 2
+    # XLA uses every core whatever the count; 1 lets a job start beside the long single-rule theory job on 2 cores
+    threads: 1
     resources:
         runtime=60,
         mem_mb=4000,
