@@ -199,3 +199,24 @@ def test_loop_at_large_width_is_the_first_order_loop():
     z = (loops.mean(0) - fo.loop.values) / se
     assert np.abs(z).max() < 4.5, z
     assert np.median(np.abs(fo.loop.values / se)) > 3  # the loop is resolved (4.6 s.e. median)
+
+
+def test_loop_is_the_same_whether_its_units_are_kept_or_recomputed(monkeypatch):
+    # The loop's second pass over the units reuses their propagated fluctuations when they fit in memory and
+    # recomputes them otherwise: the two paths must give the same numbers (the same samples, the same algebra).
+    rng = np.random.default_rng(5)
+    d, p, q = 4, 10, 7
+    x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
+    y = x[:, 0] + x[:, 1] * x[:, 2]
+    net = kernels.FCN(dim=d, depth=4, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=200)
+
+    def loop():
+        r = adaptive_kernel.saddle_point(net, x, y, xt, T, jax.random.key(2), n_samples=512, loop_samples=300)
+        return r.loop.values, r.loop_without_curvature.values, float(r.loop_stability)
+
+    kept = loop()
+    monkeypatch.setattr(adaptive_kernel, "LOOP_CACHE_BYTES", 0)
+    recomputed = loop()
+    assert np.all(np.abs(kept[0]) > 1e-6)  # a correction that is there to compare
+    for a, b in zip(kept, recomputed, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)

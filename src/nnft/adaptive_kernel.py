@@ -51,11 +51,15 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 import xarray as xr
 
 from . import kernels
 from .finite_width_bayes import _kernel_map, check_problem, evidence_gradients, first_layer_preactivation
 from .finite_width_bayes import full_kernel_map as _full_map
+
+# Memory the loop correction may hold on to between its two passes over the units (bytes; see _loop).
+LOOP_CACHE_BYTES = 2**31
 
 
 def _weights(s_train, gamma, c):
@@ -165,6 +169,27 @@ def _propagated(net, p, l, s, mean_diag, mean_cross, bases):
     return jax.vmap(one)(s)
 
 
+@jax.jit
+def _test_contraction(wts, top_test, flat, wv):
+    """sum_m w_m d*_m (D_m . wv): the units' test-train fluctuations against a functional of their train block."""
+    return jnp.einsum("m,mqj,mj->q", wts, top_test, flat @ wv)
+
+
+@jax.jit
+def _evidence_curvature(a, alpha):
+    """The evidence's curvature l'' at the top kernel in _loop's packed basis of symmetric P x P matrices (K x K):
+    l''[D1, D2] = -(D1 alpha)^T A (D2 alpha) + 1/2 tr(A D1 A D2), entries -A_ac alpha_b alpha_d + 1/2 A_ad A_bc,
+    symmetrised in (ab) and (cd), then weighted by the basis (1 on the diagonal, sqrt 2 off it)."""
+    iu, ju = np.triu_indices(a.shape[0])
+    wgt = jnp.where(iu == ju, 1.0, math.sqrt(2.0))
+
+    def entries(i1, i2, j1, j2):  # l'' entries (i1 i2), (j1 j2) over the packed pairs, as a K x K matrix
+        return -a[i1][:, j1] * jnp.outer(alpha[i2], alpha[j2]) + 0.5 * a[i1][:, j2] * a[i2][:, j1]
+
+    h = 0.25 * (entries(iu, ju, iu, ju) + entries(ju, iu, iu, ju) + entries(iu, ju, ju, iu) + entries(ju, iu, ju, iu))
+    return h * wgt[:, None] * wgt[None, :]
+
+
 def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
     """The fluctuation (loop) correction at the saddle point, m'[mu] + 1/2 m''[C_RPA] on the test points.
 
@@ -174,8 +199,10 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
     at G^(L) feeds back on these Gaussian fluctuations: C_RPA = (C^{-1} - l'')^{-1} = C (I - l'' C)^{-1} (the random
     phase approximation; no inverse of C is needed). The test-train fluctuations are conditioned on the train
     block, Cov(d*, D) = C_*D (I - l'' C)^{-1}. mu is the kernel shift the fluctuations cause through the maps'
-    curvature. Symmetric matrices are handled in an orthonormal packed basis (P (P + 1) / 2 entries). Returns the
-    correction, the same with l'' = 0, the m'[mu] part, and the smallest eigenvalue of I - C^{1/2} l'' C^{1/2}
+    curvature. Symmetric matrices are handled in an orthonormal packed basis (P (P + 1) / 2 entries). The test
+    contractions need (I - l'' C)^{-1}, known only after the pass over the units: their propagated test columns are
+    kept from that pass while they fit in LOOP_CACHE_BYTES, recomputed otherwise (the same numbers either way). Returns
+    the correction, the same with l'' = 0, the m'[mu] part, and the smallest eigenvalue of I - C^{1/2} l'' C^{1/2}
     (> 0: the fluctuations are stable)."""
     n = net.width
     g_top = g_full[-1]
@@ -199,6 +226,8 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
         return both * jnp.where(iu == ju, 0.5, 1 / math.sqrt(2.0))[:, None]
 
     cov = jnp.zeros((iu.size, iu.size))
+    keep = (net.depth - 1) * m * x_all.shape[0] * p * 8 <= LOOP_CACHE_BYTES
+    kept = []  # per chunk: weights, propagated test columns, packed train block
     for l, k in zip(range(1, net.depth), jax.random.split(key, net.depth - 1), strict=True):
         g_in = None if l == 1 else g_full[l - 2]
         s, omega = _unit_samples(net, l, k, m, x_all, g_in, gammas[l + 1], p)
@@ -212,36 +241,39 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
             tadpole = tadpole + jnp.einsum("i,ijk->jk", wts, mu)
             flat = pack(top[:, :p])
             cov = cov + (flat.T * wts) @ flat
+            if keep:
+                kept.append((wts, top[:, p:], flat))
 
-    # l''[D1, D2] = -(D1 alpha)^T A (D2 alpha) + 1/2 tr(A D1 A D2): entries -A_ac alpha_b alpha_d + 1/2 A_ad A_bc,
-    # symmetrised in (ab) and (cd), then in the packed basis (a gather with the basis weights).
-    def entries(i1, i2, j1, j2):  # l'' entries (i1 i2), (j1 j2) over the packed pairs, as a K x K matrix
-        return -a[i1][:, j1] * jnp.outer(alpha[i2], alpha[j2]) + 0.5 * a[i1][:, j2] * a[i2][:, j1]
-
-    h = 0.25 * (entries(iu, ju, iu, ju) + entries(ju, iu, iu, ju) + entries(iu, ju, ju, iu) + entries(ju, iu, ju, iu))
-    h = h * wgt[:, None] * wgt[None, :]
-    feedback = jnp.linalg.inv(jnp.eye(iu.size) - h @ cov)  # (I - l'' C)^{-1}
+    h, cov = np.asarray(_evidence_curvature(a, alpha)), np.asarray(cov)
+    # (I - l'' C)^{-1} as an LU factorisation (scipy's LAPACK: several times faster than jnp.linalg on the CPU at
+    # these sizes); C (I - l'' C)^{-1} = ((I - l'' C)^{-T} C)^T since C is symmetric.
+    lu = scipy.linalg.lu_factor(np.eye(iu.size) - h @ cov)
     # 1/2 m''[C] = -E[d* A D alpha] + B E[D A D alpha]; train part: E[(D A D alpha)_k] = E[D_ka D_cd] A_ac alpha_d.
     unpack = packed.reshape(-1)
     scale = (1 / wgt)[unpack]
     train = []
-    for c in (cov @ feedback, cov):
+    for c in (scipy.linalg.lu_solve(lu, cov, trans=1).T, cov):
         c = 0.5 * (c + c.T)
         full = (c[unpack][:, unpack] * scale[:, None] * scale[None, :]).reshape(p, p, p, p)
         train.append(bmat @ jnp.einsum("kacd,ac,d->k", full, a, alpha))
-    v = pack_functional(jnp.einsum("ja,b->abj", a, alpha))  # the functional (D A D-free) D -> A D alpha, per j
-    weights_test = [feedback @ v, v]
+    v = np.asarray(pack_functional(jnp.einsum("ja,b->abj", a, alpha)))  # the functional D -> A D alpha, per j
+    weights_test = [jnp.asarray(scipy.linalg.lu_solve(lu, v)), jnp.asarray(v)]
+    if not keep:
+        kept = (
+            (wts_all[start : start + chunk], top[:, p:], pack(top[:, :p]))
+            for l, s, wts_all, mean_diag, mean_cross, bases in units
+            for start in range(0, m, chunk)
+            for top, _ in [_propagated(net, p, l, s[start : start + chunk], mean_diag, mean_cross, bases)]
+        )
     test = [0.0, 0.0]
-    for l, s, wts_all, mean_diag, mean_cross, bases in units:
-        for start in range(0, m, chunk):
-            top, _ = _propagated(net, p, l, s[start : start + chunk], mean_diag, mean_cross, bases)
-            flat = pack(top[:, :p])
-            wts = wts_all[start : start + chunk]
-            for i, wv in enumerate(weights_test):
-                test[i] = test[i] + jnp.einsum("m,mqj,mj->q", wts, top[:, p:], flat @ wv)
+    for wts, top_test, flat in kept:
+        for i, wv in enumerate(weights_test):
+            test[i] = test[i] + _test_contraction(wts, top_test, flat, wv)
     shift = tadpole[p:] @ alpha - bmat @ (tadpole[:p] @ alpha)  # m'[mu]
-    root = jnp.linalg.cholesky(cov + 1e-12 * jnp.trace(cov) / iu.size * jnp.eye(iu.size))
-    stability = jnp.linalg.eigvalsh(jnp.eye(iu.size) - root.T @ h @ root)[0]
+    root = np.linalg.cholesky(cov + 1e-12 * np.trace(cov) / iu.size * np.eye(iu.size))
+    stability = scipy.linalg.eigh(
+        np.eye(iu.size) - root.T @ h @ root, eigvals_only=True, subset_by_index=[0, 0], check_finite=False
+    )[0]
     return shift - test[0] + train[0], shift - test[1] + train[1], shift, stability
 
 
