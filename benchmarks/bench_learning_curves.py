@@ -6,9 +6,10 @@ import time
 import numpy as np
 from _timing import best_of
 
-from nnft import data, kernels, learning_curves
+from nnft import data, model
+from nnft.theory import kernels, learning_curves
 
-net = kernels.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
+net = model.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
 spec = kernels.spectrum(net, 29, 1000)  # 30 degrees
 n_grid = np.geomspace(1, 1e7, 200)
 t_theory = best_of(lambda: learning_curves.theory_curves(spec, [1, 2], [0.5, 0.5], 0.05, 0.0, n_grid), repeat=5)

@@ -3,13 +3,14 @@
 import numpy as np
 from _timing import best_of
 
-from nnft import kernels
+from nnft import model
+from nnft.theory import kernels
 
-net = kernels.FCN(dim=1000, depth=10, activation="relu", sigma_w2=2.0, sigma_b2=0.1)
+net = model.FCN(dim=1000, depth=10, activation="relu", sigma_w2=2.0, sigma_b2=0.1)
 a = np.random.default_rng(0).standard_normal((1000, 1000))
 t_matmul = best_of(lambda: a @ a)
 for activation in ("relu", "erf", "tanh"):
-    net = kernels.FCN(dim=1000, depth=10, activation=activation, sigma_w2=1.5, sigma_b2=0.1)
+    net = model.FCN(dim=1000, depth=10, activation=activation, sigma_w2=1.5, sigma_b2=0.1)
     kernels._chebyshev.cache_clear()
     t = best_of(lambda net=net: kernels.spectrum(net, 20, 1000))
     print(

@@ -5,7 +5,8 @@ import time
 
 import jax
 
-from nnft import activations, finite_width
+from nnft import activations
+from nnft.theory import finite_width
 
 relu = activations.parse("relu")
 

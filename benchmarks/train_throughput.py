@@ -8,12 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 from _timing import best_of
 
-from nnft import kernels, langevin, sphere
+from nnft import model, sphere
+from nnft.sampling import langevin
 
 width = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 256
 members, d, depth, steps = 16, 8, 3, 50
-net = kernels.FCN(dim=d, depth=depth, width=width, sigma_w2=2.0, sigma_b2=0.1)
+net = model.FCN(dim=d, depth=depth, width=width, sigma_w2=2.0, sigma_b2=0.1)
 x = sphere.sample_sphere(np.random.default_rng(0), n, d)
 y = np.random.default_rng(1).standard_normal(n)
 xc = jnp.asarray(np.repeat(x[None], members, 0), jnp.float32)

@@ -6,18 +6,21 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import pytest  # noqa: E402  (after the JAX environment above)
 
+# Warnings raised from nnft's own modules are errors (pyproject.toml's filterwarnings).
+
 
 @pytest.fixture(scope="module")
 def linear_problem():
     """Shared by test_langevin.py and test_metropolis.py: a linear model with an analytic Gaussian posterior."""
     import numpy as np
 
-    from nnft import kernels, sphere
+    from nnft import model, sphere
+    from nnft.theory import kernels
 
     # depth = 1 is a linear model f = sqrt(sigma_w2) x.W + sqrt(sigma_b2) b: its posterior is exactly the GP with
     # kernel sigma_w2 t + sigma_b2 and noise variance T. n = 6 < d = 8, T = 0.3: the mean depends strongly on T.
     rng = np.random.default_rng(5)
-    net = kernels.FCN(dim=8, depth=1, sigma_w2=1.5, sigma_b2=0.2, input_scaling="sqrt_d")
+    net = model.FCN(dim=8, depth=1, sigma_w2=1.5, sigma_b2=0.2, input_scaling="sqrt_d")
     x = sphere.sample_sphere(rng, 6, 8)
     y = rng.standard_normal(6)
     xt = sphere.sample_sphere(rng, 12, 8)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from nnft import activations, kernels
+from nnft import activations, model
+from nnft.theory import kernels
 
 
 def dblquad_pair(f, q1, c, q2):
@@ -60,7 +61,7 @@ def test_user_function_matches_builtin():
 
 def test_tanh_kernel_flow_numbers():
     # finite_width_criticality.md Sec. 2 / Sec. 7 #4: tanh at criticality C_W = 1, C_b = 0, K^(1) = 1.
-    net = kernels.FCN(dim=3, depth=2, activation="tanh", sigma_w2=1.0, sigma_b2=0.0)
+    net = model.FCN(dim=3, depth=2, activation="tanh", sigma_w2=1.0, sigma_b2=0.0)
     k = kernels.single_input_flow(net, 1.0, 1000)
     assert k[9] == pytest.approx(0.058012, abs=5e-7)
     assert k[99] == pytest.approx(0.005121, abs=5e-7)
@@ -72,14 +73,14 @@ def test_tanh_kernel_flow_numbers():
 
 
 def test_erf_kernel_flow_numbers():
-    net = kernels.FCN(dim=3, depth=2, activation="erf", sigma_w2=math.pi / 4, sigma_b2=0.0)
+    net = model.FCN(dim=3, depth=2, activation="erf", sigma_w2=math.pi / 4, sigma_b2=0.0)
     k = kernels.single_input_flow(net, 1.0, 1000)
     np.testing.assert_allclose([10 * k[9], 100 * k[99], 1000 * k[999]], [0.5505, 0.5066, 0.5008], atol=5e-5)
 
 
 @pytest.mark.parametrize("name", ["tanh", "gelu"])
 def test_chebyshev_interpolation_matches_recursion(name):
-    net = kernels.FCN(dim=8, depth=4, activation=name, sigma_w2=1.5, sigma_b2=0.1)
+    net = model.FCN(dim=8, depth=4, activation=name, sigma_w2=1.5, sigma_b2=0.1)
     t = np.random.default_rng(0).uniform(-1, 1, 600)
     t[:2] = [-1.0, 1.0]
     direct = kernels.recursion(net, t)
@@ -90,7 +91,7 @@ def test_chebyshev_interpolation_matches_recursion(name):
 
 def test_identity_network_is_linear_kernel():
     # depth-3 identity network: NNGP = w^3 t + b (w^2 + w + 1) with per-layer variances, NTK = sum of layer terms.
-    net = kernels.FCN(dim=5, depth=3, activation="identity", sigma_w2=(2.0, 0.5, 3.0), sigma_b2=(0.1, 0.2, 0.3))
+    net = model.FCN(dim=5, depth=3, activation="identity", sigma_w2=(2.0, 0.5, 3.0), sigma_b2=(0.1, 0.2, 0.3))
     t = np.linspace(-1, 1, 7)
     s1 = 2.0 * t + 0.1
     s2 = 0.5 * s1 + 0.2
@@ -106,4 +107,4 @@ def test_unknown_activation():
     with pytest.raises(ValueError, match="slope"):
         activations.parse("leaky_relu(1.5)")
     with pytest.raises(ValueError, match="one value per weight layer"):
-        kernels.FCN(dim=4, depth=3, sigma_w2=(1.0, 2.0))
+        model.FCN(dim=4, depth=3, sigma_w2=(1.0, 2.0))

@@ -7,7 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from nnft import adaptive_kernel, bayes_linear, finite_width_bayes, kernels, sphere
+from nnft import model, sphere
+from nnft.theory import adaptive_kernel, bayes_linear, finite_width_bayes
 
 T = 0.05
 
@@ -20,7 +21,7 @@ def test_linear_network_matches_the_closed_form_saddle():
     d, p, width, w2 = 6, 16, 64, (1.0, 1.5)
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, 8, d)
     y = x @ (2.0 * rng.standard_normal(d))  # prior-mismatched scale: the kernel adapts strongly
-    net = kernels.FCN(dim=d, depth=2, activation="identity", sigma_w2=w2, sigma_b2=0.0, width=width)
+    net = model.FCN(dim=d, depth=2, activation="identity", sigma_w2=w2, sigma_b2=0.0, width=width)
     closed = bayes_linear.adaptive_kernel(net, x, y, T)
     expected = xt @ closed.c_mean
     # Stationarity, written out independently: the prior of c is s S with S^{-1} = I - (s / N) X^T (alpha alpha^T
@@ -53,7 +54,7 @@ def test_first_order_tilt_part_matches_its_closed_form_for_a_linear_network():
     # part E m'[Delta] l'[Delta] is m'[2 w2[1]^2 K1 Gamma K1] with Gamma = dl/dK: correction - loop must equal it.
     rng = np.random.default_rng(1)
     d, p, q = 8, 12, 5
-    net = kernels.FCN(dim=d, depth=2, activation="identity", sigma_w2=(1.0, 1.5), sigma_b2=0.0, width=100)
+    net = model.FCN(dim=d, depth=2, activation="identity", sigma_w2=(1.0, 1.5), sigma_b2=0.0, width=100)
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = x @ (2 * rng.standard_normal(d))
     k1, k1s = x @ x.T, xt @ x.T
@@ -76,11 +77,11 @@ def test_saddle_point_reproduces_the_tilt_part_of_first_order_at_large_width():
     d, p, q = 4, 16, 24
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = np.sqrt(3.0) * (x @ np.array([1.0, 0, 0, 0])) ** 2 * 2 - 1  # a degree-2 single-index teacher
-    base = kernels.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=100)
+    base = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=100)
     fo = finite_width_bayes.first_order(base, x, y, xt, T, jax.random.key(0), n_samples=20_000, chunk=500)
     tilt = fo.correction.values - fo.loop.values
     width = 20_000
-    net = kernels.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
+    net = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
     runs = [adaptive_kernel.saddle_point(net, x, y, xt, T, jax.random.key(k), n_samples=20_000) for k in range(4)]
     shifts = np.stack([width * (r["mean"].values - r.gp_mean.values) for r in runs])
     np.testing.assert_allclose(runs[0].gp_mean.values, fo.gp_mean.values, rtol=1e-8)
@@ -95,7 +96,7 @@ def test_kernel_renormalisation_is_not_what_the_saddle_point_gives_for_linear_ne
     # teacher (Sec. 4, target B, N = 120) the exact posterior is a pure rescaling (exact/GP = 0.5017) and the
     # saddle point over-predicts the gain (its directional adaptation is not in the exact mean predictor).
     x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
-    net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=120)
+    net = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=120)
     exact = bayes_linear.test_mse(bayes_linear.exact_posterior(net, x, y, T).c_mean, beta)
     saddle = bayes_linear.test_mse(bayes_linear.adaptive_kernel(net, x, y, T).c_mean, beta)
     assert saddle < 0.85 * exact  # 9.49e-4 against 1.194e-3
@@ -105,7 +106,7 @@ def test_refusals():
     rng = np.random.default_rng(0)
     x, xt = sphere.sample_sphere(rng, 6, 4), sphere.sample_sphere(rng, 3, 4)
     y = rng.standard_normal(6)
-    net = kernels.FCN(dim=4, depth=3, activation="relu", width=64)
+    net = model.FCN(dim=4, depth=3, activation="relu", width=64)
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="temperature"):
         adaptive_kernel.saddle_point(net, x, y, xt, 0.0, key)
@@ -116,11 +117,11 @@ def test_refusals():
     with pytest.raises(ValueError, match="damping"):
         adaptive_kernel.saddle_point(net, x, y, xt, T, key, damping=0.0)
     with pytest.raises(ValueError, match="net"):
-        adaptive_kernel.saddle_point(kernels.FCN(dim=4, depth=3, activation="tanh"), x, y, xt, T, key)
+        adaptive_kernel.saddle_point(model.FCN(dim=4, depth=3, activation="tanh"), x, y, xt, T, key)
     with pytest.raises(ValueError, match="directions"):
         adaptive_kernel.saddle_point(net, x, y, xt, T, key, n_samples=64, directions=np.ones((1, 3)))
     # A strong mismatch at small width: the tilted unit is not normalisable, so there is no saddle point.
-    lin = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=8)
+    lin = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=8)
     xb, yb, _ = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
     with pytest.raises(ValueError, match="no saddle point"):
         adaptive_kernel.saddle_point(lin, xb, yb, xb[:3], T, key, n_samples=4096)
@@ -163,7 +164,7 @@ def test_loop_at_the_saddle_point_recovers_the_exact_linear_posterior():
     # The module's Monte Carlo loop must equal the closed form, and both must be near exact, unlike the saddle alone.
     x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
     for width, tol in ((240, 0.03), (480, 0.015)):
-        net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=width)
+        net = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=width)
         exact = bayes_linear.test_mse(bayes_linear.exact_posterior(net, x, y, T).c_mean, beta)
         closed = bayes_linear.adaptive_kernel(net, x, y, T)
         cov_w = np.linalg.inv(np.linalg.inv(closed.c_cov) - x.T @ x / T)
@@ -186,10 +187,10 @@ def test_loop_at_large_width_is_the_first_order_loop():
     d, p, q = 4, 12, 16
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = 2 * np.sqrt(3.0) * x[:, 0] ** 2 - 1
-    base = kernels.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=100)
+    base = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=100)
     fo = finite_width_bayes.first_order(base, x, y, xt, T, jax.random.key(0), n_samples=20_000, chunk=500)
     width = 20_000
-    net = kernels.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
+    net = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
     runs = [
         adaptive_kernel.saddle_point(net, x, y, xt, T, jax.random.key(k), n_samples=4096, loop_samples=8192)
         for k in range(4)
@@ -208,7 +209,7 @@ def test_loop_is_the_same_whether_its_units_are_kept_or_recomputed(monkeypatch):
     d, p, q = 4, 10, 7
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = x[:, 0] + x[:, 1] * x[:, 2]
-    net = kernels.FCN(dim=d, depth=4, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=200)
+    net = model.FCN(dim=d, depth=4, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=200)
 
     def loop():
         r = adaptive_kernel.saddle_point(net, x, y, xt, T, jax.random.key(2), n_samples=512, loop_samples=300)

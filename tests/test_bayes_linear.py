@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from nnft import bayes_linear as bl
-from nnft import kernels, langevin, networks, sphere
+from nnft import model, sphere
+from nnft.sampling import gibbs, langevin
+from nnft.theory import bayes_linear as bl
+from nnft.theory import kernels
 from tests.chains import total_variance_z
 
 
 def linear_net(dim, width, sigma_w2=1.0, sigma_a2=1.0, **kwargs):
-    return kernels.FCN(
+    return model.FCN(
         dim=dim,
         depth=2,
         activation="identity",
@@ -121,8 +123,8 @@ def tiny_problem():
 
 
 def test_exact_reduction_against_importance_sampling(tiny_problem):
-    # Self-normalised importance sampling over the FULL parameter prior of networks.py (W (d, N), A (N,) standard
-    # normal, f by networks.apply's formula), weights exp(-SSE / 2T): no use of the reduction to u or of the Gamma law.
+    # Self-normalised importance sampling over the FULL parameter prior of model.py (W (d, N), A (N,) standard
+    # normal, f by model.apply's formula), weights exp(-SSE / 2T): no use of the reduction to u or of the Gamma law.
     # Standard errors by the delta method, sqrt(sum w_i^2 (q_i - qbar)^2) for normalised weights.
     net, x, y, t = tiny_problem
     rng = np.random.default_rng(11)
@@ -244,7 +246,7 @@ def test_gibbs_matches_exact_posterior(sampler_problem, width, target):
     y = ys[target]
     net = linear_net(8, width)
     chains = 32
-    out = bl.gibbs_ensemble(jax.random.key(10 * width + target), net, x, y, x_test, SAMPLER_T, chains, 1500, 100)
+    out = gibbs.gibbs_ensemble(jax.random.key(10 * width + target), net, x, y, x_test, SAMPLER_T, chains, 1500, 100)
     # chains much longer than the slowest mode (u: tau ~ 5-20 sweeps at N = 4, ~1 at N = 128) and than the burn-in
     assert out.ess_u.values.mean() > 50 and out.ess_u.values.min() > 10 and out.ess.values.min() > 200
     exact, infinite = exact_and_gp(net, x, y, x_test)
@@ -267,7 +269,7 @@ def test_gibbs_parameters_are_those_of_networks():
         w, a = (np.random.default_rng(0).standard_normal(s) for s in ((5, 7), (7,)))
         x = sphere.sample_sphere(np.random.default_rng(1), 3, 5)
         ntk, std = linear_net(5, 7, 1.3, 0.6), linear_net(5, 7, 1.3, 0.6, parametrization="standard")
-        f = [np.asarray(networks.apply(n, bl._as_params(n, w, a), x)) for n in (ntk, std)]
+        f = [np.asarray(model.apply(n, gibbs._as_params(n, w, a), x)) for n in (ntk, std)]
     np.testing.assert_allclose(f[0], f[1], rtol=1e-12)
     np.testing.assert_allclose(f[0], x @ (math.sqrt(1.3 * 0.6 / 7) * w @ a), rtol=1e-12)
 
@@ -333,10 +335,10 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
 @pytest.mark.parametrize(
     "bad",
     [
-        kernels.FCN(dim=3, depth=1, activation="identity", sigma_b2=0.0, width=4),
-        kernels.FCN(dim=3, depth=2, activation="relu", sigma_b2=0.0, width=4),
-        kernels.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.0, 0.1), width=4),
-        kernels.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.2, 0.0), width=4),
+        model.FCN(dim=3, depth=1, activation="identity", sigma_b2=0.0, width=4),
+        model.FCN(dim=3, depth=2, activation="relu", sigma_b2=0.0, width=4),
+        model.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.0, 0.1), width=4),
+        model.FCN(dim=3, depth=2, activation="identity", sigma_b2=(0.2, 0.0), width=4),
     ],
 )
 @pytest.mark.parametrize("fn", [bl.exact_posterior, bl.kernel_renormalisation, bl.first_order, bl.gp, bl.saddle_point])
@@ -347,10 +349,10 @@ def test_rejects_other_models(bad, fn):
 
 
 def test_gibbs_rejects_other_models():
-    bad = kernels.FCN(dim=3, depth=2, activation="tanh", sigma_b2=0.0, width=4)
+    bad = model.FCN(dim=3, depth=2, activation="tanh", sigma_b2=0.0, width=4)
     x = sphere.sample_sphere(np.random.default_rng(0), 4, 3)
     with pytest.raises(ValueError, match="net"):
-        bl.gibbs_ensemble(jax.random.key(0), bad, x, x[:, 0], x, 0.1, 2, 10, 0)
+        gibbs.gibbs_ensemble(jax.random.key(0), bad, x, x[:, 0], x, 0.1, 2, 10, 0)
 
 
 @pytest.mark.parametrize("width", [4, 128])  # N / P = 0.25, 8
@@ -358,7 +360,7 @@ def test_hmc_matches_exact_posterior(sampler_problem, width):
     # The Metropolis-adjusted reference sampler on the linear network with the prior-mismatched teacher: posterior
     # mean and total variance of test outputs against the exact scale mixture (measured: |z| <= 2.4 at N = 128 with
     # the GP mean rejected at 6.5 s.e.; |z| <= 1.4 at N = 4).
-    from nnft import metropolis
+    from nnft.sampling import metropolis
 
     x, ys, x_test = sampler_problem
     net = linear_net(8, width)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from nnft import data, kernels, langevin
+from nnft import data, model
 from nnft.config import check_experiment
+from nnft.sampling import langevin
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -40,7 +41,7 @@ def accepted(config) -> bool:
 def library_accepts(exp) -> bool:
     """The library's own argument checks on what the jobs would pass it."""
     try:
-        kernels.FCN(dim=exp["dim"], **exp["model"])
+        model.FCN(dim=exp["dim"], **exp["model"])
         data.check_target(exp["dim"], exp["target"]["degrees"], exp["target"]["weights"])
         t = exp.get("train")  # an experiment without trained networks (a paper experiment) has none
         if t is not None:

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from nnft import bayes_linear as bl
-from nnft import finite_width_bayes, kernels, metropolis, sphere
+from nnft import model, sphere
+from nnft.sampling import gibbs, metropolis
+from nnft.theory import bayes_linear as bl
+from nnft.theory import finite_width_bayes, kernels
 from tests.chains import total_variance_z
 
 
 def deep_linear_net(dim, depth, width, sigma_w2=1.0, **kwargs):
-    return kernels.FCN(dim=dim, depth=depth, activation="identity", sigma_w2=sigma_w2, sigma_b2=0.0, width=width,
+    return model.FCN(dim=dim, depth=depth, activation="identity", sigma_w2=sigma_w2, sigma_b2=0.0, width=width,
                        **kwargs)  # fmt: skip
 
 
@@ -166,4 +168,4 @@ def test_refusals():
         with pytest.raises(ValueError, match="depth 2"):
             fn(deep, x, x[:, 0], 0.1)
     with pytest.raises(ValueError, match="net"):
-        bl.gibbs_ensemble(jax.random.key(0), deep, x, x[:, 0], x, 0.1, 2, 10, 0)
+        gibbs.gibbs_ensemble(jax.random.key(0), deep, x, x[:, 0], x, 0.1, 2, 10, 0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nnft import activations
-from nnft import finite_width as fw
+from nnft.theory import finite_width as fw
 
 TANH, RELU, ERF = activations.parse("tanh"), activations.parse("relu"), activations.parse("erf")
 
@@ -19,13 +19,13 @@ def tanh_critical():
     return fw.flow_single(TANH, 1.0, 0.0, 1.0, 1000)
 
 
-def test_item_1_tanh_critical_line():
+def test_tanh_critical_line_at_sigma_b2_0_05():
     w2, q = fw.critical_sigma_w2(TANH, 0.05)
     assert w2 == pytest.approx(1.760955, abs=1e-6) and q == pytest.approx(0.570048, abs=1e-6)
     assert fw.chi_1(TANH, w2, 0.05) == pytest.approx(1.0, abs=1e-10)
 
 
-def test_item_2_depth_scales():
+def test_tanh_depth_scales_in_both_phases():
     ordered, chaotic = fw.depth_scales(TANH, 1.5, 0.05), fw.depth_scales(TANH, 2.5, 0.05)
     assert ordered["c_star"] == 1.0 and ordered["xi_c"] == pytest.approx(15.79, abs=0.005)
     assert chaotic["c_star"] == pytest.approx(0.4468, abs=5e-5) and chaotic["xi_c"] == pytest.approx(11.80, abs=0.005)
@@ -90,7 +90,7 @@ def test_measured_depth_scales_show_the_1_over_n_shift():
         assert abs(m["xi_q"] - xi_q_1n) < 3 * m["xi_q_se"]
 
 
-def test_item_3_and_9_relu_kurtosis():
+def test_relu_four_point_vertex_and_kurtosis_grow_linearly_in_depth():
     flow = fw.flow_single(RELU, 2.0, 0.0, 1.0, 30)
     assert flow.V[9] / (100 * flow.K[9] ** 2) == pytest.approx(0.45, rel=1e-12)
     assert fw.kurtosis_leading(flow, 100)[9] == pytest.approx(1.35, rel=1e-12)
@@ -106,7 +106,7 @@ def test_item_3_and_9_relu_kurtosis():
     np.testing.assert_allclose(flow.K1, 0.0, atol=1e-12)
 
 
-def test_item_4_and_sec3_table_tanh_critical(tanh_critical):
+def test_critical_tanh_kernel_and_vertex_table(tanh_critical):
     f = tanh_critical
     assert f.K[9] == pytest.approx(0.058012, abs=1e-6) and f.K[99] == pytest.approx(0.005121, abs=1e-6)
     assert 3 * f.V[9] / f.K[9] ** 2 == pytest.approx(16.571, abs=1e-3)
@@ -121,7 +121,7 @@ def test_item_4_and_sec3_table_tanh_critical(tanh_critical):
     )
 
 
-def test_item_5_asymptotics_of_the_zero_fixed_point_class(tanh_critical):
+def test_critical_tanh_power_law_asymptotics(tanh_critical):
     # a_1 = -2 for tanh: l K -> 1/2, V / (K^2 l) -> 2/3, K^{1} -> 1/(3 a_1) = -1/6, chi_par -> 1 - 2/l
     f = tanh_critical
     l = np.arange(1, 1001)
@@ -134,13 +134,13 @@ def test_item_5_asymptotics_of_the_zero_fixed_point_class(tanh_critical):
     assert abs(drift[-1] - drift[499]) < 0.01 and drift[-1] == pytest.approx(-0.89, abs=0.01)
 
 
-def test_item_6_kernel_shift(tanh_critical):
+def test_critical_tanh_one_over_width_kernel_shift(tanh_critical):
     f = tanh_critical
     assert f.K[29] == pytest.approx(0.01776, abs=5e-6)
     assert f.K[29] + f.K1[29] / 100 == pytest.approx(0.01633, abs=5e-6)
 
 
-def test_item_7_relu_angle_flow():
+def test_relu_angle_flow_with_depth():
     theta = np.arccos(fw.correlation(fw.flow_pair(RELU, 2.0, 0.0, [1.0, 0.0, 1.0], 1000).K))
     assert theta[9] == pytest.approx(0.5456, abs=5e-5) and theta[99] == pytest.approx(0.08538, abs=5e-6)
     l = np.arange(1, 1001)
@@ -158,7 +158,7 @@ def test_item_7_relu_angle_flow():
         (TANH, 1.76095, 0.05, 0.5, 20, 100, 0.7701, 0.7803),
     ],
 )
-def test_item_8_two_input_correlation_with_1_over_n(act, c_w, c_b, rho1, layer, width, rho_inf, rho_1n):
+def test_two_input_correlation_with_its_one_over_width_shift(act, c_w, c_b, rho1, layer, width, rho_inf, rho_1n):
     flow = fw.flow_pair(act, c_w, c_b, [1.0, rho1, 1.0], layer)
     assert fw.correlation(flow.K[-1]) == pytest.approx(rho_inf, abs=5e-5)
     assert fw.correlation(flow.K[-1] + flow.K1[-1] / width) == pytest.approx(rho_1n, abs=5e-5)
@@ -244,7 +244,7 @@ def test_kernel_shift_is_measured():
     assert abs(g.mean() - flow.K[29]) > 8 * se
 
 
-def test_item_10_relu_ntk_mean():
+def test_critical_relu_mean_ntk_grows_like_depth_over_two():
     # ReLU at criticality, lambda_b = 0, lambda_W = 1, K = 1: Theta^(L) = L / 2 (recursion), and the mean of the
     # empirical NTK of networks with full weight matrices agrees within 3 s.e. (Sec. 4 MC: 10.503 at L = 21).
     theory = fw.ntk_flow_single(RELU, 2.0, 0.0, 1.0, 21, lambda_b=0.0, lambda_w=1.0)

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nnft import finite_width, finite_width_bayes, kernels, sphere
+from nnft import model, sphere
+from nnft.theory import finite_width, finite_width_bayes, kernels
 
 
 def test_linear_network_matches_the_scale_mixture_expansion():
@@ -20,7 +21,7 @@ def test_linear_network_matches_the_scale_mixture_expansion():
     # function), so agreement checks the whole expansion and its Monte Carlo.
     rng = np.random.default_rng(1)
     d, p, q, t = 8, 12, 5, 0.05
-    net = kernels.FCN(dim=d, depth=2, activation="identity", sigma_w2=(1.0, 1.5), sigma_b2=0.0, width=100)
+    net = model.FCN(dim=d, depth=2, activation="identity", sigma_w2=(1.0, 1.5), sigma_b2=0.0, width=100)
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = x @ (2 * rng.standard_normal(d))
     k0, ks = 1.5 * x @ x.T, 1.5 * xt @ x.T
@@ -45,7 +46,7 @@ def test_linear_network_matches_the_scale_mixture_expansion():
 @pytest.fixture(scope="module")
 def relu_pair():
     rng = np.random.default_rng(0)
-    net = kernels.FCN(dim=8, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=256)
+    net = model.FCN(dim=8, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=256)
     return net, sphere.sample_sphere(rng, 2, 8)
 
 
@@ -83,7 +84,7 @@ def test_deep_relu_matches_the_exact_finite_width_posterior():
     d, p, q, t, width = 8, 3, 2, 0.05, 100
     x, xt = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, q, d)
     y = np.array([1.5, -0.75, 1.2])
-    net = kernels.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
+    net = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
     theory = finite_width_bayes.first_order(net, x, y, xt, t, jax.random.key(0), n_samples=30_000, chunk=3000)
     xa = np.concatenate([x, xt])
     g = finite_width.gram_sampler(jax.random.key(7), net.act, 2.0, 0.1, 2.0 * xa @ xa.T + 0.1, width, 3, 200_000)[:, 2]
@@ -109,14 +110,14 @@ def test_deep_relu_matches_the_exact_finite_width_posterior():
     ],
 )
 def test_refuses_what_it_cannot_compute(kwargs, match):
-    net = kernels.FCN(**{"dim": 4, "depth": 3, "activation": "relu", **kwargs})
+    net = model.FCN(**{"dim": 4, "depth": 3, "activation": "relu", **kwargs})
     x = np.eye(4)[:3]
     with pytest.raises(ValueError, match=match):
         finite_width_bayes.first_order(net, x, np.ones(3), x, 0.1, jax.random.key(0), n_samples=8)
 
 
 def test_refuses_bad_shapes_and_temperature():
-    net = kernels.FCN(dim=4, depth=2)
+    net = model.FCN(dim=4, depth=2)
     x = np.eye(4)[:3]
     for args, match in [
         ((x, np.ones(2), x, 0.1), "y_train"),
@@ -133,7 +134,7 @@ def test_first_layer_moment_of_a_linear_network_is_the_exact_large_width_limit()
     # (exact Gaussian posterior), so N (E_post mean_i (u.w_i)^2 - 1) -> u^T (Sigma_v + mu_v mu_v^T) u - 1.
     rng = np.random.default_rng(4)
     d, p, t, sw2, sa2 = 6, 10, 0.1, 1.3, 0.8
-    net = kernels.FCN(dim=d, depth=2, activation="identity", sigma_w2=(sw2, sa2), sigma_b2=0.0, width=64)
+    net = model.FCN(dim=d, depth=2, activation="identity", sigma_w2=(sw2, sa2), sigma_b2=0.0, width=64)
     x = sphere.sample_sphere(rng, p, d)
     y = x @ (3 * rng.standard_normal(d))  # prior-mismatched teacher: the first layer adapts strongly
     directions = np.concatenate([np.eye(d)[:2], rng.standard_normal((2, d))])
@@ -167,7 +168,7 @@ def test_inverse_width_fit_recovers_a_line_and_its_errors():
 def test_linear_width_sweep_reproduces_the_isotropic_design_table():
     # docs/finite_width_bayes.md Sec. 4, target B (|beta|^2 = 4 d): exact / GP = 0.2655, 0.5017, 0.7681 at N = 30,
     # 120, 480; the first-order expansion over-predicts the gain at N / P = 8 (1.644419e-3 / 2.379536e-3).
-    from nnft import bayes_linear
+    from nnft.theory import bayes_linear
 
     x, y, beta = bayes_linear.isotropic_design(30, 60, 4.0)
     sweep = bayes_linear.width_sweep(x, y, beta, [30, 120, 480], 0.05)
@@ -181,14 +182,14 @@ def test_kernel_renormalisation_of_one_hidden_layer_is_the_readout_saddle_point(
     # kernel's eigenbasis with brentq; for the linear network also bayes_linear's Sec. 2 saddle.
     from scipy import optimize
 
-    from nnft import bayes_linear
+    from nnft.theory import bayes_linear
 
     rng = np.random.default_rng(2)
     x, x_test = sphere.sample_sphere(rng, 40, 5), sphere.sample_sphere(rng, 7, 5)
     y = np.sin(2 * x[:, 0]) + x[:, 1] ** 2
     for act in ("relu", "erf"):
         for width in (20, 400):
-            net = kernels.FCN(dim=5, depth=2, activation=act, sigma_w2=(2.0, 1.5), sigma_b2=(0.3, 0.0), width=width)
+            net = model.FCN(dim=5, depth=2, activation=act, sigma_w2=(2.0, 1.5), sigma_b2=(0.3, 0.0), width=width)
             lam, vec = np.linalg.eigh(kernels.gram(net, x))
             yt = vec.T @ y
 
@@ -203,10 +204,10 @@ def test_kernel_renormalisation_of_one_hidden_layer_is_the_readout_saddle_point(
             mean = u * kernels.gram(net, x_test, x) @ (vec @ (yt / (u * lam + 0.1)))
             np.testing.assert_allclose(out["mean"].values, mean, rtol=1e-8)
     x, y, beta = bayes_linear.isotropic_design(30, 60, 4.0)
-    net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=(1.0, 1.0), sigma_b2=0.0, width=30)
+    net = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=(1.0, 1.0), sigma_b2=0.0, width=30)
     out = finite_width_bayes.kernel_renormalisation_mse(net, x[None], y[None], np.eye(30), beta, 0.05, [30, 480])
     for j, width in enumerate((30, 480)):
-        net = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=width)
+        net = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=width)
         assert float(out.layer_scale[0, j, 0]) == pytest.approx(bayes_linear.saddle_point(net, x, y, 0.05), rel=1e-9)
         kr = bayes_linear.kernel_renormalisation(net, x, y, 0.05)
         assert float(out.kr_mse[0, j]) == pytest.approx(bayes_linear.test_mse(kr.c_mean, beta), rel=1e-9)
@@ -218,7 +219,7 @@ def test_kernel_renormalisation_of_a_deep_relu_network():
     rng = np.random.default_rng(3)
     x, x_test = sphere.sample_sphere(rng, 30, 4), sphere.sample_sphere(rng, 5, 4)
     y = 0.5 * x[:, 0] + x[:, 1] * x[:, 2]
-    net = kernels.FCN(dim=4, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
+    net = model.FCN(dim=4, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
     k = kernels.gram(net, x)
     gp = kernels.gram(net, x_test, x) @ np.linalg.solve(k + 0.05 * np.eye(30), y)
     shifts = []

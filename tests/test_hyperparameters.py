@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nnft import config, data, hyperparameters, kernels, learning_curves
+from nnft import config, data, model
+from nnft.experiments import hyperparameters
+from nnft.theory import kernels, learning_curves
 
 GRID = {"depth": [2, 4], "activation": ["relu", "erf"], "sigma_w2": [1.0, 2.0], "sigma_b2": [0.0, 0.2],
         "ridge": [0.03, 0.3]}  # fmt: skip
@@ -22,7 +24,7 @@ def scanned(dataset):
 
 
 def test_gp_population_mse_is_the_exact_gp_learning_curve(dataset):
-    net = kernels.FCN(dim=6, depth=3, activation="erf", sigma_w2=1.5, sigma_b2=0.1)
+    net = model.FCN(dim=6, depth=3, activation="erf", sigma_w2=1.5, sigma_b2=0.1)
     lam = kernels.spectrum(net, 12, 200).eigenvalue_nngp.values
     several = learning_curves.gp_population_mse(net, dataset, 30, [0.05, 0.5], lam)  # eigh, all ridges at once
     for k, ridge in enumerate([0.05, 0.5]):
@@ -33,7 +35,7 @@ def test_gp_population_mse_is_the_exact_gp_learning_curve(dataset):
 def test_scan_agrees_with_each_point_recomputed(scanned, dataset):
     assert scanned.predicted_mse.dims == hyperparameters.AXES and scanned.attrs["grid_points"] == 32
     point = {"depth": 4, "activation": "erf", "sigma_w2": 2.0, "sigma_b2": 0.2, "ridge": 0.3}
-    net = kernels.FCN(dim=6, depth=4, activation="erf", sigma_w2=2.0, sigma_b2=0.2)
+    net = model.FCN(dim=6, depth=4, activation="erf", sigma_w2=2.0, sigma_b2=0.2)
     spectrum = kernels.spectrum(net, 12, 200)
     theory = learning_curves.theory_curves(spectrum, [1, 2], [0.6, 0.4], 0.3, 0.3, [40])
     assert float(scanned.predicted_mse.sel(point)) == pytest.approx(float(theory.sc.values[0]), rel=1e-12)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-from nnft import kernels, sphere
+from nnft import model, sphere
+from nnft.theory import kernels
 
 
 def lam_kappa1(d, m):
@@ -28,7 +29,7 @@ def lam_t_kappa0(d, m):
     )
 
 
-def test_f4_numbers():
+def test_relu_funk_hecke_eigenvalues_in_closed_form():
     lam = sphere.funk_hecke(kernels.arccos_kappa1, 3, 4, 400)
     np.testing.assert_allclose(lam, [3 / 8, 1 / 6, 3 / 128, 0, 1 / 1536], atol=1e-12)
     lam10 = sphere.funk_hecke(kernels.arccos_kappa1, 10, 2, 400)
@@ -42,7 +43,7 @@ def test_f4_numbers():
 @pytest.mark.parametrize("d", [3, 5, 10, 50])
 def test_depth2_relu_spectrum_closed_forms(d):
     # Depth 2, inputs at radius sqrt(d) with sigma_w2 = 1, no bias: NNGP = kappa_1 / 2, NTK = (t kappa_0 + kappa_1) / 2.
-    net = kernels.FCN(dim=d, depth=2, sigma_w2=1.0, sigma_b2=0.0, input_scaling="sqrt_d")
+    net = model.FCN(dim=d, depth=2, sigma_w2=1.0, sigma_b2=0.0, input_scaling="sqrt_d")
     spec = kernels.spectrum(net, 12, 4000)
     even = np.arange(0, 13, 2)
     nngp = np.array([lam_kappa1(d, m) for m in even // 2]) / 2
@@ -57,15 +58,15 @@ def test_depth2_relu_spectrum_closed_forms(d):
 
 def test_trace_identity_deep_relu():
     # sum_l N(d, l) lambda_l = K(1); the truncation tail is positive and shrinks with max_degree.
-    net = kernels.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
+    net = model.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
     tails = [kernels.spectrum(net, lmax, 2000).attrs["tail_nngp"] for lmax in (10, 40, 120)]
     assert 0 < tails[2] < tails[1] < tails[0]
     assert tails[2] / kernels.nngp(net, 1.0) < 2e-5
 
 
-def test_f3_cohen_v2_kernel():
+def test_cohen_v2_ntk_value_and_eigenvalues():
     # F3: depth-4 ReLU NTK, sigma_w2 = sigma_b2 = 1, d = 50, "unit" convention.
-    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    net = model.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     assert kernels.ntk(net, 1.0) == pytest.approx(3.26, abs=1e-12)
     lam = kernels.spectrum(net, 4, 500).eigenvalue_ntk.values
     np.testing.assert_allclose(lam, [3.19371, 7.27579e-4, 6.19913e-6, 1.76142e-7, 8.3387e-9], rtol=2e-5)
@@ -73,14 +74,14 @@ def test_f3_cohen_v2_kernel():
 
 def test_bad_model():
     with pytest.raises(ValueError, match="activation"):
-        kernels.FCN(dim=4, depth=2, activation="swish")
+        model.FCN(dim=4, depth=2, activation="swish")
     with pytest.raises(ValueError, match="input_scaling"):
-        kernels.FCN(dim=4, depth=2, input_scaling="radius")
+        model.FCN(dim=4, depth=2, input_scaling="radius")
 
 
-def test_f3_taylor_trimmed_kernel():
+def test_cohen_v2_taylor_trimmed_ntk_and_sigma_r2():
     # F3: the v2 kernel trimmed at r = 3 (Taylor route, Eq. 9 with b_q, q <= 3) and sigma_r^2 = K(1) - K_3(1).
-    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    net = model.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     b, b_err = kernels.taylor_coefficients(lambda z: kernels.recursion(net, z)[1], 200)
     assert np.all(b > -b_err)  # Schoenberg: all b_q >= 0
     lam = kernels.eigenvalues_from_taylor(b[:4], 50, 3)
@@ -91,7 +92,7 @@ def test_f3_taylor_trimmed_kernel():
 @pytest.mark.parametrize("dim, depth, activation", [(50, 4, "relu"), (20, 3, "erf"), (1000, 10, "leaky_relu(0.2)")])
 def test_funk_hecke_and_taylor_routes_agree(dim, depth, activation):
     # Two independent routes agree within their own error estimates; at d = 1000 and l = 20 nothing overflows.
-    net = kernels.FCN(dim=dim, depth=depth, activation=activation, sigma_w2=1.5, sigma_b2=0.2)
+    net = model.FCN(dim=dim, depth=depth, activation=activation, sigma_w2=1.5, sigma_b2=0.2)
     spec = kernels.spectrum(net, 20, 1000)
     for which in ("nngp", "ntk"):
         lam_q = spec[f"eigenvalue_{which}_quadrature"].values

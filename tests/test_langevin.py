@@ -1,11 +1,13 @@
 """langevin.py: the sampler reproduces the analytic Gaussian posteriors of a linear model and of a random-feature
-model (science/learning_curves.md Sec. 1c), the posterior-mean estimator is unbiased, divergence is reported."""
+model (docs/learning_curves.md Sec. 11), the posterior-mean estimator is unbiased, divergence is reported."""
 
 import jax
 import numpy as np
 import pytest
 
-from nnft import kernels, langevin, networks, sphere
+from nnft import model, sphere
+from nnft.sampling import langevin
+from nnft.theory import kernels
 
 
 @pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2)])
@@ -154,7 +156,7 @@ def test_divergence_names_step_and_parameter(monkeypatch, linear_problem):
 def test_standard_parametrisation_weight_decay_mapping():
     # Sec. 1c: in standard parametrisation the weights of a layer with fan-in n get decay T n / sigma_w2, biases
     # T / sigma_b2; the preconditioner is the prior variance, and sigma_b2 = 0 biases are frozen.
-    net = kernels.FCN(
+    net = model.FCN(
         dim=8,
         depth=3,
         width=64,
@@ -167,17 +169,17 @@ def test_standard_parametrisation_weight_decay_mapping():
     assert decay[0]["w"] == pytest.approx(8 / 1.5) and decay[1]["w"] == pytest.approx(64 / 2.0)
     assert decay[2]["w"] == pytest.approx(64 / 2.5) and decay[0]["b"] == pytest.approx(1 / 0.1)
     assert decay[1]["b"] == 0.0 and precond[1]["b"] == 0.0
-    ntk = kernels.FCN(**{**net.__dict__, "parametrization": "ntk"})
+    ntk = model.FCN(**{**net.__dict__, "parametrization": "ntk"})
     x = sphere.sample_sphere(np.random.default_rng(0), 5, 8)
     k = jax.random.key(3)
     # the same key gives the same network in both parametrisations
     np.testing.assert_allclose(
-        networks.apply(net, networks.init_params(k, net), x),
-        networks.apply(ntk, networks.init_params(k, ntk), x),
+        model.apply(net, model.init_params(k, net), x),
+        model.apply(ntk, model.init_params(k, ntk), x),
         rtol=1e-5,
         atol=1e-6,
     )
-    assert np.all(np.asarray(networks.init_params(k, net)[1]["b"]) == 0)
+    assert np.all(np.asarray(model.init_params(k, net)[1]["b"]) == 0)
 
 
 @pytest.mark.parametrize("integrator", ["underdamped", "overdamped"])
@@ -185,7 +187,7 @@ def test_standard_parametrisation_samples_the_same_posterior(linear_problem, int
     # The preconditioned standard-parametrisation dynamics are the NTK-parametrisation dynamics in other
     # coordinates: same key, same trajectory up to float32 rounding, and the analytic posterior mean.
     net, x, y, xt, ridge, mean, *_ = linear_problem
-    std = kernels.FCN(**{**net.__dict__, "parametrization": "standard"})
+    std = model.FCN(**{**net.__dict__, "parametrization": "standard"})
     kwargs = dict(members=16, integrator=integrator, step_factor=0.3, burn_in=5, sample=40, n_samples=100)
     a = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
     b = langevin.run_ensemble(std, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
@@ -201,7 +203,7 @@ def test_random_feature_model_posterior():
     # empirical kernel phi phi^T + sigma_b2 and noise variance T. Width 24 keeps that kernel far from the NNGP, so
     # the test also rejects the infinite-width answer.
     rng = np.random.default_rng(11)
-    net = kernels.FCN(dim=8, depth=2, width=24, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
+    net = model.FCN(dim=8, depth=2, width=24, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
     x, xt = sphere.sample_sphere(rng, 10, 8), sphere.sample_sphere(rng, 12, 8)
     y, ridge, key = rng.standard_normal(10), 0.1, jax.random.key(7)
     layer = langevin.shared_params(key, net)[0]
@@ -257,7 +259,7 @@ def test_readout_marginal_mean_is_an_unbiased_quieter_estimator():
     rng = np.random.default_rng(4)
     x, x_test = sphere.sample_sphere(rng, 24, 5), sphere.sample_sphere(rng, 40, 5)
     y = x[:, 0] + 1.5 * x[:, 1] * x[:, 2]
-    net = kernels.FCN(dim=5, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
+    net = model.FCN(dim=5, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
     members = 16
     out = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=members,
                                 burn_in=3, sample=20, n_samples=100)  # fmt: skip

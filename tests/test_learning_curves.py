@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from nnft import data, kernels, learning_curves, sphere
+from nnft import data, model, sphere
+from nnft.theory import kernels, learning_curves
 
 
 @pytest.fixture(scope="module")
 def setup():
-    net = kernels.FCN(dim=5, depth=3, sigma_w2=2.0, sigma_b2=0.1)
+    net = model.FCN(dim=5, depth=3, sigma_w2=2.0, sigma_b2=0.1)
     spec = kernels.spectrum(net, 40, 800)
     ds = data.make_dataset(11, 5, [1, 2], [0.6, 0.4], n_max=40, n_test=20000, n_draws=3, noise=0.1)
     return net, spec, ds
@@ -43,7 +44,7 @@ def test_population_mse_matches_large_test_set(setup):
 def test_self_consistent_reproduces_f5():
     # science/learning_curves.md Sec. 8 F5, SC columns: v2 kernel (depth-4 ReLU NTK, d = 50, unit inputs),
     # noiseless, exact lambda_{l<=4}, the l >= 5 mass as ridge, target (Y1 + Y2)/sqrt(2). Table quoted to 4 digits.
-    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    net = model.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     spec = kernels.spectrum(net, 4, 500)
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 4)
     sc = learning_curves.sc_theory(
@@ -70,7 +71,7 @@ def test_sc_tends_to_ek_at_large_n():
 def test_sc_matches_exact_gp_average():
     # The exact GP learning curve averaged over 30 datasets agrees with the self-consistent theory within a few
     # standard errors plus its known O(1/n) accuracy (F5: within 0.5 %); d = 5, n = 30.
-    net = kernels.FCN(dim=5, depth=2, sigma_w2=2.0, sigma_b2=0.0)
+    net = model.FCN(dim=5, depth=2, sigma_w2=2.0, sigma_b2=0.0)
     spec = kernels.spectrum(net, 40, 800)
     ds = data.make_dataset(5, 5, [1, 2], [0.5, 0.5], n_max=30, n_test=1, n_draws=30)
     out = learning_curves.exact_gp_learning_curve(net, ds, [30], 0.02, spec.eigenvalue_nngp.values)
@@ -119,7 +120,7 @@ def test_gegenbauer_reproducing_property():
 @pytest.fixture(scope="module")
 def v2_kernel():
     # F3/F5: depth-4 ReLU NTK, sigma_w2 = sigma_b2 = 1, d = 50, "unit" inputs; target (Y1 + Y2) / sqrt(2).
-    net = kernels.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    net = model.FCN(dim=50, depth=4, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     spec = kernels.spectrum(net, 12, 500)
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 12)
     return net, spec, power
@@ -128,7 +129,7 @@ def v2_kernel():
 F5_N = [100, 400, 1600, 3500]
 
 
-def test_f5_renormalised_theories(v2_kernel):
+def test_cohen_v2_renormalised_theories_table(v2_kernel):
     net, spec, power = v2_kernel
     deg = spec.degeneracy.values
     lam_r, ridge_r = learning_curves.renormalised_taylor(spec.taylor_ntk.values, spec.k1_ntk, 50, 0.0, 3, 12)
@@ -147,7 +148,7 @@ def test_f5_renormalised_theories(v2_kernel):
     assert learning_curves.cutoff_degree(3500, 50)[0] == 3
 
 
-def test_f5_exact_gp_column(v2_kernel):
+def test_cohen_v2_exact_gp_matches_the_papers_simulation(v2_kernel):
     # Exact noiseless NTK GP regression, exact spectral test error, 80 datasets: within 3 combined standard errors
     # of F5's simulation column (its own s.e. in brackets) for the dataset-averaged MSE, and of its
     # mean-predictor column (no s.e. quoted) within 3 of ours.
@@ -199,7 +200,7 @@ def test_gp_refuses_a_singular_kernel_without_jitter():
     # A rank-one kernel matrix at ridge 0 has no Cholesky factor: a ValueError naming the jitter, not a NaN.
     with pytest.raises(ValueError, match="jitter"):
         learning_curves.gp_solve(np.ones((6, 6)), np.arange(6.0), 0.0)
-    net = kernels.FCN(dim=5, depth=2)
+    net = model.FCN(dim=5, depth=2)
     ds = data.make_dataset(0, 5, [1], [1.0], n_max=10, n_test=5, n_draws=2)
     with pytest.raises(ValueError, match="jitter"):
         learning_curves.exact_gp_learning_curve(net, ds, [10], 0.0, np.ones(4), jitter=-1.0)
@@ -209,7 +210,7 @@ def test_cutoff_convergence_matches_monte_carlo():
     # The spectral distance int dmu (g*_r - g*_inf)^2 against a Monte Carlo average over 2e5 uniform test points,
     # within 5 standard errors, for every cut-off; it falls with r towards 0 (K_r -> K, sigma_r^2 -> sigma^2).
     d, n = 5, 60
-    net = kernels.FCN(dim=d, depth=3, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
+    net = model.FCN(dim=d, depth=3, sigma_w2=1.0, sigma_b2=1.0, input_scaling="unit")
     spec = kernels.spectrum(net, 40, 2000)
     ds = data.make_dataset(0, d, [1, 2], [0.5, 0.5], n_max=n, n_test=5, n_draws=2)
     cutoffs = [0, 1, 2, 4, 8]
@@ -338,7 +339,7 @@ def test_self_consistent_gap_at_small_d_is_the_coupling_of_degrees():
     # spectrum and each degree's own statistics, brings it within 2 %: the gap is the dependence between degrees
     # that share the inputs, which the Gaussian-equivalent theory treats as independent. At d = 24 it is < 1 %.
     for d, n, shared_gap, draws in ((8, 256, (-0.12, -0.05), 60), (24, 256, (-0.01, 0.01), 20)):
-        net = kernels.FCN(dim=d, depth=3, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
+        net = model.FCN(dim=d, depth=3, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
         spec = kernels.spectrum(net, 30, 1000)
         lam, deg = spec.eigenvalue_nngp.values[:7], spec.degeneracy.values[:7]
         ridge = 0.05 + spec.k1_nngp - (deg * lam).sum()
@@ -357,13 +358,13 @@ F6_N = 1600
 @pytest.fixture(scope="module")
 def f6_kernel():
     # F6: d = 20, depth-4 ReLU NNGP with Sigma1 = 2t + 0.1 (sqrt_d convention), ridge 1e-2, target (Y1+Y2+Y3)/sqrt(3)
-    net = kernels.FCN(dim=20, depth=4, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
+    net = model.FCN(dim=20, depth=4, sigma_w2=2.0, sigma_b2=0.1, input_scaling="sqrt_d")
     spec = kernels.spectrum(net, 40, 1000)
     power = learning_curves.power_per_degree([1, 2, 3], [1 / 3] * 3, 40)
     return net, spec, power
 
 
-def test_f6_why_renormalisation_matters(f6_kernel):
+def test_leading_ek_is_wrong_without_renormalisation(f6_kernel):
     net, spec, power = f6_kernel
     lam, deg = spec.eigenvalue_nngp.values, spec.degeneracy.values
     assert learning_curves.ek_mse(lam, deg, power, 1e-2, [F6_N])[0] == pytest.approx(0.0051, abs=5e-5)
@@ -381,7 +382,7 @@ def test_f6_why_renormalisation_matters(f6_kernel):
 
 
 @pytest.mark.slow
-def test_f6_exact_gp(f6_kernel):
+def test_renormalisation_example_exact_gp_at_n_1600(f6_kernel):
     # F6 simulation: 0.207 +- 0.005 at n = 1600 (12 datasets here).
     net, spec, power = f6_kernel
     ds = data.make_dataset(1, 20, [1, 2, 3], [1 / 3] * 3, n_max=F6_N, n_test=1, n_draws=12)
@@ -411,7 +412,7 @@ def test_sc_first_order_is_eq10():
 
 def test_spectral_tail_as_ridge_converges():
     # SC on levels l <= r with the rest lumped into the ridge converges to SC on the full spectrum as r grows.
-    net = kernels.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
+    net = model.FCN(dim=8, depth=3, sigma_w2=2.0, sigma_b2=0.1)
     spec = kernels.spectrum(net, 40, 1000)
     lam, deg = spec.eigenvalue_nngp.values, spec.degeneracy.values
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 40)
@@ -455,7 +456,7 @@ def test_sc_noise_conventions():
 
 
 @pytest.mark.slow
-def test_f5_exact_gp_column_large_n(v2_kernel):
+def test_cohen_v2_exact_gp_matches_the_papers_simulation_at_large_n(v2_kernel):
     # F5's simulation column at n = 1600 and 3500 (16 datasets): within 3 combined standard errors.
     net, spec, power = v2_kernel
     ds = data.make_dataset(2, 50, [1, 2], [0.5, 0.5], n_max=3500, n_test=1, n_draws=16)

@@ -6,7 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from nnft import kernels, langevin, metropolis, networks, sphere
+from nnft import model, sphere
+from nnft.sampling import langevin, metropolis
+from nnft.theory import kernels
 from tests.chains import total_variance
 
 
@@ -28,9 +30,9 @@ def linear_run(linear_problem):
 
     def get(parametrization="ntk", integrator="leapfrog"):
         if (parametrization, integrator) not in cache:
-            model = kernels.FCN(**{**net.__dict__, "parametrization": parametrization})
+            net_p = model.FCN(**{**net.__dict__, "parametrization": parametrization})
             cache[parametrization, integrator] = metropolis.run_hmc_ensemble(
-                model,
+                net_p,
                 x[None],
                 y[None],
                 xt,
@@ -115,7 +117,7 @@ def tanh_problem():
     # Width 2, d = 3, n = 5, T = 0.1: 9 parameters, a strongly non-Gaussian posterior far from the NNGP one.
     # Standard parametrisation with sigma_b2 = 0 in the first layer: that bias is not an HMC coordinate.
     rng = np.random.default_rng(1)
-    net = kernels.FCN(
+    net = model.FCN(
         dim=3,
         depth=2,
         width=2,
@@ -186,20 +188,20 @@ def test_output_layout_matches_langevin(linear_problem, linear_run):
 def test_potential_is_the_langevin_energy():
     # U = SSE / 2 + T/2 sum decay theta^2 has the gradient the Langevin integrators use, and -U / T is the log
     # prior (standard normal / N(0, prior variance) leaves) plus the Gaussian log likelihood of variance T.
-    net = kernels.FCN(
+    net = model.FCN(
         dim=4, depth=3, width=8, sigma_w2=(1.5, 2.0, 2.5), sigma_b2=(0.1, 0.0, 0.2), parametrization="standard"
     )
     rng = np.random.default_rng(0)
     x, y, temperature = sphere.sample_sphere(rng, 7, 4), rng.standard_normal(7), 0.05
-    std = networks.prior_std(net)
+    std = model.prior_std(net)
 
     @jax.jit
     def energies(params):
         u, grad_u = jax.value_and_grad(lambda p: langevin.potential(net, temperature, p, x, y))(params)
-        return u, grad_u, *langevin._loss_and_grad(net, temperature, params, x, y), networks.apply(net, params, x)
+        return u, grad_u, *langevin._loss_and_grad(net, temperature, params, x, y), model.apply(net, params, x)
 
     for seed in range(3):
-        params = networks.init_params(jax.random.key(seed), net)
+        params = model.init_params(jax.random.key(seed), net)
         u, grad_u, loss, grad, f = energies(params)
         u = float(u)
         for a, b in zip(jax.tree.leaves(grad_u), jax.tree.leaves(grad), strict=True):

@@ -7,7 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from nnft import data, kernels, survey
+from nnft import data, model
+from nnft.experiments import survey
+from nnft.theory import kernels
 
 
 def test_linear_min_norm_risk_numbers():
@@ -49,7 +51,7 @@ def test_lazy_regime_weights_move_as_one_over_sqrt_width():
     ds = data.make_dataset(0, 8, [1, 2], [0.5, 0.5], n_max=60, n_test=100, n_draws=1)
     out = {}
     for m in (64, 1024):
-        net = kernels.FCN(dim=8, depth=2, activation="relu", sigma_w2=2.0, sigma_b2=0.0, width=m)
+        net = model.FCN(dim=8, depth=2, activation="relu", sigma_w2=2.0, sigma_b2=0.0, width=m)
         out[m] = survey.lazy_training(jax.random.key(1), net, ds.x_train.values[0], ds.y_train.values[0],
                                       ds.x_test.values)  # fmt: skip
         assert out[m]["train_mse"] <= 1e-4

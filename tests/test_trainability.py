@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from nnft import activations, data
-from nnft import finite_width as fw
-from nnft import trainability as tr
+from nnft.experiments import trainability as tr
+from nnft.theory import finite_width as fw
 
 TANH, RELU = activations.parse("tanh"), activations.parse("relu")
 

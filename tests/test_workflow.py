@@ -366,39 +366,65 @@ def test_partial_reruns(workflow_run, tmp_path):
         == {"results/finite_width/f/depth_scales.zarr"} | finite_width_figures
     )
 
-    # Editing a library module reruns exactly the stages that use it (code_version params).
-    def planned_after_editing(module, *targets):
+    # Editing a library module's code reruns exactly the stages whose scripts import it, directly or through other
+    # modules (code_version: the import graph); editing its comments or docstrings reruns nothing.
+    def planned_after_editing(module, *targets, edit="\n_edited = 1\n"):
         lib = wf / f"src/nnft/{module}.py"
         original = lib.read_text()
-        lib.write_text(original + "\n# edited\n")
+        lib.write_text(original + edit)
         try:
             return planned_outputs(wf, *targets)
         finally:
             lib.write_text(original)
 
+    assert planned_after_editing("activations", edit="\n# a comment\n") == set()
+    with_docstring = planned_after_editing("theory/kernels", edit='\n\ndef f():\n    """A docstring."""\n')
+    assert with_docstring == planned_after_editing("theory/kernels", edit="\n\ndef f():\n    pass\n")
+
     theory_gp = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("theory", "gp")}
     survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
-    survey_dd, survey_lazy = {"results/survey/v/double_descent.zarr"}, {"results/survey/v/lazy.zarr"}
-    # (the finite-width-Bayes figure reads its GP MSE from its own theory store, not gp.zarr)
-    width_convergence_fig_a = {f"results/figures/a_width_convergence.{x}" for x in ("png", "pdf")}
-    assert planned_after_editing("learning_curves") == (
-        theory_gp | figs | width_convergence_fig_a | compare("a") | compare("b") | hp_scan | survey_dd | survey_fig
+    # the three survey stages share one script, so they share one code version
+    survey_all = {f"results/survey/v/{s}.zarr" for s in ("double_descent", "lazy", "depth")} | survey_fig
+    # Every figure of the default target: plots imports theory.learning_curves, theory.finite_width_bayes and
+    # sampling.langevin (for the statistics it still computes), so editing any of those redraws them all.
+    every_figure = (
+        figs
+        | diag_a
+        | diag_b
+        | width_fig_a
+        | survey_fig
+        | {f"results/figures/{f}.{x}" for f in ("spectra_s", "hyperparameters_h") for x in ("png", "pdf")}
     )
-    assert planned_after_editing("survey") == survey_dd | survey_lazy | {"results/survey/v/depth.zarr"} | survey_fig
-    planned = planned_after_editing("activations")
+    hp_downstream = hp_train | hp_summary  # hyperparameter_train reaches langevin and learning_curves
+    assert planned_after_editing("plots") == every_figure
+    assert planned_after_editing("experiments/survey") == survey_all
+    assert planned_after_editing("theory/learning_curves") == (
+        theory_gp | compare("a") | compare("b") | every_figure | hp_scan | survey_all
+    )
+    assert planned_after_editing("sampling/langevin") == train_a | {"results/b/train/n8_w16.zarr"} | every_figure | (
+        hp_downstream
+    )
+    assert planned_after_editing("theory/finite_width_bayes") == every_figure | {
+        "results/a/finite_width_bayes/theory.zarr"
+    }
+    # model, kernels and activations sit under everything but the data (sphere also under the data)
     everything_but_data = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("spectrum", "theory", "gp")}
     everything_but_data |= train_a | {"results/b/train/n8_w16.zarr", "results/a/finite_width_bayes/theory.zarr"}
-    assert planned == everything_but_data | figs | diag_a | diag_b | width_fig_a | spectra_outputs | compare(
-        "a"
-    ) | compare("b") | (hp_scan | survey_dd | survey_lazy | survey_fig)
-    assert planned_after_editing("hyperparameters") == hp_scan
+    everything_but_data |= every_figure | spectra_outputs | compare("a") | compare("b") | hp_scan | survey_all
+    assert planned_after_editing("activations") == everything_but_data
+    assert planned_after_editing("model") == everything_but_data
+    # (the finite-width-Bayes theory runs its own JAX kernel maps, not theory.kernels)
+    assert planned_after_editing("theory/kernels") == everything_but_data - {"results/a/finite_width_bayes/theory.zarr"}
+    data_stores = {"results/a/data.zarr", "results/b/data.zarr", "results/hyperparameters/h/data.zarr"}
+    assert planned_after_editing("sphere") == everything_but_data | data_stores
+    assert planned_after_editing("experiments/hyperparameters") == hp_scan
     finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
     finite_width = {f"results/finite_width/f/{s}.zarr" for s in finite_width_stores + ("ntk_training",)}
     finite_width |= finite_width_figures | {
         f"results/figures/finite_width_f_{f}.{x}" for f in PAPER_FINITE_WIDTH_FIGURES for x in ("png", "pdf")
     }
-    assert planned_after_editing("finite_width") == set()
-    assert planned_after_editing("finite_width", "paper") == finite_width
+    assert planned_after_editing("theory/finite_width") == set()
+    assert planned_after_editing("theory/finite_width", "paper") == finite_width
     assert planned_outputs(wf) == set()
 
 

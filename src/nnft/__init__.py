@@ -1,16 +1,36 @@
 """nnft: field-theory results on deep neural networks, regenerated.
 
-Modules (one concept each):
+The package is layered; a module imports only from its own layer and the layers above it in this list (core first):
 
-- ``sphere``      geometry of S^{d-1}: sampling, degeneracies, Gegenbauer polynomials, Funk-Hecke spectra
-- ``kernels``     NNGP / NTK of deep fully connected networks (infinite width)
-- ``data``        datasets: inputs on the sphere, targets given per spherical-harmonic degree
-- ``learning_curves``  learning-curve theory (equivalent kernel) and exact GP regression
-- ``activations`` activations and their Gaussian expectations (closed forms, Gauss-Hermite)
-- ``networks``    finite networks in JAX (same description as the kernels), empirical NNGP / NTK
-- ``langevin``    ensembles of finite networks sampled with Langevin dynamics (JAX)
-- ``store``       xarray/Zarr stores with provenance, written atomically
-- ``plots``       figures
+Core
+- ``sphere``       geometry of S^{d-1}: sampling, degeneracies, Gegenbauer polynomials, Funk-Hecke spectra
+- ``activations``  activations and their Gaussian expectations (closed forms, Gauss-Hermite)
+- ``model``        the one model description `FCN` (depth, width, activation, per-layer variances, input scaling,
+  parametrisation) and its finite networks in JAX: init_params, apply, empirical NNGP / NTK
+- ``data``         datasets: inputs on the sphere, targets given per spherical-harmonic degree
+- ``store``        xarray/Zarr stores with provenance, written atomically
+- ``config``       cross-key checks of an experiment's config beyond its JSON schema
+
+``theory`` (infinite width and its corrections; numbers, no sampling of networks)
+- ``kernels``             NNGP / NTK of deep fully connected networks and their spectra (docs/learning_curves.md)
+- ``learning_curves``     learning-curve theories (equivalent kernel, renormalised ridge, 1/n, self-consistent) and
+  exact GP regression (docs/learning_curves.md)
+- ``finite_width``        1/width flows of the prior, criticality, mean-field maps, NTK flow (docs/finite_width.md)
+- ``finite_width_bayes``  the networks' posterior to first order in 1/width (docs/finite_width_bayes.md)
+- ``adaptive_kernel``     adaptive-kernel (mean-field) theory of finite-width Bayesian networks and its loop
+- ``bayes_linear``        exact posterior of deep linear networks at any width (and its block Gibbs sampler)
+
+``sampling`` (posterior ensembles of finite networks)
+- ``langevin``    Langevin dynamics of many networks at once (JAX)
+- ``metropolis``  Metropolis-adjusted (HMC) reference sampler of the same posterior (BlackJAX)
+
+``experiments`` (one builder per figure or study: theory beside measurement, returned as labelled Datasets)
+- ``finite_width``     figure data F1-F8 of the finite-width and criticality experiments
+- ``trainability``     trainability against the depth scale, NTK of random and trained networks (F7, F8)
+- ``survey``           double descent, lazy training, depth efficiency (F9; docs/survey.md)
+- ``hyperparameters``  theory-driven hyper-parameter selection, checked by exact GP and trained networks
+
+``plots``: the figures.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 An `Activation` carries its elementwise function for the networks (JAX) and, for the kernel recursions, the
 pair expectations E[s(u) s(v)] and E[s'(u) s'(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]): closed forms where they
-exist (arc-cosine for the ReLU family, arcsin for erf; science/finite_width_criticality.md Sec. 1), 2-D
+exist (arc-cosine for the ReLU family, arcsin for erf; docs/learning_curves.md Sec. 3), 2-D
 Gauss-Hermite quadrature in float64 otherwise. `parse` turns a config string ("relu", "leaky_relu(0.1)", "erf",
 "tanh", "gelu", "identity") into an Activation; `from_function` wraps any elementwise JAX function.
 """

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .langevin import chain_means, posterior_mean_mse  # noqa: E402
+from .sampling.langevin import chain_means, posterior_mean_mse  # noqa: E402
 
 
 def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.Dataset:
@@ -184,7 +184,7 @@ def learning_curves_figure(
     """(a) exact GP (points) against every theory (lines), log-log, with the trained networks (network_summary) as
     markers; (b) relative error of each theory vs the GP observable it predicts (dataset-averaged MSE, or MSE of
     the dataset-averaged predictor)."""
-    from .learning_curves import THEORIES
+    from .theory.learning_curves import THEORIES
 
     fig, (ax, bx) = plt.subplots(
         2, 1, figsize=(7.0, 8.0), sharex=True, gridspec_kw={"height_ratios": [3, 1.6]}, constrained_layout=True
@@ -755,7 +755,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     theory on the same datasets (2 s.e. band), the adaptive-kernel saddle point alone and with the first-order loop
     term (where it exists), a weighted a + b / width fit (1 s.e. band), the GP at 1;
     (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width."""
-    from .finite_width_bayes import fit_band, predicted_ratio
+    from .theory.finite_width_bayes import fit_band, predicted_ratio
 
     widths = summary.width.values
     linear = "linear_width" in theory.dims

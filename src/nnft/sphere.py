@@ -1,6 +1,6 @@
 """Geometry of the unit hypersphere S^{d-1} with its uniform probability measure.
 
-Conventions (science/learning_curves.md Sec. 5): P_l(t) = C_l^{(d-2)/2}(t) / C_l^{(d-2)/2}(1), so P_l(1) = 1;
+Conventions (docs/learning_curves.md Sec. 1): P_l(t) = C_l^{(d-2)/2}(t) / C_l^{(d-2)/2}(1), so P_l(1) = 1;
 the addition theorem reads sum_m Y_lm(x) Y_lm(y) = N(d, l) P_l(x.y) with int dmu Y_lm^2 = 1, and a dot-product
 kernel K(t) = sum_l N(d, l) lambda_l P_l(t).
 """
@@ -26,7 +26,7 @@ def sample_sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def log_degeneracy(d: int, degree) -> np.ndarray:
-    """log N(d, l), the number of independent degree-l harmonics on S^{d-1} (Sec. 5), without overflow."""
+    """log N(d, l), the number of independent degree-l harmonics on S^{d-1} (Sec. 1), without overflow."""
     check_dim(d)
     l = np.asarray(degree, dtype=np.float64)
     # N = (2l+d-2)/(l+d-2) * binom(l+d-2, l);  N(d, 0) = 1.
@@ -98,7 +98,7 @@ def quadrature(d: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def funk_hecke(kernel: Callable[[np.ndarray], np.ndarray], d: int, max_degree: int, n_nodes: int = 2000) -> np.ndarray:
-    """Eigenvalues lambda_l, l = 0..max_degree, of the dot-product kernel K(x.y) on S^{d-1} (Sec. 5).
+    """Eigenvalues lambda_l, l = 0..max_degree, of the dot-product kernel K(x.y) on S^{d-1} (Sec. 1).
 
     lambda_l = E_t[K(t) P_l(t)] under the law of t. Kernels with a kink at t = +-1 (ReLU family) converge
     algebraically in n_nodes; smooth kernels converge exponentially.

@@ -1,4 +1,6 @@
 # Shared helpers: config validation, per-rule config slices, code versions, paths.
+import ast
+import functools
 import hashlib
 import os
 import shutil
@@ -29,12 +31,75 @@ for _name, _block in config.get("hyperparameters", {}).items():
     check_hyperparameters(_name, _block)
 
 
-def code_version(*modules):
-    """Hash of the library modules a stage uses: editing one reruns exactly the stages that import it."""
+def _module_file(name):
+    """The source file of module `name` ("nnft.theory.kernels") under src/, or None if it is not nnft's."""
+    parts = name.split(".")
+    if parts[0] != "nnft":
+        return None
+    base = LIBRARY.parent.joinpath(*parts)
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def _imported_modules(path, package):
+    """The absolute names of the modules a source file imports (`package`: the file's own package, for relative
+    imports); `from m import x` counts x too, in case x is a submodule."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                if node.module:
+                    parts.append(node.module)
+                mod = ".".join(parts)
+            else:
+                mod = node.module
+            names.append(mod)
+            names.extend(f"{mod}.{a.name}" for a in node.names)
+    return names
+
+
+@functools.cache
+def code_version(script):
+    """Hash of the library modules that workflow/scripts/<script>.py runs: its imports of nnft, followed through the
+    package's own imports. Editing a module reruns exactly the stages whose scripts reach it (the scripts themselves
+    are tracked by Snakemake's code trigger)."""
+    todo = _imported_modules(
+        Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py", ""
+    )
+    seen = {}
+    while todo:
+        name = todo.pop()
+        f = _module_file(name)
+        if f is None or name in seen:
+            continue
+        seen[name] = f
+        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        todo.extend(_imported_modules(f, package))
     h = hashlib.sha256()
-    for m in ("store",) + modules:
-        h.update((LIBRARY / f"{m}.py").read_bytes())
+    for name in sorted(seen):
+        h.update(f"{name}\0{_code_only(seen[name])}".encode())
     return h.hexdigest()[:16]
+
+
+def _code_only(path):
+    """A module's syntax tree without comments and docstrings: editing documentation reruns nothing."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def exp(wildcards):

@@ -7,6 +7,6 @@ rule data:
         "../../envs/nnft.yaml"
     params:
         dataset=data_params,
-        code=code_version("data", "sphere"),
+        code=code_version("data"),
     script:
         "../scripts/data.py"

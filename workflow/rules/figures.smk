@@ -15,7 +15,7 @@ rule compare:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("learning_curves"),
+        code=code_version("compare"),
     script:
         "../scripts/compare.py"
 
@@ -38,7 +38,7 @@ rule figure_networks:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots", "langevin"),
+        code=code_version("figure_networks"),
     script:
         "../scripts/figure_networks.py"
 
@@ -62,7 +62,7 @@ rule figure_learning_curves:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots", "learning_curves"),
+        code=code_version("figure_learning_curves"),
     script:
         "../scripts/figure_learning_curves.py"
 
@@ -84,7 +84,7 @@ rule figure_mode_errors:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots", "learning_curves"),
+        code=code_version("figure_mode_errors"),
     script:
         "../scripts/figure_mode_errors.py"
 
@@ -104,7 +104,7 @@ rule figure_spectra:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_spectra"),
     script:
         "../scripts/figure_spectra.py"
 
@@ -126,7 +126,7 @@ rule figure_width_convergence:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots", "langevin"),
+        code=code_version("figure_width_convergence"),
     script:
         "../scripts/figure_width_convergence.py"
 
@@ -146,7 +146,7 @@ rule figure_diagnostics:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_diagnostics"),
     script:
         "../scripts/figure_diagnostics.py"
 
@@ -169,7 +169,7 @@ rule claims:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("learning_curves"),
+        code=code_version("claims"),
     script:
         "../scripts/claims.py"
 
@@ -192,6 +192,6 @@ rule figure_cohen_fig1:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_cohen_fig1"),
     script:
         "../scripts/figure_cohen_fig1.py"

@@ -7,7 +7,7 @@ rule kernel_flow:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("flow"),
-        code=code_version("finite_width", "finite_width_experiments", "activations"),
+        code=code_version("kernel_flow"),
     script:
         "../scripts/kernel_flow.py"
 
@@ -21,7 +21,7 @@ rule finite_width:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("depth", "widths", "networks"),
-        code=code_version("finite_width", "finite_width_experiments", "activations"),
+        code=code_version("finite_width"),
     script:
         "../scripts/finite_width.py"
 
@@ -35,7 +35,7 @@ rule phase_diagram:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("phase"),
-        code=code_version("finite_width", "finite_width_experiments", "activations"),
+        code=code_version("phase_diagram"),
     script:
         "../scripts/phase_diagram.py"
 
@@ -49,7 +49,7 @@ rule depth_scales:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("depth_scales"),
-        code=code_version("finite_width", "finite_width_experiments", "activations"),
+        code=code_version("depth_scales"),
     script:
         "../scripts/depth_scales.py"
 
@@ -63,14 +63,7 @@ rule trainability:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("trainability"),
-        code=code_version(
-            "trainability",
-            "finite_width",
-            "finite_width_experiments",
-            "activations",
-            "data",
-            "sphere",
-        ),
+        code=code_version("trainability"),
     script:
         "../scripts/trainability.py"
 
@@ -84,9 +77,7 @@ rule ntk:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("ntk"),
-        code=code_version(
-            "trainability", "finite_width", "finite_width_experiments", "activations"
-        ),
+        code=code_version("ntk"),
     script:
         "../scripts/ntk.py"
 
@@ -100,14 +91,7 @@ rule ntk_training:
         "../../envs/nnft.yaml"
     params:
         fw=finite_width_params("ntk_training"),
-        code=code_version(
-            "trainability",
-            "finite_width",
-            "finite_width_experiments",
-            "activations",
-            "data",
-            "sphere",
-        ),
+        code=code_version("ntk_training"),
     script:
         "../scripts/ntk_training.py"
 
@@ -158,7 +142,7 @@ rule figure_finite_width:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_finite_width"),
     script:
         "../scripts/figure_finite_width.py"
 
@@ -189,6 +173,6 @@ rule figure_trainability_ntk:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_trainability_ntk"),
     script:
         "../scripts/figure_trainability_ntk.py"

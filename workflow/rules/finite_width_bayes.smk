@@ -18,13 +18,7 @@ rule finite_width_bayes_theory:
         mem_mb=4000,
     params:
         fwb=finite_width_bayes_params,
-        code=code_version(
-            "finite_width_bayes",
-            "adaptive_kernel",
-            "bayes_linear",
-            "kernels",
-            "activations",
-        ),
+        code=code_version("finite_width_bayes_theory"),
     script:
         "../scripts/finite_width_bayes_theory.py"
 
@@ -46,6 +40,6 @@ rule figure_finite_width_bayes:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots", "langevin", "finite_width_bayes"),
+        code=code_version("figure_finite_width_bayes"),
     script:
         "../scripts/figure_finite_width_bayes.py"

@@ -11,7 +11,7 @@ rule hyperparameter_data:
         "../../envs/nnft.yaml"
     params:
         dataset=hyperparameter_data_params,
-        code=code_version("data", "sphere"),
+        code=code_version("data"),
     script:
         "../scripts/data.py"
 
@@ -27,14 +27,7 @@ rule hyperparameter_scan:
         "../../envs/nnft.yaml"
     params:
         scan=hyperparameter_scan_params,
-        code=code_version(
-            "hyperparameters",
-            "learning_curves",
-            "kernels",
-            "activations",
-            "data",
-            "sphere",
-        ),
+        code=code_version("hyperparameter_scan"),
     script:
         "../scripts/hyperparameter_scan.py"
 
@@ -58,9 +51,7 @@ rule hyperparameter_train:
         mem_mb=4000,
     params:
         train=hyperparameter_train_params,
-        code=code_version(
-            "hyperparameters", "langevin", "networks", "kernels", "activations"
-        ),
+        code=code_version("hyperparameter_train"),
     script:
         "../scripts/hyperparameter_train.py"
 
@@ -86,7 +77,7 @@ rule hyperparameter_summary:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("hyperparameters"),
+        code=code_version("hyperparameter_summary"),
     script:
         "../scripts/hyperparameter_summary.py"
 
@@ -106,6 +97,6 @@ rule figure_hyperparameters:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_hyperparameters"),
     script:
         "../scripts/figure_hyperparameters.py"

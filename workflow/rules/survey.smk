@@ -1,4 +1,4 @@
-# Survey results (science/finite_width_criticality.md Sec. 6, F9): three independent stages and one figure.
+# Survey results (docs/survey.md, F9): three independent stages and one figure.
 
 
 rule survey_double_descent:
@@ -10,9 +10,7 @@ rule survey_double_descent:
         "../../envs/nnft.yaml"
     params:
         survey=survey_params("double_descent"),
-        code=code_version(
-            "survey", "learning_curves", "kernels", "activations", "data", "sphere"
-        ),
+        code=code_version("survey"),
     script:
         "../scripts/survey.py"
 
@@ -26,9 +24,7 @@ rule survey_lazy:
         "../../envs/nnft.yaml"
     params:
         survey=survey_params("lazy"),
-        code=code_version(
-            "survey", "networks", "kernels", "activations", "data", "sphere"
-        ),
+        code=code_version("survey"),
     script:
         "../scripts/survey.py"
 
@@ -64,6 +60,6 @@ rule figure_survey:
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("plots"),
+        code=code_version("figure_survey"),
     script:
         "../scripts/figure_survey.py"

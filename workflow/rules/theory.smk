@@ -7,7 +7,7 @@ rule spectrum:
         "../../envs/nnft.yaml"
     params:
         kernel=kernel_params,
-        code=code_version("kernels", "activations", "sphere"),
+        code=code_version("spectrum"),
     script:
         "../scripts/spectrum.py"
 
@@ -23,7 +23,7 @@ rule theory:
         "../../envs/nnft.yaml"
     params:
         theory=theory_params,
-        code=code_version("learning_curves"),
+        code=code_version("theory"),
     script:
         "../scripts/theory.py"
 
@@ -41,7 +41,7 @@ rule gp:
         "../../envs/nnft.yaml"
     params:
         gp=gp_params,
-        code=code_version("learning_curves", "kernels", "activations", "data", "sphere"),
+        code=code_version("gp"),
     script:
         "../scripts/gp.py"
 
@@ -55,7 +55,7 @@ rule spectra:
         "../../envs/nnft.yaml"
     params:
         spectra=spectra_params,
-        code=code_version("kernels", "activations", "sphere"),
+        code=code_version("spectra"),
     script:
         "../scripts/spectra.py"
 
@@ -72,6 +72,6 @@ rule cutoff_convergence:
         "../../envs/nnft.yaml"
     params:
         convergence=cutoff_convergence_params,
-        code=code_version("learning_curves", "kernels", "activations", "sphere"),
+        code=code_version("cutoff_convergence"),
     script:
         "../scripts/cutoff_convergence.py"

@@ -18,6 +18,6 @@ rule train:
         mem_mb=4000,
     params:
         train=train_params,
-        code=code_version("langevin", "networks", "kernels", "activations"),
+        code=code_version("train"),
     script:
         "../scripts/train.py"

@@ -3,7 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import kernels, learning_curves, store
+from nnft import model, store
+from nnft.theory import learning_curves
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -12,7 +13,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.convergence
 ds = store.read(snakemake.input.data).isel(draw=slice(p["draws"]))
 spectrum = store.read(snakemake.input.spectrum)
-net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
+net = model.FCN(dim=ds.sizes["dim"], **p["model"])
 kind = p["kernel"]
 out = learning_curves.cutoff_convergence(
     net,

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import jax
 
-from nnft import finite_width_experiments, store
+from nnft import store
+from nnft.experiments import finite_width
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fw
 d = p["depth_scales"]
-ds = finite_width_experiments.depth_scales_dataset(
+ds = finite_width.depth_scales_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 3),
     d["activation"],
     d["sigma_b2"],

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from nnft import finite_width_bayes, langevin, plots, store
+from nnft import plots, store
+from nnft.sampling import langevin
+from nnft.theory import finite_width_bayes
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

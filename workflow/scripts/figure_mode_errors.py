@@ -3,7 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import learning_curves, plots, store
+from nnft import plots, store
+from nnft.theory import learning_curves
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING
 
 import jax
 
-from nnft import finite_width_experiments, store
+from nnft import store
+from nnft.experiments import finite_width
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fw
-ds = finite_width_experiments.finite_width_dataset(
+ds = finite_width.finite_width_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 1),
     p["depth"],
     p["widths"],

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import jax
 import numpy as np
 
-from nnft import adaptive_kernel, bayes_linear, finite_width_bayes, kernels, store
+from nnft import model, store
+from nnft.theory import adaptive_kernel, bayes_linear, finite_width_bayes
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fwb
 ds = store.read(snakemake.input.data)
-net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
+net = model.FCN(dim=ds.sizes["dim"], **p["model"])
 n, draws, q = p["n_train"], slice(0, p["draws"]), p["theory_test_points"]
 out = finite_width_bayes.first_order_mse(
     net,
@@ -81,7 +82,7 @@ linear = bayes_linear.width_sweep(x, y, beta, [15, 30, 60, 120, 240, 480, 960, 1
 # the saddle point does not exist).
 loop_lin = np.full(linear.sizes["width"], np.nan)
 for i, width in enumerate(linear.width.values):
-    net_lin = kernels.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=int(width))
+    net_lin = model.FCN(dim=30, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=int(width))
     if width < 120 or width > 960 or not p["adaptive_kernel_loop_samples"]:  # no saddle point below 120
         continue
     r = adaptive_kernel.saddle_point(

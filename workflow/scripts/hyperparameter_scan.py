@@ -4,7 +4,8 @@ results/hyperparameters/{name}/scan.zarr."""
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import hyperparameters, store
+from nnft import store
+from nnft.experiments import hyperparameters
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

@@ -4,7 +4,8 @@ optimum checks and cost -> results/hyperparameters/{name}/{validation.zarr,valid
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import hyperparameters, store
+from nnft import store
+from nnft.experiments import hyperparameters
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 import jax
 from tqdm import tqdm
 
-from nnft import hyperparameters, kernels, langevin, learning_curves, store
+from nnft import model, store
+from nnft.experiments import hyperparameters
+from nnft.sampling import langevin
+from nnft.theory import kernels, learning_curves
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -18,7 +21,7 @@ v = p["validate"]
 i = int(snakemake.wildcards.i)
 data, scan = store.read(snakemake.input.data), store.read(snakemake.input.scan)
 point = hyperparameters.point_settings(scan, int(scan.point_index.values[i]))
-net = kernels.FCN(
+net = model.FCN(
     dim=data.sizes["dim"],
     depth=int(point["depth"]),
     activation=point["activation"],

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import jax
 
-from nnft import finite_width_experiments, store
+from nnft import store
+from nnft.experiments import finite_width
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fw
 f = p["flow"]
-ds = finite_width_experiments.kernel_flow_dataset(
+ds = finite_width.kernel_flow_dataset(
     jax.random.key(p["seed"]), f["depth"], f["width"], f["networks"], progress=lambda m: print(m, file=sys.stderr)
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import jax
 
-from nnft import finite_width_experiments, store
+from nnft import store
+from nnft.experiments import finite_width
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fw
 ph = p["phase"]
-ds = finite_width_experiments.phase_diagram_dataset(
+ds = finite_width.phase_diagram_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 2),
     ph["activation"],
     ph["theory_points"],

@@ -3,7 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import kernels, store
+from nnft import store
+from nnft.theory import kernels
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

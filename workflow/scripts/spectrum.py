@@ -3,13 +3,14 @@
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import kernels, store
+from nnft import model, store
+from nnft.theory import kernels
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.kernel
-net = kernels.FCN(dim=p["dim"], **p["model"])
+net = model.FCN(dim=p["dim"], **p["model"])
 ds = kernels.spectrum(net, p["max_degree"], p["quadrature_nodes"])
 store.write(ds, snakemake.output[0], store.provenance(p))

@@ -4,7 +4,8 @@ config key the rule passes -> results/survey/{name}/<stage>.zarr."""
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import store, survey
+from nnft import store
+from nnft.experiments import survey
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

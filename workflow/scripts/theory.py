@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nnft import learning_curves, store
+from nnft import store
+from nnft.theory import learning_curves
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 import jax
 from tqdm import tqdm
 
-from nnft import kernels, langevin, store
+from nnft import model, store
+from nnft.sampling import langevin
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -16,7 +17,7 @@ p = snakemake.params.train
 t = p["train"]
 n = int(snakemake.wildcards.n)
 ds = store.read(snakemake.input.data)
-net = kernels.FCN(dim=ds.sizes["dim"], **p["model"])
+net = model.FCN(dim=ds.sizes["dim"], **p["model"])
 draws = slice(0, t["draws"])
 # read from the config, not params: the interval does not change the result, so changing it reruns nothing
 every_minutes = snakemake.config["experiments"][snakemake.wildcards.experiment]["train"]["checkpoint_minutes"]

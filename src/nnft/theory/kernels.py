@@ -1,89 +1,31 @@
 """NNGP and NTK of deep fully connected networks at infinite width, as functions of t = x.x' on the unit sphere.
 
-``depth`` counts weight layers (science/learning_curves.md Sec. 5): depth = 1 is a linear model. The kernel of a
+``depth`` counts weight layers (docs/learning_curves.md Sec. 3): depth = 1 is a linear model. The kernel of a
 network is a fold over its layers, each calling the activation's Gaussian expectations (activations.py):
 
     Sigma^(1) = sigma_w2[0] g t + sigma_b2[0],                q^(1) = sigma_w2[0] g + sigma_b2[0]
     Sigma^(l) = sigma_w2[l] E[s(u)s(v)] + sigma_b2[l],        (u, v) ~ N(0, [[q, Sigma], [Sigma, q]]) at layer l-1
     dSigma^(l) = sigma_w2[l] E[s'(u)s'(v)],  Theta^(l) = Theta^(l-1) dSigma^(l) + Sigma^(l),  Theta^(1) = Sigma^(1)
 
-with g the input gain of the convention (learning_curves.md Sec. 5), both for data on the unit sphere S^{d-1}:
+with g the input gain of the convention (docs/learning_curves.md Sec. 2), both for data on the unit sphere S^{d-1}:
 
-- ``"unit"``:   first-layer weight variance sigma_w2 / d on |x| = 1, g = 1/d (Cohen, Malka & Ringel v2; F3);
+- ``"unit"``:   first-layer weight variance sigma_w2 / d on |x| = 1, g = 1/d (Cohen et al. v2; docs/papers.md Sec. 1);
 - ``"sqrt_d"``: inputs at radius sqrt(d) (PDLT's |x|^2 / n_0 = 1), g = 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 import xarray as xr
 
-from . import activations, sphere
-from .activations import arccos_kappa0, arccos_kappa1  # noqa: F401  (re-exported: the ReLU closed forms)
+from .. import sphere
+from ..activations import arccos_kappa0, arccos_kappa1  # noqa: F401  (re-exported: the ReLU closed forms)
+from ..model import FCN
 
-INPUT_SCALINGS = ("unit", "sqrt_d")
 CHEBYSHEV_DEGREE = 256  # interpolation of quadrature kernels in t for large arrays
-
-
-@dataclass(frozen=True)
-class FCN:
-    """One description of a fully connected network, shared by the kernel theory and the trained ensembles.
-
-    sigma_w2 / sigma_b2: a number for every layer, or a tuple with one entry per weight layer.
-    activation: a name understood by activations.parse, or an activations.Activation.
-    """
-
-    dim: int
-    depth: int
-    activation: str | activations.Activation = "relu"
-    sigma_w2: float | Sequence[float] = 2.0
-    sigma_b2: float | Sequence[float] = 0.0
-    input_scaling: str = "sqrt_d"
-    width: int = 128
-    parametrization: str = "ntk"  # of the finite networks only: "ntk" or "standard" (same prior over functions)
-
-    def __post_init__(self):
-        if self.parametrization not in ("ntk", "standard"):
-            raise ValueError(f"parametrization must be 'ntk' or 'standard' (got {self.parametrization!r})")
-        for name in ("sigma_w2", "sigma_b2"):
-            value = getattr(self, name)
-            if isinstance(value, Sequence):
-                object.__setattr__(self, name, tuple(float(v) for v in value))
-                if len(value) != self.depth:
-                    raise ValueError(f"{name} needs one value per weight layer ({self.depth}), got {len(value)}")
-        if isinstance(self.activation, str):
-            activations.parse(self.activation)  # raises on unknown names
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS} (got {self.input_scaling!r})")
-        if self.depth < 1:
-            raise ValueError(f"depth must be >= 1 weight layer (got {self.depth})")
-        w2, b2 = zip(*self.layer_variances(), strict=True)
-        if min(w2) <= 0 or min(b2) < 0:
-            raise ValueError(f"need sigma_w2 > 0 and sigma_b2 >= 0 (got {self.sigma_w2}, {self.sigma_b2})")
-        if self.width < 1 or self.dim < 1:
-            raise ValueError(f"width and dim must be positive (got {self.width}, {self.dim})")
-
-    @property
-    def act(self) -> activations.Activation:
-        a = self.activation
-        return activations.parse(a) if isinstance(a, str) else a
-
-    def layer_variances(self) -> list[tuple[float, float]]:
-        """(sigma_w2, sigma_b2) of each weight layer."""
-
-        def per_layer(v):
-            return list(v) if isinstance(v, tuple) else [float(v)] * self.depth
-
-        return list(zip(per_layer(self.sigma_w2), per_layer(self.sigma_b2), strict=True))
-
-    @property
-    def input_gain2(self) -> float:
-        """Variance multiplier of x.x' in the first layer: Sigma^(1) = sigma_w2 * input_gain2 * t + sigma_b2."""
-        return 1.0 / self.dim if self.input_scaling == "unit" else 1.0
 
 
 def recursion(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +96,7 @@ def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp
 
 def single_input_flow(net: FCN, k1: float, depth: int | None = None) -> np.ndarray:
     """K^(l) = sigma_b2 + sigma_w2 E[s(z)^2]_{z ~ N(0, K^(l-1))}, l = 1..depth, from K^(1) = k1 (PDLT notation;
-    science/finite_width_criticality.md Sec. 1-2). Uses the layer variances of layers 2.. of net."""
+    docs/finite_width.md Secs. 1-2). Uses the layer variances of layers 2.. of net."""
     depth = depth or net.depth
     layers = net.layer_variances()
     ks = [float(k1)]
@@ -168,7 +110,7 @@ def taylor_coefficients(
     kernel: Callable, n_coef: int, radius: float = 0.95, n_points: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """b_q, q < n_coef, of an analytic dot-product kernel K(t) = sum_q b_q t^q by the Cauchy integral on |z| = radius
-    (trapezoidal rule = FFT; learning_curves.md Sec. 5), and the rounding error of each, 1e-16 max|K| / radius^q.
+    (trapezoidal rule = FFT; docs/learning_curves.md Sec. 4), and the rounding error of each, 1e-16 max|K| / radius^q.
     The kernel must accept complex arrays; aliasing is negligible for n_points >= 4 n_coef."""
     m = n_points or max(4 * n_coef, 256)
     z = radius * np.exp(2j * np.pi * np.arange(m) / m)
@@ -196,8 +138,8 @@ def _taylor_log_weights(d: int, l: int, n) -> np.ndarray:
 
 
 def eigenvalues_from_taylor(b: np.ndarray, d: int, max_degree: int) -> np.ndarray:
-    """Eq. 9 of Cohen et al. (learning_curves.md Sec. 5): lambda_l = sum_s b_{l+2s} w_{l,s}, every term >= 0, in log
-    space (no overflow for d ~ 1000, l ~ 20)."""
+    """Eq. 9 of Cohen et al. (docs/learning_curves.md Sec. 4): lambda_l = sum_s b_{l+2s} w_{l,s}, every term >= 0,
+    in log space (no overflow for d ~ 1000, l ~ 20)."""
     b = np.asarray(b, dtype=np.float64)
     lam = np.zeros(max_degree + 1)
     for l in range(max_degree + 1):
@@ -209,7 +151,7 @@ def eigenvalues_from_taylor(b: np.ndarray, d: int, max_degree: int) -> np.ndarra
 def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_terms: int = 400) -> xr.Dataset:
     """NNGP and NTK eigenvalues per degree on S^{dim-1}, with degeneracies and the tail mass beyond max_degree.
 
-    Two routes (learning_curves.md Sec. 5): Funk-Hecke by Gauss-Gegenbauer quadrature, whose absolute error is
+    Two routes (docs/learning_curves.md Sec. 4): Funk-Hecke by Gauss-Gegenbauer quadrature, whose absolute error is
     estimated as the change from half the nodes (kinked kernels converge algebraically) plus a rounding floor
     ~1e-15 E|K P_l| (it cancels catastrophically for high degree at large d), and, for closed-form
     activations, Eq. 9 from Taylor coefficients (positive terms, no cancellation; error = the truncated Taylor

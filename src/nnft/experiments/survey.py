@@ -1,4 +1,4 @@
-"""Survey results on the hypersphere (science/finite_width_criticality.md Sec. 6; Berner et al., The Modern
+"""Survey results on the hypersphere (docs/survey.md; Berner et al., The Modern
 Mathematics of Deep Learning): double descent of min-norm regression, the lazy (NTK) regime of wide two-layer
 networks, and the depth efficiency of ReLU networks (Yarotsky's sawtooth construction of x^2).
 
@@ -15,14 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import data, kernels, learning_curves, networks
+from .. import data, model
+from ..theory import kernels, learning_curves
 
 # --- Double descent -----------------------------------------------------------------------------------------------
 
 
 def linear_min_norm_risk(p, n: int, noise_var: float, signal2: float) -> np.ndarray:
     """Excess risk E|beta-hat - beta|^2 of min-norm least squares, isotropic x ~ N(0, I_p), |beta|^2 = signal2:
-    noise_var p / (n - p - 1) for p < n - 1, signal2 (1 - n / p) + noise_var n / (p - n - 1) for p > n + 1 (Sec. 6,
+    noise_var p / (n - p - 1) for p < n - 1, signal2 (1 - n / p) + noise_var n / (p - n - 1) for p > n + 1 (Sec. 1,
     Belkin-Hsu-Xu / Hastie et al.); infinite in between."""
     p = np.asarray(p, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -58,10 +59,10 @@ def random_feature_test_mse(rng: np.random.Generator, x_train, y_train, x_test, 
     return out
 
 
-def random_feature_kernel(dim: int) -> kernels.FCN:
+def random_feature_kernel(dim: int) -> model.FCN:
     """The N -> infinity kernel of the random features: E_w[relu(w.x) relu(w.x')], w ~ N(0, I / d), which is the NNGP
     of a one-hidden-layer ReLU network with sigma_w2 = 1, sigma_b2 = 0 and unit input scaling."""
-    return kernels.FCN(dim=dim, depth=2, activation="relu", sigma_w2=1.0, sigma_b2=0.0, input_scaling="unit")
+    return model.FCN(dim=dim, depth=2, activation="relu", sigma_w2=1.0, sigma_b2=0.0, input_scaling="unit")
 
 
 def double_descent_dataset(seed: int, dim: int, degrees, weights, noise: float, n_train: int, n_test: int,
@@ -129,23 +130,12 @@ def _flat(params) -> jax.Array:
     return jnp.concatenate([leaf.ravel() for leaf in jax.tree.leaves(params)])
 
 
-def empirical_ntk(net: kernels.FCN, params, x, y=None) -> jax.Array:
-    """Theta-hat(x, y) = J(x) . J(y) of one network (NTK parametrisation: every parameter has unit prior variance)."""
-
-    def jac(points):
-        j = jax.jacrev(lambda p: networks.apply(net, p, points))(params)
-        return jnp.concatenate([leaf.reshape(points.shape[0], -1) for leaf in jax.tree.leaves(j)], axis=1)
-
-    jx = jac(x)
-    return jx @ (jx if y is None else jac(y)).T
-
-
 @partial(jax.jit, static_argnames=("net", "max_steps"))
-def _gradient_descent(net: kernels.FCN, params, x, y, lr, tol, max_steps: int):
+def _gradient_descent(net: model.FCN, params, x, y, lr, tol, max_steps: int):
     """Full-batch GD on (1/2n) |f - y|^2 until the train MSE is below tol (compiled once per network shape)."""
 
     def loss(p):
-        return 0.5 * jnp.mean((networks.apply(net, p, x) - y) ** 2)
+        return 0.5 * jnp.mean((model.apply(net, p, x) - y) ** 2)
 
     grad = jax.grad(loss)
 
@@ -161,7 +151,7 @@ def _gradient_descent(net: kernels.FCN, params, x, y, lr, tol, max_steps: int):
     return params, steps, 2 * loss(params)
 
 
-def lazy_training(key: jax.Array, net: kernels.FCN, x_train, y_train, x_test, tol: float = 1e-4,
+def lazy_training(key: jax.Array, net: model.FCN, x_train, y_train, x_test, tol: float = 1e-4,
                   max_steps: int = 200_000) -> dict[str, float]:  # fmt: skip
     """Full-batch gradient descent on the mean squared error (1/2n) |f - y|^2 from a prior draw, learning rate
     n / lambda_max(Theta-hat_0), until the train MSE is below tol. Returns the relative change of the parameters
@@ -170,17 +160,17 @@ def lazy_training(key: jax.Array, net: kernels.FCN, x_train, y_train, x_test, to
     Theta(X, X)^-1 (y - f_0(X)), measured against its own change from f_0. float64."""
     with jax.enable_x64(True):
         x, y, xt = (jnp.asarray(a, jnp.float64) for a in (x_train, y_train, x_test))
-        params0 = networks.init_params(key, net, jnp.float64)
-        theta0 = empirical_ntk(net, params0, x)
+        params0 = model.init_params(key, net, jnp.float64)
+        theta0 = model.empirical_ntk(net, params0, x)
         lr = x.shape[0] / float(jnp.linalg.eigvalsh(theta0)[-1])
         params, steps, train_mse = _gradient_descent(net, params0, x, y, lr, tol, max_steps)
         weight_change = float(jnp.linalg.norm(_flat(params) - _flat(params0)) / jnp.linalg.norm(_flat(params0)))
-        ntk_change = float(jnp.linalg.norm(empirical_ntk(net, params, x) - theta0) / jnp.linalg.norm(theta0))
-        f0_train, f0_test = networks.apply(net, params0, x), networks.apply(net, params0, xt)
+        ntk_change = float(jnp.linalg.norm(model.empirical_ntk(net, params, x) - theta0) / jnp.linalg.norm(theta0))
+        f0_train, f0_test = model.apply(net, params0, x), model.apply(net, params0, xt)
         k_train = kernels.gram(net, np.asarray(x), kind="ntk")
         k_test = kernels.gram(net, np.asarray(xt), np.asarray(x), kind="ntk")
         f_lin = np.asarray(f0_test) + k_test @ np.linalg.solve(k_train, np.asarray(y - f0_train))
-        f_trained = np.asarray(networks.apply(net, params, xt))
+        f_trained = np.asarray(model.apply(net, params, xt))
         gap = np.linalg.norm(f_trained - f_lin) / np.linalg.norm(f_lin - np.asarray(f0_test))
         return {"weight_change": weight_change, "ntk_change": ntk_change, "kernel_gap": float(gap),
                 "steps": int(steps), "train_mse": float(train_mse)}  # fmt: skip
@@ -195,7 +185,7 @@ def lazy_dataset(seed: int, dim: int, degrees, weights, n_train: int, n_test: in
     names = ("weight_change", "ntk_change", "kernel_gap", "steps", "train_mse")
     out = {k: np.empty((len(widths), seeds)) for k in names}
     for i, m in enumerate(widths):
-        net = kernels.FCN(dim=dim, depth=2, activation="relu", sigma_w2=2.0, sigma_b2=0.0, width=int(m))
+        net = model.FCN(dim=dim, depth=2, activation="relu", sigma_w2=2.0, sigma_b2=0.0, width=int(m))
         for s in range(seeds):
             r = lazy_training(jax.random.key(1000 * seed + s), net, ds.x_train.values[0], ds.y_train.values[0],
                               ds.x_test.values, tol)  # fmt: skip

@@ -46,10 +46,10 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import activations, kernels
+from .. import activations, model
 
 
-def _check_net(net: kernels.FCN) -> None:
+def _check_net(net: model.FCN) -> None:
     act = net.act
     if act.slopes is None and act.name != "erf":
         raise ValueError(
@@ -59,7 +59,7 @@ def _check_net(net: kernels.FCN) -> None:
         raise ValueError(f"net: depth must be >= 2 (a hidden layer) for finite-width effects (got {net.depth})")
 
 
-def check_problem(net: kernels.FCN, x_train, y_train, x_test, temperature: float):
+def check_problem(net: model.FCN, x_train, y_train, x_test, temperature: float):
     """The inputs every finite-width theory here takes, as float64 arrays (x_train, y_train, x_test); raises
     ValueError naming the bad argument."""
     _check_net(net)
@@ -107,7 +107,7 @@ def _kernel_map(act_name, slopes, w2, b2, diag, cross, n_train):
     return new_diag, jnp.where(on_diag, new_diag[:, None], pair)
 
 
-def layer_kernels(net: kernels.FCN, x_all: np.ndarray, n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def layer_kernels(net: model.FCN, x_all: np.ndarray, n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Infinite-width kernels K^(l), l = 1..depth, in block form (diag over all rows, cross against the first
     n_train rows) for unit-norm rows x_all."""
     _check_net(net)
@@ -184,7 +184,7 @@ def _cholesky_all(x_all, net):
 
 
 def first_order(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -287,7 +287,7 @@ def _bracket(cross, mu, a, alpha, b, p, resid):
 
 
 def first_order_mse(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -350,14 +350,14 @@ def full_kernel_map(act, w2, b2, g):
     return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]
 
 
-def first_layer_preactivation(net: kernels.FCN, w, b, x):
+def first_layer_preactivation(net: model.FCN, w, b, x):
     """z = sqrt(sigma_w2[0] g) x.w + sqrt(sigma_b2[0]) b of first-layer units (rows of w (M, d), b (M,)) at the rows
     of unit-norm x: (M, points). The first layer's preactivations are exactly this (NTK parametrisation)."""
     w2, b2 = net.layer_variances()[0]
     return math.sqrt(w2 * net.input_gain2) * w @ x.T + math.sqrt(b2) * b[:, None]
 
 
-def evidence_gradients(net: kernels.FCN, g_layers, y, temperature: float) -> list:
+def evidence_gradients(net: model.FCN, g_layers, y, temperature: float) -> list:
     """Gamma^(L) = dl/dG^(L) = 1/2 (alpha alpha^T - A) on the train points (l = log N(y; 0, G^(L) + T)), pulled down
     through the kernel maps: Gamma^(l) = J_l^T Gamma^(l+1) at the kernels g_layers = G^(2..L) (train blocks).
     Entry l of the result holds Gamma^(l) (entries 0 and 1 are None)."""
@@ -376,7 +376,7 @@ def evidence_gradients(net: kernels.FCN, g_layers, y, temperature: float) -> lis
     return gammas
 
 
-def _evidence_gradient_on_layer2(net: kernels.FCN, x_train: np.ndarray, y: np.ndarray, temperature: float):
+def _evidence_gradient_on_layer2(net: model.FCN, x_train: np.ndarray, y: np.ndarray, temperature: float):
     """Gamma = dl/dG^(2) on the train points, the layers above at infinite width (evidence_gradients at the NNGP)."""
     x = np.asarray(x_train, np.float64)
     p = len(x)
@@ -386,7 +386,7 @@ def _evidence_gradient_on_layer2(net: kernels.FCN, x_train: np.ndarray, y: np.nd
 
 
 def first_layer_second_moment(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     temperature: float,
@@ -465,7 +465,7 @@ _action_hessian = jax.jit(
 
 
 def kernel_renormalisation(
-    net: kernels.FCN, x_train, y_train, x_test, temperature: float, tol: float = 1e-10, max_iter: int = 100
+    net: model.FCN, x_train, y_train, x_test, temperature: float, tol: float = 1e-10, max_iter: int = 100
 ) -> xr.Dataset:
     """Kernel renormalisation with one scalar per hidden layer (docs/finite_width_bayes.md Sec. 9): each hidden
     layer's empirical post-activation kernel is replaced by u_l times its mean, with the law of a Wishart trace,
@@ -516,7 +516,7 @@ def kernel_renormalisation(
 
 
 def kernel_renormalisation_mse(
-    net: kernels.FCN, x_train, y_train, x_test, g_test, temperature: float, widths
+    net: model.FCN, x_train, y_train, x_test, g_test, temperature: float, widths
 ) -> xr.Dataset:
     """kernel_renormalisation's test MSE against g_test per draw and width: x_train (draw, n, d), y_train (draw, n);
     returns kr_mse (draw, kr_width) and layer_scale (draw, kr_width, layer)."""

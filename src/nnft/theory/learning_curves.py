@@ -1,14 +1,14 @@
-"""Learning-curve theory and exact GP regression on the hypersphere (science/learning_curves.md).
+"""Learning-curve theory and exact GP regression on the hypersphere (docs/learning_curves.md).
 
-Conventions (Sec. 1d): Mercer decomposition with respect to the uniform probability measure on S^{d-1}; a level l
+Conventions (Sec. 1): Mercer decomposition with respect to the uniform probability measure on S^{d-1}; a level l
 has eigenvalue lambda_l and degeneracy N(d, l); the target has power G_l in level l; `ridge` is the GP noise
-variance sigma^2, which equals the Langevin temperature T of a sum-of-squares loss (Sec. 1c); `noise` is the
+variance sigma^2, which equals the Langevin temperature T of a sum-of-squares loss (Sec. 11); `noise` is the
 label-noise standard deviation epsilon. Every theory is a pure function of (eigenvalues, degeneracy, target
 power per degree, ridge, n) and is vectorised over n.
 
-Theories: equivalent kernel (Sec. 2), renormalised noise by Taylor trimming or spectral lumping with the cut-off
-rule of Sec. 4, the leading 1/n correction (Sec. 3b, Eq. 10), and the self-consistent theory (Sec. 7).
-Exact GP: batched Cholesky solves over dataset draws, test error exact in the spectral basis (Sec. 9).
+Theories: equivalent kernel (Sec. 7), renormalised noise by Taylor trimming or spectral lumping with the cut-off
+rule of Sec. 8, the leading 1/n correction (Sec. 9, Eq. 10), and the self-consistent theory (Sec. 10).
+Exact GP: batched Cholesky solves over dataset draws, test error exact in the spectral basis (Sec. 6).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
-from . import data, kernels, sphere
+from .. import data, model, sphere
+from . import kernels
 
 # ----------------------------------------------------------------------------------------------------------------
 # Theories
@@ -49,7 +50,7 @@ def ek_learnability(eigenvalues, ridge: float, n_train) -> np.ndarray:
 
 
 def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> np.ndarray:
-    """Equivalent-kernel test MSE against the clean target, per n_train (Sec. 2).
+    """Equivalent-kernel test MSE against the clean target, per n_train (Sec. 7).
 
     eps_EK = sum_l G_l (kappa0 / (lambda_l + kappa0))^2, kappa0 = ridge / n; label noise of variance noise^2
     adds the variance of the linear filter, noise^2 / n * sum_l N_l (lambda_l / (lambda_l + kappa0))^2.
@@ -60,7 +61,7 @@ def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: 
 
 
 def ek_one_over_n(eigenvalues, degeneracy, target_power, ridge: float, n_train) -> tuple[np.ndarray, np.ndarray]:
-    """EK plus the leading 1/n correction, Eq. 10 (Sec. 3b): returns (MSE, fraction not learned a_l (n, level)).
+    """EK plus the leading 1/n correction, Eq. 10 (Sec. 9): returns (MSE, fraction not learned a_l (n, level)).
 
     kappa0 = ridge / n, C = sum_l N_l lambda_l kappa0 / (lambda_l + kappa0),
     a_l = kappa0 / (lambda_l + kappa0) + (C / n) lambda_l / (lambda_l + kappa0)^2, MSE = sum_l G_l a_l^2.
@@ -74,7 +75,7 @@ def ek_one_over_n(eigenvalues, degeneracy, target_power, ridge: float, n_train) 
 
 
 def perturbative_ratio(eigenvalues, degeneracy, ridge: float, n_train) -> np.ndarray:
-    """C / ridge of Sec. 3b; the 1/n expansion needs it << 1 (roughly: retained modes << n)."""
+    """C / ridge of Sec. 9; the 1/n expansion needs it << 1 (roughly: retained modes << n)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     deg = np.asarray(degeneracy, dtype=np.float64)
     kappa0 = ridge / np.atleast_1d(np.asarray(n_train, dtype=np.float64))[:, None]
@@ -82,7 +83,7 @@ def perturbative_ratio(eigenvalues, degeneracy, ridge: float, n_train) -> np.nda
 
 
 def renormalised_spectral(eigenvalues, degeneracy, k1: float, ridge: float, cutoff: int):
-    """Spectral lumping (Sec. 4, [OURS/RECON]): keep lambda_{l <= r},
+    """Spectral lumping (Sec. 8; not the v2 procedure): keep lambda_{l <= r},
     sigma_r^2 = ridge + K(1) - sum_{l <= r} N_l lambda_l."""
     lam = np.asarray(eigenvalues, dtype=np.float64).copy()
     deg = np.asarray(degeneracy, dtype=np.float64)
@@ -93,7 +94,7 @@ def renormalised_spectral(eigenvalues, degeneracy, k1: float, ridge: float, cuto
 
 
 def renormalised_taylor(taylor: np.ndarray, k1: float, dim: int, ridge: float, cutoff: int, max_degree: int):
-    """Taylor trimming of v2 (Sec. 4): K_r(t) = sum_{q <= r} b_q t^q, whose eigenvalues (Eq. 9) vanish beyond r and
+    """Taylor trimming of v2 (Sec. 8): K_r(t) = sum_{q <= r} b_q t^q, whose eigenvalues (Eq. 9) vanish beyond r and
     shift slightly below it, and sigma_r^2 = ridge + K(1) - K_r(1) (the whole Taylor tail, summed exactly)."""
     b = np.asarray(taylor, dtype=np.float64)[: cutoff + 1]
     lam = np.zeros(max_degree + 1)
@@ -103,7 +104,7 @@ def renormalised_taylor(taylor: np.ndarray, k1: float, dim: int, ridge: float, c
 
 
 def cutoff_degree(n_train, dim: int, tolerance: float = 0.1, max_cutoff: int = 50) -> np.ndarray:
-    """Cut-off rule of Sec. 4 (lower bound): the smallest r with sqrt(n) d^{-(r+1)/2} <= tolerance, so that the
+    """Cut-off rule of Sec. 8 (lower bound): the smallest r with sqrt(n) d^{-(r+1)/2} <= tolerance, so that the
     off-diagonal part of the trimmed tail is negligible. The upper bound (perturbation theory holds) is reported
     separately by `perturbative_ratio` of the renormalised kernel."""
     n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
@@ -112,7 +113,7 @@ def cutoff_degree(n_train, dim: int, tolerance: float = 0.1, max_cutoff: int = 5
 
 
 def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.ndarray:
-    """Effective ridge kappa(n) solving n = sum_l N_l lambda_l / (lambda_l + kappa) + ridge / kappa (Sec. 7).
+    """Effective ridge kappa(n) solving n = sum_l N_l lambda_l / (lambda_l + kappa) + ridge / kappa (Sec. 10).
 
     Vectorised bisection in log kappa (the left side is monotone), polished by Newton steps; robust from n = 1 to
     n = 1e7 and beyond. With ridge = 0 a solution needs n < number of modes with lambda > 0.
@@ -148,7 +149,7 @@ def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.
 
 
 def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
-    """Self-consistent (CBP / eigenlearning) learning curve (Sec. 7), per n_train and level.
+    """Self-consistent (CBP / eigenlearning) learning curve (Sec. 10), per n_train and level.
 
     learnability L_l = lambda_l / (lambda_l + kappa), E0 = n / (n - sum_l N_l L_l^2);
     mode_error_l = E0 (1 - L_l)^2 G_l (clean target); mse = sum_l mode_error_l + noise^2 (E0 - 1) (CBP's E_g,
@@ -199,7 +200,7 @@ def theory_curves(
 ) -> xr.Dataset:
     """Every theory for the spectrum of the network's NNGP or NTK (`kind`) on a grid of n_train.
 
-    cutoff: the renormalisation scale r, or None for the cut-off rule of Sec. 4 per n (reported as `cutoff`).
+    cutoff: the renormalisation scale r, or None for the cut-off rule of Sec. 8 per n (reported as `cutoff`).
     taylor: Taylor coefficients b_q of the kernel (closed-form activations) for the Taylor-trim variant.
     ridge may be 0 (noiseless regression): the self-consistent theory then takes the spectrum's tail beyond
     max_degree as its ridge, and the renormalised theories the Taylor or spectral tail.
@@ -214,7 +215,7 @@ def theory_curves(
     n_grid = np.asarray(n_grid, dtype=np.float64)
     r = np.full(n_grid.shape, cutoff) if cutoff is not None else cutoff_degree(n_grid, dim, cutoff_tolerance)
     r = np.minimum(r, max_degree)
-    # SC with the tail beyond max_degree lumped into the ridge (Sec. 4 spectral variant at r = max_degree)
+    # SC with the tail beyond max_degree lumped into the ridge (Sec. 8 spectral variant at r = max_degree)
     tail = max(spectrum.attrs[f"tail_{kind}"], 0.0)
     sc = sc_theory(lam, deg, power, ridge + tail, n_grid, noise)
     out = {
@@ -288,7 +289,7 @@ def gegenbauer_series(d: int, coef, t) -> np.ndarray:
 
 
 def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smooth) -> np.ndarray:
-    """Exact population MSE int dmu (f - g)^2 of f = sum_i alpha_i K(x_i, .) (Sec. 9), per leading index.
+    """Exact population MSE int dmu (f - g)^2 of f = sum_i alpha_i K(x_i, .) (Sec. 6), per leading index.
 
     MSE = alpha^T M alpha - 2 alpha^T h + ||g||^2 with M_ij = sum_l N_l lambda_l^2 P_l(x_i . x_j) and
     h_i = (K g)(x_i) = sum_l lambda_l g_l(x_i), which the caller passes as target_smooth (..., n).
@@ -307,7 +308,7 @@ def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smoo
 
 
 def exact_gp_learning_curve(
-    net: kernels.FCN, ds: xr.Dataset, n_train, ridge: float, eigenvalues, kind: str = "nngp", jitter: float = 0.0
+    net: model.FCN, ds: xr.Dataset, n_train, ridge: float, eigenvalues, kind: str = "nngp", jitter: float = 0.0
 ) -> xr.Dataset:
     """Exact GP regression with the network's NNGP (or NTK: kind) on every draw and nested train size of a dataset.
     `eigenvalues` are that kernel's, for the exact population MSE. Noiseless regression (ridge 0) may need a
@@ -349,7 +350,7 @@ def exact_gp_learning_curve(
         mse_pop[:, j] = population_mse(alpha, x, lam, float(target_power.sum()), smooth)
         for k, (l, power) in enumerate(zip(target_degrees, target_power, strict=True)):
             sel = terms[0] == l
-            # <f, g_l> = sum_i alpha_i lambda_l g_l(x_i) (reproducing property, Sec. 9)
+            # <f, g_l> = sum_i alpha_i lambda_l g_l(x_i) (reproducing property, Sec. 6)
             learned[:, j, k] = lam[l] * np.einsum("bi,bi->b", alpha, values[sel].sum(0)) / power
         f_test = np.einsum("bi,bti->bt", alpha, kernels.gram(net, x_test[None], x, kind=kind))
         mse_test[:, j] = ((f_test - g_test) ** 2).mean(-1)
@@ -382,7 +383,7 @@ def _level_quadratic_forms(x: np.ndarray, vectors: np.ndarray, max_degree: int) 
 
 
 def cutoff_convergence(
-    net: kernels.FCN,
+    net: model.FCN,
     ds: xr.Dataset,
     n_train,
     cutoffs,
@@ -444,7 +445,7 @@ def cutoff_convergence(
     )
 
 
-def gp_population_mse(net: kernels.FCN, ds: xr.Dataset, n_train: int, ridges, eigenvalues) -> np.ndarray:
+def gp_population_mse(net: model.FCN, ds: xr.Dataset, n_train: int, ridges, eigenvalues) -> np.ndarray:
     """Exact population MSE (against the clean target) of GP regression with the network's NNGP on the first n_train
     points of every draw, for several ridges at the cost of one eigendecomposition per draw: (draw, ridge).
     The same numbers as `exact_gp_learning_curve`'s mse_population, without the test set."""

@@ -1,7 +1,7 @@
 """Theory-driven hyper-parameter selection (Cohen, Malka & Ringel: learning-curve theory makes the search cheap).
 
 A grid over (depth, activation, sigma_w2, sigma_b2, ridge) is scored by the self-consistent learning curve with the
-spectral tail lumped into the ridge (`learning_curves.theory_curves`' "sc", science/learning_curves.md Sec. 7) and,
+spectral tail lumped into the ridge (`learning_curves.theory_curves`' "sc", docs/learning_curves.md Sec. 10) and,
 as its check, by exact GP regression with the same NNGP on every dataset draw (`learning_curves.gp_population_mse`).
 A few grid points, chosen along the predicted ranking, are then validated by trained network ensembles (Langevin,
 rule hyperparameter_train); `validation_summary` puts the three side by side.
@@ -17,7 +17,8 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from . import kernels, learning_curves
+from .. import model
+from ..theory import kernels, learning_curves
 
 AXES = ("depth", "activation", "sigma_w2", "sigma_b2", "ridge")
 
@@ -54,7 +55,7 @@ def scan(data: xr.Dataset, n_train: int, grid: dict, max_degree: int, quadrature
     for count, arch in enumerate(architectures):
         index = tuple(i for i, _ in arch)
         depth, activation, sigma_w2, sigma_b2 = (v for _, v in arch)
-        net = kernels.FCN(dim=dim, depth=int(depth), activation=activation, sigma_w2=float(sigma_w2),
+        net = model.FCN(dim=dim, depth=int(depth), activation=activation, sigma_w2=float(sigma_w2),
                           sigma_b2=float(sigma_b2), input_scaling=input_scaling)  # fmt: skip
         start = time.perf_counter()
         spectrum = kernels.spectrum(net, max_degree, quadrature_nodes)

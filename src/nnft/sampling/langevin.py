@@ -1,14 +1,14 @@
 """Ensembles of finite fully connected networks sampled with Langevin dynamics (JAX).
 
-The networks are those of networks.py: every parameter theta is standard normal under the prior and the forward
+The networks are those of model.py: every parameter theta is standard normal under the prior and the forward
 pass applies the variances (NTK parametrisation) of the same FCN description the kernel theory uses. The energy
 U = 1/2 sum_mu (f(x_mu) - y_mu)^2 + T/2 |theta|^2 has Gibbs measure exp(-U/T) = N(0, I) prior x
 Gaussian likelihood of variance T: the Bayesian posterior whose infinite-width limit is GP regression with the
-NNGP and ridge = T (science/learning_curves.md Sec. 1c). It is the same function-space posterior as Sec. 1c's
+NNGP and ridge = T (docs/learning_curves.md Sec. 11). It is the same function-space posterior as Sec. 11's
 standard parametrisation with weight decay T n_{l-1} / sigma_w2; only the time scales of the dynamics differ.
 
 Integrators, both with that equilibrium:
-- "overdamped" (Sec. 1c, Euler-Maruyama): theta <- theta - h grad U + sqrt(2 T h) xi.
+- "overdamped" (Sec. 11, Euler-Maruyama): theta <- theta - h grad U + sqrt(2 T h) xi.
 - "underdamped" (BAOAB splitting, Leimkuhler & Matthews 2013), unit mass, friction gamma = 2 sqrt(T).
 The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set;
 overdamped steps need ~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
@@ -30,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from . import kernels
-from .networks import apply, features, init_params, prior_std, readout, readout_kernel
+from .. import model
+from ..model import apply, features, init_params, prior_std, readout, readout_kernel
+from ..theory import kernels
 
 INTEGRATORS = ("overdamped", "underdamped")
 
@@ -44,7 +45,7 @@ class ChainState(NamedTuple):
 
 
 def _decay_and_precond(net, frozen: tuple[int, ...] = ()):
-    """Per-leaf weight decay gamma = T / prior variance (Sec. 1c: T n_{l-1} / sigma_w2 for standard weights) as a
+    """Per-leaf weight decay gamma = T / prior variance (Sec. 11: T n_{l-1} / sigma_w2 for standard weights) as a
     multiplier of T, and the preconditioner P = prior variance (diagonal inverse mass). With P the dynamics in the
     standard parametrisation are those of the NTK parametrisation in other coordinates; a leaf of zero prior
     variance (sigma_b2 = 0 biases) and every leaf of a `frozen` layer (random features) has P = 0 and never moves."""
@@ -66,7 +67,7 @@ def _loss_and_grad(net, temperature, params, x, y):
     return loss, jax.tree.map(lambda gi, pi, c: gi + temperature * c * pi, g, params, decay)
 
 
-def potential(net: kernels.FCN, temperature, params: list[dict], x, y) -> jax.Array:
+def potential(net: model.FCN, temperature, params: list[dict], x, y) -> jax.Array:
     """The energy the samplers equilibrate, U = SSE / 2 + sum_leaves (T gamma / 2) |theta|^2, with the decay gamma of
     _decay_and_precond (1 / prior variance; 0 for zero-variance leaves): exp(-U / T) is the prior times the Gaussian
     likelihood of noise variance T, i.e. the Bayesian posterior (docs/finite_width_bayes.md). Its gradient is the
@@ -112,7 +113,7 @@ def _normal_like(key, tree):
     )
 
 
-def init_chain(key: jax.Array, net: kernels.FCN, temperature: float, x, y, frozen=(), shared=None) -> ChainState:
+def init_chain(key: jax.Array, net: model.FCN, temperature: float, x, y, frozen=(), shared=None) -> ChainState:
     """A chain started from the prior; the layers listed in `frozen` are taken from `shared` (the same random
     features for every chain) and never move."""
     k_param, k_mom, k_chain = jax.random.split(key, 3)
@@ -138,10 +139,10 @@ def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int
     return jax.vmap(one)(states, x, y)
 
 
-def readout_marginal_mean(net: kernels.FCN, params: list[dict], x, y, h_test, temperature) -> jax.Array:
-    """E[f(x_test) | hidden layers, data] from the test points' features h_test (networks.features): given every
+def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, temperature) -> jax.Array:
+    """E[f(x_test) | hidden layers, data] from the test points' features h_test (model.features): given every
     layer below it, the readout layer is a Bayesian linear model with a Gaussian prior, so its posterior can be
-    integrated out exactly, G_*(G + T)^-1 y with G the readout's empirical kernel (networks.readout_kernel;
+    integrated out exactly, G_*(G + T)^-1 y with G the readout's empirical kernel (model.readout_kernel;
     docs/finite_width_bayes.md Sec. 2). Its time average estimates the same posterior mean as that of f (a
     Rao-Blackwellisation) with the readout's own noise removed."""
     h_train = features(net, params, x)
@@ -226,7 +227,7 @@ def schedule(
 
 
 def run_ensemble(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -380,7 +381,7 @@ def run_ensemble(
     return out
 
 
-def shared_params(key: jax.Array, net: kernels.FCN) -> list[dict]:
+def shared_params(key: jax.Array, net: model.FCN) -> list[dict]:
     """The prior draw that frozen layers take in every chain of run_ensemble(key=key)."""
     return init_params(jax.random.fold_in(key, 0x5EED), net)
 

@@ -1,4 +1,4 @@
-"""Figure data for the finite-width and criticality experiments (science/finite_width_criticality.md Sec. 8, F1-F8):
+"""Figure data for the finite-width and criticality experiments (docs/finite_width.md Sec. 6, F1-F8):
 each builder runs the theory of `finite_width` beside measurements on random networks and returns one labelled
 xarray Dataset. The library functions they call know nothing of figures; these know nothing of Snakemake."""
 
@@ -10,8 +10,8 @@ import jax
 import numpy as np
 import xarray as xr
 
-from . import activations
-from .finite_width import (
+from .. import activations
+from ..theory.finite_width import (
     chi_1_grid,
     correlation,
     correlation_deviation,
@@ -237,8 +237,8 @@ def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, wid
 
 # --- F7, F8: trainability and the NTK (docs/trainability_ntk.md) ----------------------------------------------------
 
-# Sec. 4 at criticality, C_b = 0, K^(1) = 1: ReLU with lambda_b = 0, lambda_W = 1 (Theta^(l) = l / 2), tanh with the
-# equal-contribution rates lambda_b^(l) = 1 / l, lambda_W = 1 (Theta^(l) -> 3 / 2).
+# docs/finite_width.md Sec. 4 at criticality, C_b = 0, K^(1) = 1: ReLU with lambda_b = 0, lambda_W = 1
+# (Theta^(l) = l / 2), tanh with the equal-contribution rates lambda_b^(l) = 1 / l, lambda_W = 1 (Theta^(l) -> 3 / 2).
 NTK_MODELS = (("relu", 2.0, "0"), ("tanh", 1.0, "1/l"))  # (activation, C_W, lambda_b)
 
 

@@ -1,14 +1,14 @@
 """Exact Bayesian posterior of deep linear networks at any width (docs/finite_width_bayes.md Secs. 1-4 and 9).
 
-The model is ``kernels.FCN(depth=2, activation="identity", sigma_b2=0)`` with sigma_w2 = (sigma_w2, sigma_a2): in
-the parametrisation of networks.py (standard-normal W (d x N) and readout A (N x 1), variances in the forward pass)
+The model is ``model.FCN(depth=2, activation="identity", sigma_b2=0)`` with sigma_w2 = (sigma_w2, sigma_a2): in
+the parametrisation of model.py (standard-normal W (d x N) and readout A (N x 1), variances in the forward pass)
 
     f(x) = c . x,    c = sqrt(sigma_a2 sigma_w2 g / N) W A,    g = input_gain2 (1 for "sqrt_d", 1/d for "unit"),
 
 on unit-norm inputs x (the note's x at radius sqrt(d) is sqrt(d) x and its c is this c; the teacher y = beta . x has
 population test MSE |c - beta|^2 / d over the uniform sphere). NNGP on the train set: K0 = s X X^T, s = sigma_a2
-sigma_w2 g. The posterior is that of langevin.run_ensemble: N(0, I) prior on the parameters x Gaussian likelihood of
-variance T.
+sigma_w2 g. The posterior is that of sampling.langevin.run_ensemble and of the exact block Gibbs sampler
+sampling.gibbs: N(0, I) prior on the parameters x Gaussian likelihood of variance T.
 
 Sec. 1 reduction: with u = |A|^2 / N (= |a|^2 / (N sigma_a2) in the note), c | u ~ N(0, u s I_d) and
 u ~ Gamma(N/2, scale 2/N), so f | u, D is GP regression with kernel u K0 and
@@ -28,16 +28,13 @@ in the V basis has mean u s S_k y~_k / (u lambda_k + T) and variance u s T / (u 
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from scipy import optimize
 
-from . import kernels, langevin, networks
+from .. import model
 
 LOG_MARGIN = 60.0  # the quadrature covers every t where the density can exceed exp(-LOG_MARGIN) of its maximum
 POINTS_PER_SD = 16  # trapezoidal nodes per posterior standard deviation of t (spectrally accurate: smooth, decaying)
@@ -69,11 +66,11 @@ class LinearPosterior(NamedTuple):
     method: str
 
 
-def check_linear(net: kernels.FCN) -> None:
+def check_linear(net: model.FCN) -> None:
     """Raise ValueError naming `net` unless it is a deep linear network: depth >= 2, identity activation, zero
     biases (the models of Sec. 1 and Sec. 9 of docs/finite_width_bayes.md)."""
-    if not isinstance(net, kernels.FCN):
-        raise ValueError(f"net must be a kernels.FCN (got {type(net).__name__})")
+    if not isinstance(net, model.FCN):
+        raise ValueError(f"net must be a model.FCN (got {type(net).__name__})")
     if net.depth < 2:
         raise ValueError(f"net must have depth >= 2 (a hidden layer) for the exact linear posterior (got {net.depth})")
     if net.act.name != "identity":
@@ -82,14 +79,14 @@ def check_linear(net: kernels.FCN) -> None:
         raise ValueError(f"net must have sigma_b2 = 0 in every layer for the exact linear posterior ({net.sigma_b2})")
 
 
-def check_model(net: kernels.FCN) -> None:
+def check_model(net: model.FCN) -> None:
     """Raise ValueError naming `net` unless it is the Sec. 1 model: depth 2, identity activation, zero biases."""
     check_linear(net)
     if net.depth != 2:
         raise ValueError(f"net must have depth 2 (one hidden layer) here (got {net.depth})")
 
 
-def spectrum(net: kernels.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spectrum:
+def spectrum(net: model.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spectrum:
     """K0 = (prod of the layers' sigma_w2) g X X^T (the NNGP of net, kernels.gram) in eigen-coordinates, computed
     once, for a linear network of any depth >= 2."""
     check_linear(net)
@@ -312,7 +309,7 @@ def _deep_grids(spec: Spectrum, temperature: float):
     raise ValueError(f"net: the kernel scale's posterior lies outside its prior's range (width {spec.width})")
 
 
-def exact_posterior(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def exact_posterior(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
     """The exact finite-width posterior of a deep linear network (docs/finite_width_bayes.md Secs. 1 and 9) by
     trapezoidal quadrature in t = log u, u = u_1 ... u_L the kernel scale (one Gamma(N/2, 2/N) scalar per hidden
     layer; L = 1 is Sec. 1):
@@ -362,7 +359,7 @@ def _at_scale(spec: Spectrum, u: float, temperature: float, u_mode: float, metho
     return LinearPosterior(c_mean, c_cov, float(u), 0.0, float(u_mode), 0.0, method)
 
 
-def saddle_point(net: kernels.FCN, x_train, y_train, temperature: float) -> float:
+def saddle_point(net: model.FCN, x_train, y_train, temperature: float) -> float:
     """The kernel scale u* = u_1* ... u_L* of kernel renormalisation. One hidden layer (Sec. 2): the global maximum
     of S(u) = (N/2)(log u - u + 1) + l(u), a root of N (1/u - 1) = sum_k lambda_k / (u lambda_k + T) -
     sum_k lambda_k y~_k^2 / (u lambda_k + T)^2 (brentq in log u). L hidden layers (Sec. 9, Li & Sompolinsky): the
@@ -373,20 +370,20 @@ def saddle_point(net: kernels.FCN, x_train, y_train, temperature: float) -> floa
     return float(np.exp(_joint_mode(spec, temperature)))
 
 
-def kernel_renormalisation(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def kernel_renormalisation(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
     """Secs. 2 and 9: GP regression with the renormalised kernel u* K0, u* = saddle_point."""
     spec = spectrum(net, x_train, y_train)
     u_star = saddle_point(net, x_train, y_train, temperature)
     return _at_scale(spec, u_star, temperature, u_star, "kernel_renormalisation")
 
 
-def gp(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def gp(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
     """The infinite-width posterior: GP regression with kernel K0 and noise variance T (u = 1)."""
     spec = spectrum(net, x_train, y_train)
     return _at_scale(spec, 1.0, temperature, 1.0, "gp")
 
 
-def first_order(net: kernels.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def first_order(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
     """Sec. 3: first order in 1/N around the GP. For any g(u), E[g | D] = g(1) + (L/N)[g''(1) + 2 g'(1) l'(1)] +
     O(1/N^2): u = u_1 ... u_L has mean 1, variance (1 + 2/N)^L - 1 = 2L/N + O(1/N^2) and higher cumulants
     O(1/N^2) (u_l ~ Gamma(N/2, 2/N)), so L hidden layers of width N act as one of width N/L. With
@@ -411,7 +408,7 @@ def first_order(net: kernels.FCN, x_train, y_train, temperature: float) -> Linea
 
 
 def adaptive_kernel(
-    net: kernels.FCN, x_train, y_train, temperature: float, damping: float = 0.5, max_iter: int = 10_000
+    net: model.FCN, x_train, y_train, temperature: float, damping: float = 0.5, max_iter: int = 10_000
 ) -> LinearPosterior:
     """The adaptive-kernel saddle point (docs/finite_width_bayes.md Sec. 8) in closed form: a linear unit tilted by
     exp(sigma_a2 / N z^T Gamma z), z = sqrt(sigma_w2 g) X w, is Gaussian, w ~ N(0, S) with
@@ -470,144 +467,6 @@ def test_mse(c, beta) -> float:
 test_mse.__test__ = False  # not a pytest test when imported into a test module
 
 
-# --- exact block Gibbs sampler (Sec. 1), in the parametrisation of networks.py -------------------------------------
-
-
-def _linear_gaussian_draw(key, h, y, temperature):
-    """A draw of z | y for y = h z + e, z ~ N(0, I_n), e ~ N(0, T I_p): mean Lambda^-1 h^T y / T and covariance
-    Lambda^-1, Lambda = I + h^T h / T (Cholesky of Lambda when n <= p; otherwise Matheron's rule with the p x p
-    system, z = z0 + h^T (h h^T + T I)^-1 (y - h z0 - e) with (z0, e) a prior draw: the same law, cheaper)."""
-    p, n = h.shape
-    k1, k2 = jax.random.split(key)
-    if n <= p:
-        chol = jnp.linalg.cholesky(jnp.eye(n) + h.T @ h / temperature)
-        mean = jax.scipy.linalg.cho_solve((chol, True), h.T @ y / temperature)
-        return mean + jax.scipy.linalg.solve_triangular(chol.T, jax.random.normal(k1, (n,), h.dtype), lower=False)
-    z0 = jax.random.normal(k1, (n,), h.dtype)
-    e = jnp.sqrt(temperature) * jax.random.normal(k2, (p,), h.dtype)
-    chol = jnp.linalg.cholesky(h @ h.T + temperature * jnp.eye(p))
-    return z0 + h.T @ jax.scipy.linalg.cho_solve((chol, True), y - h @ z0 - e)
-
-
-def _gibbs_sweep(gain, temperature, x, y, state, key):
-    """One sweep in NTK coordinates (W (d, N), A (N,) standard normal a priori; f(x) = gain x W A, Sec. 1):
-    A | W: f_train = H A with H = gain X W, so A ~ N(Lambda^-1 H^T y / T, Lambda^-1), Lambda = I + H^T H / T;
-    W | A: f = gain |A| X v with v = W A^ ~ N(0, I_d) a priori, Lambda_v = I + gain^2 |A|^2 X^T X / T, mean
-    Lambda_v^-1 gain |A| X^T y / T; the rest of W is a fresh prior draw: W = G (I - A^ A^T) + v A^T."""
-    w, a = state
-    k_a, k_v, k_g = jax.random.split(key, 3)
-    a = _linear_gaussian_draw(k_a, gain * (x @ w), y, temperature)
-    norm = jnp.linalg.norm(a)
-    a_hat = a / norm
-    v = _linear_gaussian_draw(k_v, gain * norm * x, y, temperature)
-    g = jax.random.normal(k_g, w.shape, w.dtype)
-    w = g - jnp.outer(g @ a_hat, a_hat) + jnp.outer(v, a_hat)
-    return w, a
-
-
-def _as_params(net: kernels.FCN, w, a) -> list[dict]:
-    """NTK-coordinate (W, A) as networks.py parameters of net (scaled by prior_std in standard parametrisation)."""
-    std = networks.prior_std(net)
-    n = net.width
-    return [
-        {"w": std[0]["w"] * w, "b": jnp.zeros(n, w.dtype)},
-        {"w": std[1]["w"] * a[:, None], "b": jnp.zeros(1, w.dtype)},
-    ]
-
-
-@partial(jax.jit, static_argnames=("net", "n_sweeps", "burn_in", "n_probe"))
-def _gibbs_chains(net, temperature, x, y, x_test, keys, n_sweeps: int, burn_in: int, n_probe: int):
-    (w2, _), (a2, _) = net.layer_variances()
-    gain = math.sqrt(a2 * w2 * net.input_gain2 / net.width)
-
-    def one(key):
-        k_init, k_burn, k_run = jax.random.split(key, 3)
-        kw, ka = jax.random.split(k_init)
-        state = (
-            jax.random.normal(kw, (net.dim, net.width), x.dtype),
-            jax.random.normal(ka, (net.width,), x.dtype),
-        )
-
-        def burn(s, k):
-            return _gibbs_sweep(gain, temperature, x, y, s, k), None
-
-        state = jax.lax.scan(burn, state, jax.random.split(k_burn, burn_in))[0]
-
-        def sweep(carry, k):
-            s, f_sum, f2_sum = carry
-            s = _gibbs_sweep(gain, temperature, x, y, s, k)
-            f = networks.apply(net, _as_params(net, *s), x_test)
-            u = s[1] @ s[1] / net.width
-            return (s, f_sum + f, f2_sum + f**2), (u, f[:n_probe])
-
-        zero = jnp.zeros(x_test.shape[0], x.dtype)
-        (_, f_sum, f2_sum), (u, probe) = jax.lax.scan(sweep, (state, zero, zero), jax.random.split(k_run, n_sweeps))
-        return f_sum / n_sweeps, f2_sum / n_sweeps, u, probe
-
-    return jax.vmap(one)(keys)
-
-
-def gibbs_ensemble(
-    key: jax.Array,
-    net: kernels.FCN,
-    x_train,
-    y_train,
-    x_test,
-    temperature: float,
-    n_chains: int,
-    n_sweeps: int,
-    burn_in: int,
-    n_probe: int = 8,
-) -> xr.Dataset:
-    """Independent chains of the exact block Gibbs sampler of Sec. 1 (float64 JAX; vmap over chains, lax.scan over
-    sweeps), each started from the prior and run burn_in + n_sweeps sweeps. The parameters are those of networks.py
-    for net (f evaluated by networks.apply), so the output is directly comparable with langevin.run_ensemble.
-
-    Returns per chain the time averages f_mean and variances f_var of f on x_test, the trace of u = |A|^2 / N
-    (= |a|^2 / (N sigma_a2) of the note), f at the first n_probe test points per sweep, and the effective sample
-    sizes (langevin.effective_sample_size) of u and of the probes (mean over probes)."""
-    check_model(net)
-    if n_chains < 1 or n_sweeps < 1 or burn_in < 0:
-        raise ValueError(f"need n_chains, n_sweeps >= 1 and burn_in >= 0 (got {n_chains}, {n_sweeps}, {burn_in})")
-    spectrum(net, x_train, y_train)  # validates shapes
-    n_probe = min(n_probe, len(x_test))
-    with jax.enable_x64(True):
-        f64 = partial(jnp.asarray, dtype=jnp.float64)
-        f_mean, f2_mean, u, probe = _gibbs_chains(
-            net,
-            f64(temperature),
-            f64(x_train),
-            f64(y_train),
-            f64(x_test),
-            jax.random.split(key, n_chains),
-            n_sweeps=n_sweeps,
-            burn_in=burn_in,
-            n_probe=n_probe,
-        )
-        f_mean, f2_mean, u, probe = (np.asarray(a, np.float64) for a in (f_mean, f2_mean, u, probe))
-    ess_u = np.array([langevin.effective_sample_size(trace) for trace in u])
-    ess = np.array([np.mean([langevin.effective_sample_size(p[:, j]) for j in range(n_probe)]) for p in probe])
-    return xr.Dataset(
-        {
-            "f_mean": (("member", "test_sample"), f_mean),
-            "f_var": (("member", "test_sample"), np.maximum(f2_mean - f_mean**2, 0.0)),
-            "u": (("member", "sweep"), u),
-            "probe_trace": (("member", "sweep", "probe"), probe),
-            "ess_u": ("member", ess_u),
-            "ess": ("member", ess),
-        },
-        coords={"member": np.arange(n_chains), "sweep": np.arange(n_sweeps), "probe": np.arange(n_probe)},
-        attrs={
-            "sampler": "block Gibbs (a | W, W | a), docs/finite_width_bayes.md Sec. 1",
-            "temperature": float(temperature),
-            "burn_in_sweeps": burn_in,
-            "n_sweeps": n_sweeps,
-            "description": "u = |A|^2 / N (A the standard-normal readout); ess_u: effective sample size of u; ess: of "
-            "the probes (Sokal windowed integrated autocorrelation), mean over probes",
-        },
-    )
-
-
 def isotropic_design(dim: int, n_train: int, target_scale2: float, seed: int = 0):
     """Sec. 4's design in unit-x coordinates: X = sqrt(P/d) Q (Q orthonormal, so X^T X = (P/d) I), teacher beta with
     |beta|^2 = target_scale2 * d, noiseless labels y = X beta. Returns (x, y, beta)."""
@@ -629,7 +488,7 @@ def width_sweep(
     also the adaptive-kernel saddle point (NaN where it has none)."""
     rows = []
     for width in widths:
-        net = kernels.FCN(dim=x.shape[1], depth=depth, activation="identity",
+        net = model.FCN(dim=x.shape[1], depth=depth, activation="identity",
                           sigma_w2=(sigma_w2,) * (depth - 1) + (sigma_a2,), sigma_b2=0.0, width=int(width))  # fmt: skip
         row = [test_mse(f(net, x, y, temperature).c_mean, beta)
                for f in (gp, exact_posterior, kernel_renormalisation, first_order)]  # fmt: skip

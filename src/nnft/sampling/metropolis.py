@@ -50,9 +50,10 @@ from blackjax.adaptation.step_size import DualAveragingAdaptationState, dual_ave
 from blackjax.mcmc import integrators as bj_integrators
 from jax.flatten_util import ravel_pytree
 
-from . import kernels
+from .. import model
+from ..model import apply, features, init_params, prior_std, readout
+from ..theory import kernels
 from .langevin import effective_sample_size, potential, readout_marginal_mean
-from .networks import apply, features, init_params, prior_std, readout
 
 # name: (symplectic integrator, gradient evaluations per step)
 INTEGRATORS = {"leapfrog": (bj_integrators.velocity_verlet, 1), "mclachlan": (bj_integrators.mclachlan, 2)}
@@ -63,22 +64,22 @@ class HMCChain(NamedTuple):
     key: jax.Array
 
 
-def _prior_variance(net: kernels.FCN) -> list[dict]:
+def _prior_variance(net: model.FCN) -> list[dict]:
     """Prior variance of the leaves that move (positive variance), per layer; the HMC inverse mass."""
     return [{k: s**2 for k, s in layer.items() if s > 0} for layer in prior_std(net)]
 
 
-def _shapes(net: kernels.FCN) -> list[dict]:
+def _shapes(net: model.FCN) -> list[dict]:
     sizes = [net.dim] + [net.width] * (net.depth - 1) + [1]
     return [{"w": (a, b), "b": (b,)} for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
-def _position(net: kernels.FCN, params: list[dict]) -> list[dict]:
+def _position(net: model.FCN, params: list[dict]) -> list[dict]:
     """The HMC position: params without the zero-variance leaves."""
     return [{k: layer[k] for k in var} for layer, var in zip(params, _prior_variance(net), strict=True)]
 
 
-def _params(net: kernels.FCN, position: list[dict]) -> list[dict]:
+def _params(net: model.FCN, position: list[dict]) -> list[dict]:
     """Full network parameters from an HMC position (zeros for the zero-variance leaves)."""
     return [
         {k: pos[k] if k in pos else jnp.zeros(shape, jnp.float32) for k, shape in layer.items()}
@@ -86,7 +87,7 @@ def _params(net: kernels.FCN, position: list[dict]) -> list[dict]:
     ]
 
 
-def _inverse_mass(net: kernels.FCN) -> jax.Array:
+def _inverse_mass(net: model.FCN) -> jax.Array:
     """Diagonal inverse mass P = prior variance, flattened in ravel_pytree order of the position."""
     tree = [
         {k: np.full(shape[k], v, np.float32) for k, v in var.items()}
@@ -95,7 +96,7 @@ def _inverse_mass(net: kernels.FCN) -> jax.Array:
     return ravel_pytree(tree)[0]
 
 
-def log_density(net: kernels.FCN, temperature, x, y):
+def log_density(net: model.FCN, temperature, x, y):
     """position -> log p = -U / T (up to a constant), U = langevin.potential."""
     return lambda position: -potential(net, temperature, _params(net, position), x, y) / temperature
 
@@ -187,7 +188,7 @@ def hmc_block(
 
 
 @partial(jax.jit, static_argnames=("net", "members"))
-def init_chains(key: jax.Array, net: kernels.FCN, temperature, x, y, members: int) -> HMCChain:
+def init_chains(key: jax.Array, net: model.FCN, temperature, x, y, members: int) -> HMCChain:
     """members chains per dataset draw (x (draw, n, d), y (draw, n)), each started from a prior draw."""
     keys = jax.random.split(key, x.shape[0] * members).reshape(x.shape[0], members)
 
@@ -227,7 +228,7 @@ def _check_arguments(x_train, y_train, x_test, ridge, members, **options) -> Non
 
 
 def run_hmc_ensemble(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import activations, data, sphere
-from .finite_width import ntk_flow_single
+from .. import activations, data, sphere
+from ..theory.finite_width import ntk_flow_single
 
 Params = dict  # w_in (width, dim), b_in (width,), w_hidden (depth-2, width, width), b_hidden (depth-2, width),
 # w_out (width,), b_out ()

@@ -54,7 +54,7 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
-from . import kernels
+from .. import model
 from .finite_width_bayes import _kernel_map, check_problem, evidence_gradients, first_layer_preactivation
 from .finite_width_bayes import full_kernel_map as _full_map
 
@@ -278,7 +278,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
 
 
 def saddle_point(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -391,7 +391,7 @@ def saddle_point(
 
 
 def width_sweep(
-    net: kernels.FCN,
+    net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,

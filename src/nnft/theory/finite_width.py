@@ -1,4 +1,4 @@
-"""Finite-width corrections and criticality of deep MLP priors (science/finite_width_criticality.md Secs. 1-3, 5).
+"""Finite-width corrections and criticality of deep MLP priors (docs/finite_width.md Secs. 1-5).
 
 Conventions of PDLT: z^(1) = b + W x, z^(l+1) = b + W s(z^(l)), Var W = C_W / n_{l-1}, Var b = C_b; layer l = 1 is
 the first preactivation (exactly Gaussian) and the recursions start from K^(1).
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from . import activations
+from .. import activations
 
 GH_ORDER = 160  # Sec. 1: tanh errors < 1e-15 for K <= 0.5, 6e-9 at K = 3
 GL_ORDER = 48  # angular Gauss-Legendre nodes per smooth piece (the integrand is a trig polynomial there)
@@ -419,7 +419,7 @@ def _full_weight_run(act, width, depth, dtype, c_w, c_b, k1, keys):
     return jax.vmap(network)(keys)
 
 
-# --- Labelled results for the figures of Sec. 8 (F1-F4) -----------------------------------------------------------
+# --- Labelled results for the figures of Sec. 6 (F1-F4) -----------------------------------------------------------
 
 # --- NTK (Sec. 4) -----------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Experiments: one builder per figure or study, theory beside measurement (see nnft/__init__.py)."""

@@ -1,0 +1,190 @@
+"""The model: one description of a deep fully connected network (`FCN`) and its finite-width realisation in JAX.
+
+`FCN` is read by every part of the project: the infinite-width kernels and spectra (theory.kernels), the
+learning-curve theories, the finite-width Bayesian theory, and the trained ensembles (sampling). This module also
+holds the finite networks themselves. Every weight and bias is a standard-normal variable and the forward pass
+applies the variances (NTK parametrisation), so a draw from `init_params` is a draw from the prior whose
+infinite-width limit is the NNGP (docs/learning_curves.md Secs. 2-3):
+
+    z^(1) = sqrt(sigma_w2[0] * input_gain2) x . W^(1) + sqrt(sigma_b2[0]) b^(1)
+    z^(l) = sqrt(sigma_w2[l] / width) s(z^(l-1)) . W^(l) + sqrt(sigma_b2[l]) b^(l),      f = z^(depth)
+
+`empirical_ntk` is one network's NTK J(x).J(y); `empirical_kernels` averages f f' and it over random networks: the
+empirical NNGP and NTK.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import activations
+
+INPUT_SCALINGS = ("unit", "sqrt_d")
+
+
+@dataclass(frozen=True)
+class FCN:
+    """One description of a fully connected network, shared by the kernel theory and the trained ensembles.
+
+    sigma_w2 / sigma_b2: a number for every layer, or a tuple with one entry per weight layer.
+    activation: a name understood by activations.parse, or an activations.Activation.
+    """
+
+    dim: int
+    depth: int
+    activation: str | activations.Activation = "relu"
+    sigma_w2: float | Sequence[float] = 2.0
+    sigma_b2: float | Sequence[float] = 0.0
+    input_scaling: str = "sqrt_d"
+    width: int = 128
+    parametrization: str = "ntk"  # of the finite networks only: "ntk" or "standard" (same prior over functions)
+
+    def __post_init__(self):
+        if self.parametrization not in ("ntk", "standard"):
+            raise ValueError(f"parametrization must be 'ntk' or 'standard' (got {self.parametrization!r})")
+        for name in ("sigma_w2", "sigma_b2"):
+            value = getattr(self, name)
+            if isinstance(value, Sequence):
+                object.__setattr__(self, name, tuple(float(v) for v in value))
+                if len(value) != self.depth:
+                    raise ValueError(f"{name} needs one value per weight layer ({self.depth}), got {len(value)}")
+        if isinstance(self.activation, str):
+            activations.parse(self.activation)  # raises on unknown names
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS} (got {self.input_scaling!r})")
+        if self.depth < 1:
+            raise ValueError(f"depth must be >= 1 weight layer (got {self.depth})")
+        w2, b2 = zip(*self.layer_variances(), strict=True)
+        if min(w2) <= 0 or min(b2) < 0:
+            raise ValueError(f"need sigma_w2 > 0 and sigma_b2 >= 0 (got {self.sigma_w2}, {self.sigma_b2})")
+        if self.width < 1 or self.dim < 1:
+            raise ValueError(f"width and dim must be positive (got {self.width}, {self.dim})")
+
+    @property
+    def act(self) -> activations.Activation:
+        a = self.activation
+        return activations.parse(a) if isinstance(a, str) else a
+
+    def layer_variances(self) -> list[tuple[float, float]]:
+        """(sigma_w2, sigma_b2) of each weight layer."""
+
+        def per_layer(v):
+            return list(v) if isinstance(v, tuple) else [float(v)] * self.depth
+
+        return list(zip(per_layer(self.sigma_w2), per_layer(self.sigma_b2), strict=True))
+
+    @property
+    def input_gain2(self) -> float:
+        """Variance multiplier of x.x' in the first layer: Sigma^(1) = sigma_w2 * input_gain2 * t + sigma_b2."""
+        return 1.0 / self.dim if self.input_scaling == "unit" else 1.0
+
+
+def prior_std(net: FCN) -> list[dict]:
+    """Prior standard deviation of every parameter, per layer: (sigma_w2 input_gain2)^1/2, (sigma_w2 / width)^1/2
+    for weights and sigma_b2^1/2 for biases in standard parametrisation; 1 in NTK parametrisation."""
+    out = []
+    for i, (w2, b2) in enumerate(net.layer_variances()):
+        if net.parametrization == "ntk":
+            out.append({"w": 1.0, "b": 1.0})
+        else:
+            gain2 = net.input_gain2 if i == 0 else 1.0 / net.width
+            out.append({"w": math.sqrt(w2 * gain2), "b": math.sqrt(b2)})
+    return out
+
+
+def init_params(key: jax.Array, net: FCN, dtype=jnp.float32) -> list[dict]:
+    """A draw from the prior, one dict per weight layer: standard normals scaled by prior_std (the same normals in
+    both parametrisations, so the two give the same network for the same key)."""
+    sizes = [net.dim] + [net.width] * (net.depth - 1) + [1]
+    params = []
+    for k, fan_in, fan_out, std in zip(
+        jax.random.split(key, net.depth), sizes[:-1], sizes[1:], prior_std(net), strict=True
+    ):
+        kw, kb = jax.random.split(k)
+        params.append(
+            {
+                "w": std["w"] * jax.random.normal(kw, (fan_in, fan_out), dtype),
+                "b": std["b"] * jax.random.normal(kb, (fan_out,), dtype),
+            }
+        )
+    return params
+
+
+def _layer(net: FCN, i: int, layer: dict, h: jax.Array) -> jax.Array:
+    """Preactivations of weight layer i from its inputs h (both parametrisations, see apply)."""
+    w2, b2 = net.layer_variances()[i]
+    if net.parametrization == "standard":
+        return h @ layer["w"] + layer["b"]
+    gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
+    return gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
+
+
+def features(net: FCN, params: list[dict], x: jax.Array) -> jax.Array:
+    """The readout layer's inputs at the rows of x: the last hidden layer's activations (x itself at depth 1)."""
+    h = x
+    for i, layer in enumerate(params[:-1]):
+        h = net.act.jax_fn(_layer(net, i, layer, h))
+    return h
+
+
+def apply(net: FCN, params: list[dict], x: jax.Array) -> jax.Array:
+    """Network output f(x) for rows of x (unit-norm inputs), shape x.shape[:-1].
+
+    NTK parametrisation: z = sqrt(sigma_w2 gain) h.W + sqrt(sigma_b2) b with standard-normal W, b;
+    standard parametrisation: z = h.W + b with W ~ N(0, sigma_w2 gain), b ~ N(0, sigma_b2) (PDLT's convention).
+    """
+    return readout(net, params, features(net, params, x))
+
+
+def readout(net: FCN, params: list[dict], h: jax.Array) -> jax.Array:
+    """The output f from the readout layer's inputs h (features)."""
+    return _layer(net, net.depth - 1, params[-1], h)[..., 0]
+
+
+def readout_kernel(net: FCN, h1: jax.Array, h2: jax.Array) -> jax.Array:
+    """The readout's empirical kernel sigma_w2 gain h1.h2 + sigma_b2 between feature rows (features): the prior
+    covariance of f given the hidden layers, the same in both parametrisations."""
+    w2, b2 = net.layer_variances()[-1]
+    gain2 = net.input_gain2 if net.depth == 1 else 1.0 / net.width
+    return w2 * gain2 * h1 @ h2.T + b2
+
+
+def empirical_ntk(net: FCN, params: list[dict], x: jax.Array, y: jax.Array | None = None) -> jax.Array:
+    """The NTK of one network, Theta-hat(x, y) = J(x) . J(y), J the Jacobian of f with respect to every parameter
+    (x, y: rows of inputs; y defaults to x). In NTK parametrisation every parameter has unit prior variance, and the
+    ensemble mean is the infinite-width NTK (kernels.ntk); in standard parametrisation it is the NTK of plain
+    gradient descent."""
+
+    def jac(points):
+        j = jax.jacrev(lambda p: apply(net, p, points))(params)
+        return jnp.concatenate([leaf.reshape(points.shape[0], -1) for leaf in jax.tree.leaves(j)], axis=1)
+
+    jx = jac(x)
+    return jx @ (jx if y is None else jac(y)).T
+
+
+def empirical_kernels(net: FCN, x, key: jax.Array, n_networks: int, chunk: int = 100) -> dict[str, np.ndarray]:
+    """Per-network f(x_i) f(x_j) and NTK J(x_i).J(x_j) for n_networks random networks (float32 forward, float64
+    results): arrays (n_networks, k, k), whose means are the empirical NNGP and NTK and whose spreads give the
+    Monte Carlo errors."""
+    x = jnp.asarray(x, jnp.float32)
+
+    def one(k):
+        params = init_params(k, net)
+        f = apply(net, params, x)
+        return f[:, None] * f[None, :], empirical_ntk(net, params, x)
+
+    batched = jax.jit(jax.vmap(one))
+    keys = jax.random.split(key, n_networks)
+    nngp, ntk = [], []
+    for start in range(0, n_networks, chunk):
+        a, b = batched(keys[start : start + chunk])
+        nngp.append(np.asarray(a, np.float64))
+        ntk.append(np.asarray(b, np.float64))
+    return {"nngp": np.concatenate(nngp), "ntk": np.concatenate(ntk)}

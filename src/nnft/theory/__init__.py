@@ -1,0 +1,1 @@
+"""Theory: infinite-width kernels and spectra, learning curves, finite-width corrections (see nnft/__init__.py)."""
