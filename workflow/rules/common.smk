@@ -43,11 +43,14 @@ def _module_file(name):
     return None
 
 
-def _imported_modules(path, package):
-    """The absolute names of the modules a source file imports (`package`: the file's own package, for relative
-    imports); `from m import x` counts x too, in case x is a submodule."""
+@functools.cache
+def _parsed(path, package):
+    """A source file's imports (absolute module names; `package`: the file's own package, for relative imports;
+    `from m import x` counts x too, in case x is a submodule) and its syntax tree without docstrings (comments never
+    reach the tree), each file parsed once per Snakefile evaluation."""
+    tree = ast.parse(path.read_text(), str(path))
     names = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -60,35 +63,6 @@ def _imported_modules(path, package):
                 mod = node.module
             names.append(mod)
             names.extend(f"{mod}.{a.name}" for a in node.names)
-    return names
-
-
-@functools.cache
-def code_version(script):
-    """Hash of the library modules that workflow/scripts/<script>.py runs: its imports of nnft, followed through the
-    package's own imports. Editing a module reruns exactly the stages whose scripts reach it (the scripts themselves
-    are tracked by Snakemake's code trigger)."""
-    todo = _imported_modules(
-        Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py", ""
-    )
-    seen = {}
-    while todo:
-        name = todo.pop()
-        f = _module_file(name)
-        if f is None or name in seen:
-            continue
-        seen[name] = f
-        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
-        todo.extend(_imported_modules(f, package))
-    h = hashlib.sha256()
-    for name in sorted(seen):
-        h.update(f"{name}\0{_code_only(seen[name])}".encode())
-    return h.hexdigest()[:16]
-
-
-def _code_only(path):
-    """A module's syntax tree without comments and docstrings: editing documentation reruns nothing."""
-    tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -99,7 +73,30 @@ def _code_only(path):
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return names, ast.dump(tree)
+
+
+@functools.cache
+def code_version(script):
+    """Hash of the library modules that workflow/scripts/<script>.py runs: its imports of nnft, followed through the
+    package's own imports, each module's code without comments and docstrings (editing documentation reruns
+    nothing). Editing a module's code reruns exactly the stages whose scripts reach it; the scripts themselves are
+    tracked by Snakemake's code trigger."""
+    path = Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py"
+    todo = list(_parsed(path, "")[0])
+    seen = {}
+    while todo:
+        name = todo.pop()
+        f = _module_file(name)
+        if f is None or name in seen:
+            continue
+        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        seen[name] = _parsed(f, package)
+        todo.extend(seen[name][0])
+    h = hashlib.sha256()
+    for name in sorted(seen):
+        h.update(f"{name}\0{seen[name][1]}".encode())
+    return h.hexdigest()[:16]
 
 
 def exp(wildcards):
