@@ -385,8 +385,8 @@ def test_partial_reruns(workflow_run, tmp_path):
     survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
     # the three survey stages share one script, so they share one code version
     survey_all = {f"results/survey/v/{s}.zarr" for s in ("double_descent", "lazy", "depth")} | survey_fig
-    # Every figure of the default target: plots imports theory.learning_curves, theory.finite_width_bayes and
-    # sampling.langevin (for the statistics it still computes), so editing any of those redraws them all.
+    # Every figure of the default target: plots imports theory.learning_curves and theory.finite_width_bayes (for
+    # constants and the statistics it still computes), so editing either redraws them all.
     every_figure = (
         figs
         | diag_a
@@ -401,7 +401,9 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("theory/learning_curves") == (
         theory_gp | compare("a") | compare("b") | every_figure | hp_scan | survey_all
     )
-    assert planned_after_editing("sampling/langevin") == train_a | {"results/b/train/n8_w16.zarr"} | every_figure | (
+    # langevin: the training jobs, and the figures whose scripts summarise networks (plots itself does not import it)
+    train_all = train_a | {"results/b/train/n8_w16.zarr"}
+    assert planned_after_editing("sampling/langevin") == train_all | fig_a | fig_b | diag_a | diag_b | width_fig_a | (
         hp_downstream
     )
     assert planned_after_editing("theory/finite_width_bayes") == every_figure | {

@@ -1,4 +1,4 @@
-"""Figures: read labelled results, never recompute theory."""
+"""Figures: draw labelled results (stores, or summaries the scripts compute with the library); compute nothing."""
 
 from __future__ import annotations
 
@@ -10,41 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .sampling.langevin import chain_means, posterior_mean_mse  # noqa: E402
 
-
-def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.Dataset:
-    """Per n_train: network posterior-mean MSE (bias-corrected, MC s.e.) and GP on the same draws and test set."""
-    g = data.g_test.values
-    rows = []
-    for n in train.n_train.values:
-        t = train.sel(n_train=n)
-        mse, se = posterior_mean_mse(chain_means(t), g)  # (draw,)
-        draws = t.draw.values
-        gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
-        f_net = chain_means(t).mean(1)
-        f_gp = gp.f_test.sel(n_train=n, draw=draws).values
-        rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
-        rows.append(
-            {
-                "mse_net": mse.mean(),
-                "mse_net_se": np.sqrt((se**2).sum()) / se.size,
-                "mse_gp_same": gp_same.mean(),
-                "ratio": mse.mean() / gp_same.mean(),
-                "ratio_se": np.sqrt((se**2).sum()) / se.size / gp_same.mean(),
-                "rel_distance": rel.mean(),
-            }
-        )
-    return xr.Dataset(
-        {k: ("n_train", np.array([r[k] for r in rows])) for k in rows[0]},
-        coords={"n_train": train.n_train.values},
-    )
-
-
-def networks_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
+def networks_figure(theory: xr.Dataset, gp: xr.Dataset, summary: xr.Dataset, title: str):
     """Two panels: (a) test MSE vs n (exact GP, EK, self-consistent theory, trained networks);
-    (b) network / GP MSE on the same datasets and test points."""
-    summary = network_summary(data, gp, train)
+    (b) network / GP MSE on the same datasets and test points (summary: langevin.network_summary)."""
     fig, (ax, bx) = plt.subplots(
         2, 1, figsize=(6.4, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}, constrained_layout=True
     )
@@ -70,7 +39,7 @@ def networks_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train:
         mfc="none",
         color="tab:gray",
         ms=9,
-        label=f"exact GP on the trained datasets ({train.sizes['draw']}), same test set",
+        label=f"exact GP on the trained datasets ({summary.attrs['draws']}), same test set",
     )
     ax.errorbar(
         n_net,
@@ -102,7 +71,7 @@ def networks_figure(data: xr.Dataset, theory: xr.Dataset, gp: xr.Dataset, train:
         transform=bx.transAxes,
         fontsize=7,
     )
-    return fig, summary
+    return fig
 
 
 def spectra_figure(table: xr.Dataset):
@@ -306,14 +275,13 @@ def mode_errors_figure(data: xr.Dataset, theory: xr.Dataset, gp_summary: xr.Data
     return fig
 
 
-def width_convergence_figure(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset, title: str):
+def width_convergence_figure(summary: xr.Dataset, title: str):
     """Network ensemble vs exact GP on the same datasets at one n as the width grows: MSE ratio - 1 and the
-    relative distance of the posterior means, against 1/width."""
-    widths = train.width.values
-    rows = [network_summary(data, gp, train.sel(width=w)) for w in widths]
-    ratio = np.array([r.ratio.item() for r in rows])
-    ratio_se = np.array([r.ratio_se.item() for r in rows])
-    dist = np.array([r.rel_distance.item() for r in rows])
+    relative distance of the posterior means, against 1/width (summary: langevin.network_summary per width, one n)."""
+    widths = summary.width.values
+    ratio = summary.ratio.values
+    ratio_se = summary.ratio_se.values
+    dist = summary.rel_distance.values
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.6, 4.0), constrained_layout=True)
     ax.axhline(0, color="k", lw=0.8)
     ax.errorbar(1 / widths, ratio - 1, ratio_se, fmt="D-", color="tab:red", capsize=3)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from nnft import plots, store
+from nnft.sampling import langevin
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -16,7 +17,7 @@ data = store.read(snakemake.input.data)
 networks = None
 if snakemake.input.train:  # an experiment without trained networks draws the GP and the theories only
     train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
-    networks = plots.network_summary(data, store.read(snakemake.input.gp), train)
+    networks = langevin.network_summary(data, store.read(snakemake.input.gp), train)
     networks.attrs["label"] = (
         f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
         f"({train.sizes['draw']} datasets, test set)"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from nnft import plots, store
+from nnft.sampling import langevin
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -22,9 +23,9 @@ title = (
     f"target degrees {data.target_degree.values.tolist()} with powers {data.target_power.values.tolist()}; "
     f"networks: width {m['width']}, {cfg['train']['members']} chains x {train.sizes['draw']} datasets"
 )
-fig, summary = plots.networks_figure(
-    data, store.read(snakemake.input.theory), store.read(snakemake.input.gp), train, title
-)
+gp = store.read(snakemake.input.gp)
+summary = langevin.network_summary(data, gp, train)
+fig = plots.networks_figure(store.read(snakemake.input.theory), gp, summary, title)
 print(summary.to_dataframe().to_string(), file=sys.stderr)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from nnft import plots, store
+from nnft.sampling import langevin
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -14,6 +15,10 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 train = xr.concat([store.read(p) for p in snakemake.input.train], dim="width")
 n = int(train.n_train.values[0])
 title = f"{snakemake.wildcards.experiment}: networks vs exact GP at n = {n} as the width grows"
-fig = plots.width_convergence_figure(store.read(snakemake.input.data), store.read(snakemake.input.gp), train, title)
+data, gp = store.read(snakemake.input.data), store.read(snakemake.input.gp)
+summary = xr.concat([langevin.network_summary(data, gp, train.sel(width=w)) for w in train.width.values], dim="width")
+summary = summary.squeeze("n_train").assign_coords(width=train.width.values)  # one n
+print(summary.to_dataframe().to_string(), file=sys.stderr)
+fig = plots.width_convergence_figure(summary, title)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)
