@@ -6,7 +6,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, special
 
 from nnft import activations, model
 from nnft.theory import kernels
@@ -47,6 +47,54 @@ def test_erf_closed_form_against_both_quadratures(q1, c, q2):
 def test_tanh_quadrature_against_dblquad():
     act = activations.tanh()
     assert act.pair(0.8, 0.5, 1.1) == pytest.approx(dblquad_pair(np.tanh, 0.8, 0.5, 1.1), abs=1e-9)
+
+
+def _adaptive_expect(f, q):
+    """E[f(sqrt(q) z)], z ~ N(0, 1), by adaptive quadrature on pieces (independent of the trapezoidal rule)."""
+
+    def g(z):
+        return f(math.sqrt(q) * z) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    edges = (-40.0, -6.0, -2.0, 0.0, 2.0, 6.0, 40.0)
+    pieces = zip(edges[:-1], edges[1:], strict=True)
+    return sum(integrate.quad(g, a, b, epsabs=0.0, epsrel=1e-13, limit=400)[0] for a, b in pieces)
+
+
+def _gelu(u):
+    return u * special.ndtr(u)
+
+
+def _gelu_prime(u):
+    return special.ndtr(u) + u * np.exp(-(u**2) / 2) / math.sqrt(2 * math.pi)
+
+
+MOMENTS = {
+    "tanh^2": lambda u: np.tanh(u) ** 2,
+    "tanh^4": lambda u: np.tanh(u) ** 4,
+    "sech^4": lambda u: np.cosh(u) ** -4.0,
+    "gelu^2": lambda u: _gelu(u) ** 2,
+    "gelu^4": lambda u: _gelu(u) ** 4,
+    "gelu'^2": lambda u: _gelu_prime(u) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", MOMENTS)
+@pytest.mark.parametrize("q, tolerance", [(0.01, 1e-12), (0.57, 1e-12), (3.0, 1e-12), (4.8, 1e-12), (10.0, 1e-12),
+                                          (20.0, 1e-8)])  # fmt: skip
+def test_quadrature_policy_meets_its_stated_accuracy(name, q, tolerance):
+    """The one Gaussian rule (activations.gaussian_nodes) against adaptive quadrature, relative error as documented
+    (docs/finite_width.md Sec. 1): 1e-12 up to q = 10, 1e-8 at q = 20. Gauss-Hermite with 120 nodes fails the first
+    at q = 10 for tanh (sech^4: 1e-2)."""
+    f = MOMENTS[name]
+    assert activations.gauss_expect(f, q) == pytest.approx(_adaptive_expect(f, q), rel=tolerance, abs=0)
+
+
+def test_pair_rule_reduces_to_the_single_rule_and_is_symmetric():
+    """The 2-D tensor rule at c = q (identical inputs) equals the 1-D rule of s^2, and E[s(u) s(v)] is symmetric in
+    (q1, q2); tanh at q = 10, where the rule matters most."""
+    act = activations.tanh()
+    assert act.pair(10.0, 10.0, 10.0) == pytest.approx(activations.gauss_expect(MOMENTS["tanh^2"], 10.0), rel=1e-13)
+    assert act.pair(2.0, 0.7, 5.0) == pytest.approx(act.pair(5.0, 0.7, 2.0), rel=1e-13)
 
 
 def test_user_function_matches_builtin():

@@ -8,15 +8,23 @@ import jax
 import numpy as np
 import pytest
 
-from nnft import activations
+from nnft import activations, model
+from nnft.sampling import ensembles as ens
 from nnft.theory import finite_width as fw
 
 TANH, RELU, ERF = activations.parse("tanh"), activations.parse("relu"), activations.parse("erf")
 
 
+def net(activation, sigma_w2, sigma_b2, depth, width=100):
+    """The network of a finite-width test (PDLT's conventions: standard parametrisation, input_scaling "unit",
+    input width = width)."""
+    return model.FCN(dim=width, depth=depth, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2, width=width,
+                     input_scaling="unit", parametrization="standard")  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def tanh_critical():
-    return fw.flow_single(TANH, 1.0, 0.0, 1.0, 1000)
+    return fw.flow_single(net(TANH, 1.0, 0.0, 1000), 1.0)
 
 
 def test_tanh_critical_line_at_sigma_b2_0_05():
@@ -62,11 +70,11 @@ def test_decay_length_of_the_iterated_maps_is_the_formula(w2):
     scales = fw.depth_scales(TANH, w2, 0.05)
     starts = fw.depth_scale_starts(TANH, w2, 0.05, 1e-3)
     depth_c, depth_q = math.ceil(5 * scales["xi_c"]), math.ceil(8 * scales["xi_q"])
-    rhos = [fw.correlation(fw.flow_pair(TANH, w2, 0.05, [k[0, 0], k[0, 1], k[1, 1]], depth_c).K)
+    rhos = [fw.correlation(fw.flow_pair(net(TANH, w2, 0.05, depth_c), [k[0, 0], k[0, 1], k[1, 1]]).K)
             for k in starts["c_starts"]]  # fmt: skip
     assert len(rhos) == (1 if w2 < 1.760955 else 2)
     assert fw.decay_length(fw.correlation_deviation(rhos)) == pytest.approx(scales["xi_c"], rel=1e-3)
-    qs = [fw.flow_single(TANH, w2, 0.05, k, depth_q).K for k in starts["q_starts"]]
+    qs = [fw.flow_single(net(TANH, w2, 0.05, depth_q), k).K for k in starts["q_starts"]]
     assert fw.decay_length((qs[0] - qs[1]) / 2) == pytest.approx(scales["xi_q"], rel=1e-3)
 
 
@@ -78,28 +86,28 @@ def test_measured_depth_scales_show_the_1_over_n_shift():
     for w2, shifted in ((1.0, False), (2.5, True)):
         scales = fw.depth_scales(TANH, w2, 0.05)
         depth_c, depth_q = math.ceil(5 * scales["xi_c"]), math.ceil(8 * scales["xi_q"])
-        m = fw.measure_depth_scales(jax.random.key(4), TANH, w2, 0.05, 500, 1000, depth_c, depth_q, 1e-3, rng)
+        m = ens.measure_depth_scales(jax.random.key(4), TANH, w2, 0.05, 500, 1000, depth_c, depth_q, 1e-3, rng)
         starts = fw.depth_scale_starts(TANH, w2, 0.05, 1e-3)
-        flows = [fw.flow_pair(TANH, w2, 0.05, [k[0, 0], k[0, 1], k[1, 1]], depth_c) for k in starts["c_starts"]]
+        flows = [fw.flow_pair(net(TANH, w2, 0.05, depth_c), [k[0, 0], k[0, 1], k[1, 1]]) for k in starts["c_starts"]]
         rho_1n = [fw.correlation(f.K + f.K1 / 500) for f in flows]
         xi_1n = fw.decay_length(fw.correlation_deviation(rho_1n)[: m["xi_c_layers"]])
         assert abs(m["xi_c"] - xi_1n) < 3 * m["xi_c_se"]
         assert (abs(m["xi_c"] - scales["xi_c"]) > 4 * m["xi_c_se"]) == shifted
-        qs = [fw.flow_single(TANH, w2, 0.05, k, depth_q) for k in starts["q_starts"]]
+        qs = [fw.flow_single(net(TANH, w2, 0.05, depth_q), k) for k in starts["q_starts"]]
         xi_q_1n = fw.decay_length(((qs[0].K + qs[0].K1 / 500 - qs[1].K - qs[1].K1 / 500) / 2)[: m["xi_q_layers"]])
         assert abs(m["xi_q"] - xi_q_1n) < 3 * m["xi_q_se"]
 
 
 def test_relu_four_point_vertex_and_kurtosis_grow_linearly_in_depth():
-    flow = fw.flow_single(RELU, 2.0, 0.0, 1.0, 30)
+    flow = fw.flow_single(net(RELU, 2.0, 0.0, 30), 1.0)
     assert flow.V[9] / (100 * flow.K[9] ** 2) == pytest.approx(0.45, rel=1e-12)
     assert fw.kurtosis_leading(flow, 100)[9] == pytest.approx(1.35, rel=1e-12)
-    exact = fw.kurtosis_product_form(RELU, 100, 30)
+    exact = fw.kurtosis_product_form(net(RELU, 2.0, 0.0, 30, 100))
     assert exact[9] == pytest.approx(1.654, abs=5e-4) and exact[29] == pytest.approx(9.348, abs=5e-4)
     # the leading order is the first term of the product form: V / (n K^2) = nu (l - 1) / n with nu = 5
     np.testing.assert_allclose(flow.V / flow.K**2, 5 * np.arange(30), rtol=1e-12, atol=1e-12)
     # deep linear network: PDLT eq. (3.28), nu = 2
-    linear = fw.kurtosis_product_form(activations.parse("identity"), 50, 12)
+    linear = fw.kurtosis_product_form(net("identity", 1.0, 0.0, 12, 50))
     np.testing.assert_allclose(linear, 3 * ((1 + 2 / 50) ** np.arange(12) - 1), rtol=1e-14)
     # the kernel is exactly preserved and K^{1} = 0 for ReLU at criticality
     np.testing.assert_allclose(flow.K, 1.0, rtol=1e-12)
@@ -115,7 +123,7 @@ def test_critical_tanh_kernel_and_vertex_table(tanh_critical):
         assert f.V[layer - 1] / f.K[layer - 1] ** 2 == pytest.approx(value, abs=6e-3 if value > 100 else 6e-4)
     for layer, value in {10: -0.1071, 100: -0.1587, 1000: -0.1658}.items():
         assert f.K1[layer - 1] == pytest.approx(value, abs=1e-4)
-    erf = fw.flow_single(ERF, math.pi / 4, 0.0, 1.0, 1000)
+    erf = fw.flow_single(net(ERF, math.pi / 4, 0.0, 1000), 1.0)
     np.testing.assert_allclose(
         [layer * erf.K[layer - 1] for layer in (10, 100, 1000)], [0.5505, 0.5066, 0.5008], atol=1e-4
     )
@@ -141,7 +149,7 @@ def test_critical_tanh_one_over_width_kernel_shift(tanh_critical):
 
 
 def test_relu_angle_flow_with_depth():
-    theta = np.arccos(fw.correlation(fw.flow_pair(RELU, 2.0, 0.0, [1.0, 0.0, 1.0], 1000).K))
+    theta = np.arccos(fw.correlation(fw.flow_pair(net(RELU, 2.0, 0.0, 1000), [1.0, 0.0, 1.0]).K))
     assert theta[9] == pytest.approx(0.5456, abs=5e-5) and theta[99] == pytest.approx(0.08538, abs=5e-6)
     l = np.arange(1, 1001)
     c0 = 1 / theta - l / (3 * np.pi) - np.log(l) / (2 * np.pi)
@@ -159,20 +167,20 @@ def test_relu_angle_flow_with_depth():
     ],
 )
 def test_two_input_correlation_with_its_one_over_width_shift(act, c_w, c_b, rho1, layer, width, rho_inf, rho_1n):
-    flow = fw.flow_pair(act, c_w, c_b, [1.0, rho1, 1.0], layer)
+    flow = fw.flow_pair(net(act, c_w, c_b, layer), [1.0, rho1, 1.0])
     assert fw.correlation(flow.K[-1]) == pytest.approx(rho_inf, abs=5e-5)
     assert fw.correlation(flow.K[-1] + flow.K1[-1] / width) == pytest.approx(rho_1n, abs=5e-5)
 
 
 def test_pitfalls():
     # V^(1) = 0 (the first layer is exactly Gaussian), single input and pairs
-    assert fw.flow_single(TANH, 1.2, 0.1, 0.7, 3).V[0] == 0.0
-    assert np.all(fw.flow_pair(TANH, 1.2, 0.1, [1.0, 0.3, 0.8], 3).V[0] == 0.0)
+    assert fw.flow_single(net(TANH, 1.2, 0.1, 3), 0.7).V[0] == 0.0
+    assert np.all(fw.flow_pair(net(TANH, 1.2, 0.1, 3), [1.0, 0.3, 0.8]).V[0] == 0.0)
     # orthogonal inputs stay orthogonal for an odd activation without bias, also at order 1/n
-    f = fw.flow_pair(TANH, 1.5, 0.0, [1.0, 0.0, 0.7], 8)
+    f = fw.flow_pair(net(TANH, 1.5, 0.0, 8), [1.0, 0.0, 0.7])
     assert np.max(np.abs(f.K[:, 1])) < 1e-14 and np.max(np.abs(f.K1[:, 1])) < 1e-14
     # the pair flow's diagonal is the single-input flow
-    single, pair = fw.flow_single(TANH, 1.5, 0.05, 0.7, 8), fw.flow_pair(TANH, 1.5, 0.05, [0.7, 0.2, 0.7], 8)
+    single, pair = fw.flow_single(net(TANH, 1.5, 0.05, 8), 0.7), fw.flow_pair(net(TANH, 1.5, 0.05, 8), [0.7, 0.2, 0.7])
     np.testing.assert_allclose(pair.K[:, 0], single.K, rtol=1e-12)
     np.testing.assert_allclose(pair.V[:, 0, 0], single.V, rtol=1e-9)
     np.testing.assert_allclose(pair.K1[:, 0], single.K1, rtol=1e-8, atol=1e-14)
@@ -200,15 +208,15 @@ def test_moments_against_closed_forms():
         k = 0.9
         z = np.sqrt(k) * x
         direct = 1.3 / k * np.sum(w * (1 - np.tanh(z) ** 2) * np.tanh(z) * z)
-    assert fw.flow_single(TANH, 1.3, 0.0, k, 1).chi_parallel[0] == pytest.approx(direct, rel=1e-12)
+    assert fw.flow_single(net(TANH, 1.3, 0.0, 1), k).chi_parallel[0] == pytest.approx(direct, rel=1e-12)
 
 
 @pytest.mark.parametrize("width, depth, expected", [(100, 10, "product"), (50, 10, "product")])
 def test_gram_sampler_kurtosis_matches_the_product_form(width, depth, expected):
     # Monte Carlo: 20000 networks, Rao-Blackwellised kurtosis with bootstrap error; agreement within 3 s.e.
-    g = fw.gram_sampler(jax.random.key(width), RELU, 2.0, 0.0, 1.0, width, depth, 20000)
-    est, se = fw.kurtosis_estimate(g[:, depth - 1, 0, 0], np.random.default_rng(0))
-    theory = fw.kurtosis_product_form(RELU, width, depth)[depth - 1]
+    g = ens.gram_sampler(jax.random.key(width), net(RELU, 2.0, 0.0, depth, width), 1.0, 20000)
+    est, se = ens.kurtosis_estimate(g[:, depth - 1, 0, 0], np.random.default_rng(0))
+    theory = fw.kurtosis_product_form(net(RELU, 2.0, 0.0, depth, width))[depth - 1]
     assert abs(est - theory) < 3 * se, (est, se, theory)
     # ... and the test has power: the leading order 15 (l - 1) / n is rejected
     assert abs(est - 15 * (depth - 1) / width) > 3 * se
@@ -217,8 +225,8 @@ def test_gram_sampler_kurtosis_matches_the_product_form(width, depth, expected):
 def test_gram_sampler_two_input_correlation():
     # ReLU at criticality, orthogonal inputs, n = 100, l = 20: the ensemble correlation moves from the infinite-
     # width 0.9445 to the 1/n theory 0.8928 (MC in Sec. 3: 0.8968; the rest is O(1/n^2)).
-    g = fw.gram_sampler(jax.random.key(7), RELU, 2.0, 0.0, np.eye(2), 100, 20, 20000)[:, 19]
-    rho, se = fw.ensemble_correlation(g)  # delta-method error bar from the per-network metrics
+    g = ens.gram_sampler(jax.random.key(7), net(RELU, 2.0, 0.0, 20, 100), np.eye(2), 20000)[:, 19]
+    rho, se = ens.ensemble_correlation(g)  # delta-method error bar from the per-network metrics
     assert abs(rho - 0.9445) > 10 * se  # finite width decorrelates the ensemble
     # the 1/n theory accounts for the shift up to its O(1/n^2) remainder: within 20 % of it (measured: 5 %)
     assert abs(rho - 0.8928) < 0.2 * (0.9445 - 0.8928)
@@ -227,18 +235,18 @@ def test_gram_sampler_two_input_correlation():
 def test_full_weight_ensemble_agrees_with_the_gram_sampler():
     # The exact sampler is exact for forward statistics: the same law of G-hat^(10) as networks with real weight
     # matrices (ReLU at criticality, n = 100): means and Rao-Blackwellised kurtoses agree within 3 combined s.e.
-    full = fw.full_weight_ensemble(jax.random.key(1), RELU, 2.0, 0.0, 1.0, 100, 10, 2000)[:, 9, 0, 0]
-    gram = fw.gram_sampler(jax.random.key(2), RELU, 2.0, 0.0, 1.0, 100, 10, 20000)[:, 9, 0, 0]
+    full = ens.full_weight_ensemble(jax.random.key(1), net(RELU, 2.0, 0.0, 10, 100), 1.0, 2000)[:, 9, 0, 0]
+    gram = ens.gram_sampler(jax.random.key(2), net(RELU, 2.0, 0.0, 10, 100), 1.0, 20000)[:, 9, 0, 0]
     se_mean = np.hypot(full.std() / np.sqrt(full.size), gram.std() / np.sqrt(gram.size))
     assert abs(full.mean() - gram.mean()) < 3 * se_mean
-    (kf, sf), (kg, sg) = (fw.kurtosis_estimate(a, np.random.default_rng(0)) for a in (full, gram))
+    (kf, sf), (kg, sg) = (ens.kurtosis_estimate(a, np.random.default_rng(0)) for a in (full, gram))
     assert abs(kf - kg) < 3 * np.hypot(sf, sg)
 
 
 def test_kernel_shift_is_measured():
     # tanh at criticality, n = 100, l = 30: E[G-hat] = K + K^{1} / n = 0.01633, not K = 0.01776 (Sec. 3 MC: 0.01637)
-    g = fw.gram_sampler(jax.random.key(3), TANH, 1.0, 0.0, 1.0, 100, 30, 20000)[:, 29, 0, 0]
-    flow = fw.flow_single(TANH, 1.0, 0.0, 1.0, 30)
+    g = ens.gram_sampler(jax.random.key(3), net(TANH, 1.0, 0.0, 30, 100), 1.0, 20000)[:, 29, 0, 0]
+    flow = fw.flow_single(net(TANH, 1.0, 0.0, 30), 1.0)
     se = g.std() / np.sqrt(g.size)
     assert abs(g.mean() - (flow.K[29] + flow.K1[29] / 100)) < 3 * se
     assert abs(g.mean() - flow.K[29]) > 8 * se
@@ -247,9 +255,9 @@ def test_kernel_shift_is_measured():
 def test_critical_relu_mean_ntk_grows_like_depth_over_two():
     # ReLU at criticality, lambda_b = 0, lambda_W = 1, K = 1: Theta^(L) = L / 2 (recursion), and the mean of the
     # empirical NTK of networks with full weight matrices agrees within 3 s.e. (Sec. 4 MC: 10.503 at L = 21).
-    theory = fw.ntk_flow_single(RELU, 2.0, 0.0, 1.0, 21, lambda_b=0.0, lambda_w=1.0)
+    theory = fw.ntk_flow_single(net(RELU, 2.0, 0.0, 21), 1.0, lambda_b=0.0, lambda_w=1.0)
     np.testing.assert_allclose(theory, np.arange(1, 22) / 2, rtol=1e-12)
-    theta = fw.ntk_ensemble(jax.random.key(4), RELU, 2.0, 0.0, 1.0, 100, 21, 500, lambda_b=0.0, lambda_w=1.0)
+    theta = ens.ntk_ensemble(jax.random.key(4), net(RELU, 2.0, 0.0, 21, 100), 1.0, 500, lambda_b=0.0, lambda_w=1.0)
     se = theta.std(ddof=1) / np.sqrt(theta.size)
     assert abs(theta.mean() - 10.5) < 3 * se, (theta.mean(), se)
     # relative variance ~ 4 L / n at small L / n (empirical, Sec. 4: 0.417 +- 0.014 at n = 200, L = 21)
@@ -258,8 +266,8 @@ def test_critical_relu_mean_ntk_grows_like_depth_over_two():
 
 def test_ntk_recursion_smooth_activation_against_networks():
     # tanh off criticality with biases: the recursion (chi_perp, <s^2> by closed/quadrature forms) vs full networks
-    theory = fw.ntk_flow_single(TANH, 1.5, 0.1, 0.8, 6, lambda_b=0.5, lambda_w=1.0)
-    theta = fw.ntk_ensemble(jax.random.key(5), TANH, 1.5, 0.1, 0.8, 200, 6, 1000, lambda_b=0.5, lambda_w=1.0)
+    theory = fw.ntk_flow_single(net(TANH, 1.5, 0.1, 6), 0.8, lambda_b=0.5, lambda_w=1.0)
+    theta = ens.ntk_ensemble(jax.random.key(5), net(TANH, 1.5, 0.1, 6, 200), 0.8, 1000, lambda_b=0.5, lambda_w=1.0)
     se = theta.std(ddof=1) / np.sqrt(theta.size)
     assert abs(theta.mean() - theory[-1]) < 3 * se, (theta.mean(), se, theory[-1])  # O(L/n) shift below the noise
 
@@ -271,8 +279,8 @@ def test_susceptibilities_at_tanh_criticality(tanh_critical):
     assert 100 * (1 - f.chi_parallel[99]) == pytest.approx(2.0048, abs=5e-5)
     assert 100 * (1 - f.chi_perp[99]) == pytest.approx(1.0062, abs=5e-5)
     q = fw.q_star(TANH, 2.5, 0.05)
-    assert fw.flow_single(TANH, 2.5, 0.05, q, 2).chi_perp[1] == pytest.approx(fw.chi_1(TANH, 2.5, 0.05), rel=1e-9)
-    pair = fw.flow_pair(TANH, 2.5, 0.05, [q, 0.3 * q, q], 3)
+    assert fw.flow_single(net(TANH, 2.5, 0.05, 2), q).chi_perp[1] == pytest.approx(fw.chi_1(TANH, 2.5, 0.05), rel=1e-9)
+    pair = fw.flow_pair(net(TANH, 2.5, 0.05, 3), [q, 0.3 * q, q])
     assert pair.chi_perp[0, 0] == pytest.approx(pair.chi_perp[0, 2]) == pytest.approx(fw.chi_1(TANH, 2.5, 0.05))
     assert pair.chi_perp[2, 1] == pytest.approx(pair.chi_parallel[2, 1, 1], rel=1e-9)  # dK12'/dK12 = C_W <s'1 s'2>
 
@@ -282,43 +290,52 @@ def test_ntk_with_equal_contribution_learning_rates():
     lambda_W~ / 2 = 1.5 (from below at large l). The note's [N] value 1.4972 at l = 3000 is not reproduced (we get
     1.49740; no variant of K^(1) or of the layer offset of lambda_b gives 1.4972), so it is not asserted."""
     layers = np.arange(1, 3001)
-    theta = fw.ntk_flow_single(TANH, 1.0, 0.0, 1.0, 3000, 1 / layers, 1.0)
+    theta = fw.ntk_flow_single(net(TANH, 1.0, 0.0, 3000), 1.0, 1 / layers, 1.0)
     assert np.all(np.diff(theta[199:]) > 0)  # from Theta^(1) = 2 it dips to 1.4877 near l = 100, then rises
     assert 0 < 1.5 - theta[-1] < 3e-3
     # constant rates: tanh at criticality has chi_perp -> 1 - 1/l, so Theta grows ~ l / 2 without the 1/l scaling
-    assert fw.ntk_flow_single(TANH, 1.0, 0.0, 1.0, 3000, 1.0, 1.0)[-1] > 100
+    assert fw.ntk_flow_single(net(TANH, 1.0, 0.0, 3000), 1.0, 1.0, 1.0)[-1] > 100
 
 
 def test_two_input_ntk_recursion_against_networks():
     """Sec. 4 two-input mean NTK, per-layer learning rates (tanh, C_W = 1.5, C_b = 0.1, n = 200, L = 6), against the
     empirical NTK of 1000 full-weight networks: each entry within 3 s.e.; the diagonal is the one-input recursion."""
     lb, lw = np.array([0.5, 0.3, 0.2, 0.2, 0.1, 0.1]), np.array([1.0, 1.0, 0.8, 0.8, 0.5, 0.5])
-    theory = fw.ntk_flow_pair(TANH, 1.5, 0.1, [0.8, 0.4, 1.0], 6, lb, lw)
-    np.testing.assert_allclose(theory[:, 0], fw.ntk_flow_single(TANH, 1.5, 0.1, 0.8, 6, lb, lw), rtol=1e-12)
-    np.testing.assert_allclose(theory[:, 2], fw.ntk_flow_single(TANH, 1.5, 0.1, 1.0, 6, lb, lw), rtol=1e-12)
-    theta = fw.ntk_ensemble(jax.random.key(3), TANH, 1.5, 0.1, np.array([[0.8, 0.4], [0.4, 1.0]]), 200, 6, 1000, lb, lw)
+    theory = fw.ntk_flow_pair(net(TANH, 1.5, 0.1, 6), [0.8, 0.4, 1.0], lb, lw)
+    np.testing.assert_allclose(theory[:, 0], fw.ntk_flow_single(net(TANH, 1.5, 0.1, 6), 0.8, lb, lw), rtol=1e-12)
+    np.testing.assert_allclose(theory[:, 2], fw.ntk_flow_single(net(TANH, 1.5, 0.1, 6), 1.0, lb, lw), rtol=1e-12)
+    theta = ens.ntk_ensemble(
+        jax.random.key(3), net(TANH, 1.5, 0.1, 6, 200), np.array([[0.8, 0.4], [0.4, 1.0]]), 1000, lb, lw
+    )
     mean, se = theta.mean(0), theta.std(0, ddof=1) / np.sqrt(theta.shape[0])
     for (a, b), t in zip(((0, 0), (0, 1), (1, 1)), theory[-1], strict=True):
         assert abs(mean[a, b] - t) < 3 * se[a, b], (a, b, mean[a, b], se[a, b], t)
     assert theory[-1, 1] < 0.6 * theory[-1, 0]  # the off-diagonal is resolved as different from the diagonal
 
 
-def test_phase_diagram_grid_routes_agree_with_item_1():
-    # the vectorised bisection (q* and the critical line on grids) against Brent's method of item 1
-    line = fw.critical_line(TANH, np.array([0.0, 0.05]))
-    assert line[1] == pytest.approx(1.760955, abs=1e-6) and line[0] == pytest.approx(1.0, abs=1e-6)
-    np.testing.assert_allclose(
-        fw.chi_1_grid(TANH, np.array([1.5, 2.5]), 0.05),
-        [fw.chi_1(TANH, 1.5, 0.05), fw.chi_1(TANH, 2.5, 0.05)],
-        rtol=1e-8,  # 1-D Gauss-Hermite 160 vs the 2-D order-120 rule of activations.py (spec: 1e-6)
-    )
+def test_mean_field_maps_are_vectorised_and_agree_with_independent_routes():
+    """One implementation for numbers and grids: arrays give the same values as numbers, element by element; q* is
+    a fixed point of the length map by the JAX moments of the flows (an independent evaluation of the same map);
+    chi_1 is the flows' chi_perp at q*; the critical line at sigma_b2 = 0 is sigma_w2 = 1 (there chi_1 - 1 is
+    O((sigma_w2 - 1)^2) on the chaotic side, so rounding of chi_1 places the root to ~1e-8)."""
+    line = fw.critical_sigma_w2(TANH, np.array([0.0, 0.05]))[0]
+    assert line[1] == pytest.approx(1.760955, abs=1e-6) and line[0] == pytest.approx(1.0, abs=1e-7)
+    w2, b2 = np.array([1.5, 2.5, 3.9]), np.array([0.05, 0.3, 1.0])
+    each = [fw.chi_1(TANH, a, b) for a, b in zip(w2, b2, strict=True)]
+    np.testing.assert_allclose(fw.chi_1(TANH, w2, b2), each, rtol=1e-14)  # bisection to adjacent floats
+    q = fw.q_star(TANH, w2, b2)
+    for a, b, qq in zip(w2, b2, q, strict=True):
+        flow = fw.flow_single(net(TANH, a, b, 2), qq)
+        assert flow.K[1] == pytest.approx(qq, rel=1e-13)  # F(q*) = q*
+        assert flow.chi_perp[0] == pytest.approx(fw.chi_1(TANH, a, b), rel=1e-12)
+    assert fw.q_star("tanh", 1.5, 0.05) == fw.q_star(TANH, 1.5, 0.05)  # names and Activations alike
 
 
 def test_empirical_chi_1_matches_mean_field():
     # |J v|^2 / |v|^2 on random tanh networks of width 500 past the q transient, ordered and chaotic points
     w2, b2 = np.array([1.2, 2.2, 3.5]), np.array([0.3, 0.05, 0.1])
-    mean, se = fw.empirical_chi_1(jax.random.key(8), TANH, w2, b2, 500, 16, transient=30, measure=10)
-    theory = fw.chi_1_grid(TANH, w2, b2)
+    mean, se = ens.empirical_chi_1(jax.random.key(8), TANH, w2, b2, 500, 16, transient=30, measure=10)
+    theory = fw.chi_1(TANH, w2, b2)
     assert np.all(np.abs(mean - theory) < 3 * se), (mean, se, theory)
 
 
@@ -328,10 +345,34 @@ def test_finite_width_shifts_the_correlation_fixed_point():
     # the 1/n theory accounts for that shift up to its O(1/n^2) remainder.
     q, c = fw.c_star(TANH, 2.5, 0.05)
     k1 = np.array([q, 0.9 * q, q])
-    flow = fw.flow_pair(TANH, 2.5, 0.05, k1, 80)
+    flow = fw.flow_pair(net(TANH, 2.5, 0.05, 80), k1)
     rho_inf, rho_1n = fw.correlation(flow.K[-1]), fw.correlation(flow.K[-1] + flow.K1[-1] / 100)
     assert rho_inf == pytest.approx(c, abs=3e-3)  # converged to c* (xi_c = 11.8 layers)
-    g = fw.gram_sampler(jax.random.key(9), TANH, 2.5, 0.05, np.array([[q, 0.9 * q], [0.9 * q, q]]), 100, 80, 20000)
-    rho, se = fw.ensemble_correlation(g[:, -1])
+    k1 = np.array([[q, 0.9 * q], [0.9 * q, q]])
+    g = ens.gram_sampler(jax.random.key(9), net(TANH, 2.5, 0.05, 80, 100), k1, 20000)
+    rho, se = ens.ensemble_correlation(g[:, -1])
     assert rho - rho_inf > 10 * se  # the shift is resolved
     assert abs(rho - rho_1n) < 0.25 * (rho_1n - rho_inf)  # measured: the 1/n theory gives 85 % of it
+
+
+def test_finite_width_api_refuses_what_it_cannot_compute():
+    """A root outside an explicit bracket, a length map without a finite fixed point, per-layer variances in a
+    recursion that assumes one pair, and a non-model all raise ValueError naming the argument. Without a bracket the
+    search grows outward: tanh at sigma_b2 = 2 is critical at sigma_w2 = 4.2664, past the old fixed bound of 4."""
+    with pytest.raises(ValueError, match="bracket"):
+        fw.critical_sigma_w2("tanh", 2.0, bracket=(0.5, 4.0))
+    w2, q = fw.critical_sigma_w2("tanh", 2.0)
+    assert w2 == pytest.approx(4.2664, abs=1e-4) and fw.chi_1("tanh", w2, 2.0) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="sigma_w2"):
+        fw.q_star("relu", 2.5, 0.1)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        fw.chi_1("tanh", 1.0, -0.1)
+    layered = model.FCN(dim=8, depth=3, activation="tanh", sigma_w2=(1.0, 1.5, 1.0), sigma_b2=0.0, width=8)
+    with pytest.raises(ValueError, match="net"):
+        fw.flow_single(layered, 1.0)
+    with pytest.raises(ValueError, match="net"):
+        ens.gram_sampler(jax.random.key(0), (TANH, 1.0, 0.0), 1.0, 10)
+    with pytest.raises(ValueError, match="k1"):
+        fw.flow_single(net(TANH, 1.0, 0.0, 3), 0.0)
+    with pytest.raises(ValueError, match="activation"):
+        fw.q_star(3, 1.0, 0.0)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nnft import model, sphere
+from nnft.sampling import ensembles
 from nnft.theory import finite_width, finite_width_bayes, kernels
 
 
@@ -78,7 +79,7 @@ def test_kernel_fluctuations_match_the_vertex_recursion(relu_pair):
 
 def test_deep_relu_matches_the_exact_finite_width_posterior():
     # Exact posterior mean of width-N depth-3 ReLU networks: the readout is Gaussian, so <f*> = E[w m(G)] / E[w]
-    # over exact prior samples of the output kernel G (finite_width.gram_sampler) with w = N(y; 0, G + T).
+    # over exact prior samples of the output kernel G (ensembles.gram_sampler) with w = N(y; 0, G + T).
     # N (exact - GP) must equal the first-order coefficient up to O(1/N) and both Monte Carlo errors.
     rng = np.random.default_rng(2)
     d, p, q, t, width = 8, 3, 2, 0.05, 100
@@ -87,7 +88,7 @@ def test_deep_relu_matches_the_exact_finite_width_posterior():
     net = model.FCN(dim=d, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=width)
     theory = finite_width_bayes.first_order(net, x, y, xt, t, jax.random.key(0), n_samples=30_000, chunk=3000)
     xa = np.concatenate([x, xt])
-    g = finite_width.gram_sampler(jax.random.key(7), net.act, 2.0, 0.1, 2.0 * xa @ xa.T + 0.1, width, 3, 200_000)[:, 2]
+    g = ensembles.gram_sampler(jax.random.key(7), net, 2.0 * xa @ xa.T + 0.1, 200_000)[:, 2]  # K^(1) of net
     a = g[:, :p, :p] + t * np.eye(p)
     sol = np.linalg.solve(a, np.broadcast_to(y, (len(g), p))[..., None])[..., 0]
     dm = np.einsum("sqp,sp->sq", g[:, p:, :p], sol) - theory.gp_mean.values

@@ -1,6 +1,6 @@
 """trainability.py (F7, F8; docs/trainability_ntk.md) against independent computations: the sphere data (balanced
 labels, a degree-3 harmonic by its Laplacian), the rank-one NTK formulas against autodiff Jacobians, the NTK of
-random networks against the infinite-width recursion, `finite_width.ntk_ensemble` and the relative variances
+random networks against the infinite-width recursion, `ensembles.ntk_ensemble` and the relative variances
 measured independently in science/finite_width_criticality.md Sec. 4, gradient descent against the NTK step,
 trainability against the depth scale xi_c, and the 1/width change of the NTK during training."""
 
@@ -11,11 +11,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nnft import activations, data
+from nnft import activations, data, model
 from nnft.experiments import trainability as tr
+from nnft.sampling import ensembles as ens
 from nnft.theory import finite_width as fw
 
 TANH, RELU = activations.parse("tanh"), activations.parse("relu")
+
+
+def net(activation, sigma_w2, sigma_b2, depth, width=100):
+    """The network of a finite-width test (PDLT's conventions: standard parametrisation, input_scaling "unit",
+    input width = width)."""
+    return model.FCN(dim=width, depth=depth, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2, width=width,
+                     input_scaling="unit", parametrization="standard")  # fmt: skip
 
 
 def _laplacian(h, v, eps=1e-3):
@@ -68,7 +76,10 @@ def test_data_and_networks_refuse_bad_input():
     with pytest.raises(ValueError, match="momentum"):
         tr.trainability_grid(jax.random.key(0), TANH, x, y, [1.0], [3], 0.05, 8, 10, 8, momentum=1.0)
     with pytest.raises(ValueError, match="models"):
-        tr.ntk_by_layer(jax.random.key(0), [tr.NTKModel(RELU, 2.0, 0.5, 0.5)], 8, 3, 4)
+        tr.ntk_by_layer(jax.random.key(0), [tr.NTKModel(net(RELU, 2.0, 0.5, 3, 8), 0.5)], 4)
+    with pytest.raises(ValueError, match="width and depth"):
+        tr.ntk_by_layer(jax.random.key(0), [tr.NTKModel(net(RELU, 2.0, 0.0, 3, 8), 1.0),
+                                            tr.NTKModel(net(RELU, 2.0, 0.0, 4, 8), 1.0)], 4)  # fmt: skip
     with pytest.raises(ValueError, match="seeds"):
         tr.ntk_change(jax.random.key(0), TANH, x, y, 1.5, 0.05, [8, 16], [2], 5, seeds=1)
     with pytest.raises(ValueError, match="two networks"):
@@ -139,18 +150,19 @@ def test_layer_ntks_against_autodiff_of_every_depth():
 def test_ntk_mean_at_every_layer_against_the_recursion_and_ntk_ensemble():
     """ReLU at criticality, lambda_b = 0, lambda_W = 1: E Theta^(l) = l / 2 (Sec. 7 item 10); tanh at criticality
     with lambda_b = 1 / l (Sec. 4): the recursion. Every layer within 3.5 s.e. (n = 100, l <= 10). The final layer
-    agrees with the full-Jacobian `finite_width.ntk_ensemble` in mean and relative variance."""
+    agrees with the full-Jacobian `ensembles.ntk_ensemble` in mean and relative variance."""
     depth, n, m = 10, 100, 600
     layers = np.arange(1, depth + 1)
-    models = [tr.NTKModel(RELU, 2.0, 0.0, 1.0, 0.0, 1.0), tr.NTKModel(TANH, 1.0, 0.0, 1.0, 1 / layers, 1.0)]
-    theta = tr.ntk_by_layer(jax.random.key(11), models, n, depth, m)
+    models = [tr.NTKModel(net(RELU, 2.0, 0.0, depth, n), 1.0, 0.0, 1.0),
+              tr.NTKModel(net(TANH, 1.0, 0.0, depth, n), 1.0, 1 / layers, 1.0)]  # fmt: skip
+    theta = tr.ntk_by_layer(jax.random.key(11), models, m)
     assert theta.shape == (2, m, depth)
-    for t, model in zip(theta, models, strict=True):
-        theory = fw.ntk_flow_single(model.act, model.c_w, model.c_b, model.k1, depth, model.lambda_b, model.lambda_w)
+    for t, mo in zip(theta, models, strict=True):
+        theory = fw.ntk_flow_single(mo.net, mo.k1, mo.lambda_b, mo.lambda_w)
         se = t.std(0, ddof=1) / math.sqrt(m)
         np.testing.assert_allclose(t[:, 0], theory[0], rtol=1e-6)  # layer 1 is deterministic
         assert np.all(np.abs(t.mean(0) - theory)[1:] < 3.5 * se[1:]), (t.mean(0), theory, se)
-    other = fw.ntk_ensemble(jax.random.key(12), RELU, 2.0, 0.0, 1.0, n, depth, 400, lambda_b=0.0, lambda_w=1.0)
+    other = ens.ntk_ensemble(jax.random.key(12), net(RELU, 2.0, 0.0, depth, n), 1.0, 400, lambda_b=0.0, lambda_w=1.0)
     ours = theta[0][:, -1]
     assert abs(ours.mean() - other.mean()) < 3 * math.hypot(ours.std() / math.sqrt(m), other.std() / math.sqrt(400))
     rng = np.random.default_rng(0)
@@ -164,12 +176,12 @@ def test_ntk_relative_variance_is_linear_in_depth_over_width():
     0.002 (n = 200, L = 6) and 0.450 +- 0.022 (n = 100, L = 11). tanh at criticality (lambda_b = 1 / l) is linear in
     (L - 1)/n: doubling L - 1 at n = 100 doubles it, and n = 50, L = 6 equals n = 100, L = 11 (same (L - 1)/n)."""
     layers = np.arange(1, 12)
-    models = [tr.NTKModel(RELU, 2.0, 0.0, 1.0, 0.0, 1.0), tr.NTKModel(TANH, 1.0, 0.0, 1.0, 1 / layers, 1.0)]
     rng = np.random.default_rng(1)
     rv = {}
     for n, depth, m in ((50, 6, 1500), (100, 11, 1500), (200, 6, 1000)):
-        cut = [mo._replace(lambda_b=np.broadcast_to(mo.lambda_b, 11)[:depth]) for mo in models]
-        theta = tr.ntk_by_layer(jax.random.key(n), cut, n, depth, m)
+        cut = [tr.NTKModel(net(RELU, 2.0, 0.0, depth, n), 1.0, 0.0, 1.0),
+               tr.NTKModel(net(TANH, 1.0, 0.0, depth, n), 1.0, 1 / layers[:depth], 1.0)]  # fmt: skip
+        theta = tr.ntk_by_layer(jax.random.key(n), cut, m)
         for name, t in zip(("relu", "tanh"), theta, strict=True):
             v, se = tr.relative_variance(t, rng)
             for layer in (6, 11):
@@ -198,8 +210,8 @@ def test_deep_ordered_networks_fail_and_critical_ones_train():
     assert fw.depth_scales(TANH, 1.0, 0.05)["xi_c"] == pytest.approx(3.627, abs=1e-3)
     r = tr.trainability_grid(jax.random.key(2), TANH, x, y, [1.0, crit], [4, 40], 0.05, 48, 200, 32, seeds=2)
     acc = r["accuracy"].mean(-1)
-    np.testing.assert_allclose(r["eta"], 1 / np.array([[tr.mean_ntk(TANH, w, 0.05, 40)[d - 1] for w in (1.0, crit)]
-                                                       for d in (4, 40)]), rtol=1e-12)  # fmt: skip
+    theta = np.array([[tr.mean_ntk(net(TANH, w, 0.05, 40, 48))[d - 1] for w in (1.0, crit)] for d in (4, 40)])
+    np.testing.assert_allclose(r["eta"], 1 / theta, rtol=1e-12)
     assert np.all(acc[0] > 0.75), acc  # depth 4
     # depth 40 = 11 xi_c, ordered: chance accuracy, and no better than the best constant (loss 1/2 Var y): every
     # input reaches the readout as the same vector

@@ -4,7 +4,7 @@ The package is layered; a module imports only from its own layer and the layers 
 
 Core
 - ``sphere``       geometry of S^{d-1}: sampling, degeneracies, Gegenbauer polynomials, Funk-Hecke spectra
-- ``activations``  activations and their Gaussian expectations (closed forms, Gauss-Hermite)
+- ``activations``  activations and their Gaussian expectations (closed forms; the one quadrature rule)
 - ``model``        the one model description `FCN` (depth, width, activation, per-layer variances, input scaling,
   parametrisation) and its finite networks in JAX: init_params, apply, empirical NNGP / NTK
 - ``data``         datasets: inputs on the sphere, targets given per spherical-harmonic degree
@@ -18,11 +18,14 @@ Core
 - ``finite_width``        1/width flows of the prior, criticality, mean-field maps, NTK flow (docs/finite_width.md)
 - ``finite_width_bayes``  the networks' posterior to first order in 1/width (docs/finite_width_bayes.md)
 - ``adaptive_kernel``     adaptive-kernel (mean-field) theory of finite-width Bayesian networks and its loop
-- ``bayes_linear``        exact posterior of deep linear networks at any width (and its block Gibbs sampler)
+- ``bayes_linear``        exact posterior of deep linear networks at any width
 
-``sampling`` (posterior ensembles of finite networks)
+``sampling`` (ensembles of finite networks: prior draws and posterior samplers)
+- ``ensembles``   random networks of the finite-width results: exact Gram sampler, full-weight ensembles (metric,
+  NTK with a learning-rate tensor), empirical chi_1, and their estimators (docs/finite_width.md)
 - ``langevin``    Langevin dynamics of many networks at once (JAX)
 - ``metropolis``  Metropolis-adjusted (HMC) reference sampler of the same posterior (BlackJAX)
+- ``gibbs``       exact block Gibbs sampler of deep linear networks (docs/finite_width_bayes.md)
 
 ``experiments`` (one builder per figure or study: theory beside measurement, returned as labelled Datasets)
 - ``finite_width``     figure data F1-F8 of the finite-width and criticality experiments

@@ -54,8 +54,7 @@ class FCN:
                 object.__setattr__(self, name, tuple(float(v) for v in value))
                 if len(value) != self.depth:
                     raise ValueError(f"{name} needs one value per weight layer ({self.depth}), got {len(value)}")
-        if isinstance(self.activation, str):
-            activations.parse(self.activation)  # raises on unknown names
+        activations.resolve(self.activation)  # raises on unknown names and on other types
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS} (got {self.input_scaling!r})")
         if self.depth < 1:
@@ -68,8 +67,7 @@ class FCN:
 
     @property
     def act(self) -> activations.Activation:
-        a = self.activation
-        return activations.parse(a) if isinstance(a, str) else a
+        return activations.resolve(self.activation)
 
     def layer_variances(self) -> list[tuple[float, float]]:
         """(sigma_w2, sigma_b2) of each weight layer."""
@@ -155,14 +153,18 @@ def readout_kernel(net: FCN, h1: jax.Array, h2: jax.Array) -> jax.Array:
     return w2 * gain2 * h1 @ h2.T + b2
 
 
-def empirical_ntk(net: FCN, params: list[dict], x: jax.Array, y: jax.Array | None = None) -> jax.Array:
-    """The NTK of one network, Theta-hat(x, y) = J(x) . J(y), J the Jacobian of f with respect to every parameter
-    (x, y: rows of inputs; y defaults to x). In NTK parametrisation every parameter has unit prior variance, and the
-    ensemble mean is the infinite-width NTK (kernels.ntk); in standard parametrisation it is the NTK of plain
-    gradient descent."""
+def empirical_ntk(net: FCN, params: list[dict], x: jax.Array, y: jax.Array | None = None, rates=None) -> jax.Array:
+    """The NTK of one network, Theta-hat(x, y) = J(x) . Lambda . J(y), J the Jacobian of f with respect to every
+    parameter (x, y: rows of inputs; y defaults to x). rates: a learning-rate tensor Lambda, one {"w": ..., "b": ...}
+    per layer (PDLT's lambda_W / n_{l-1} and lambda_b), or None for the identity. In NTK parametrisation every
+    parameter has unit prior variance, and with Lambda = 1 the ensemble mean is the infinite-width NTK (kernels.ntk);
+    in standard parametrisation it is the NTK of gradient descent with step Lambda."""
+    scale = None if rates is None else jax.tree.map(lambda r: jnp.sqrt(jnp.asarray(r, x.dtype)), rates)
 
     def jac(points):
         j = jax.jacrev(lambda p: apply(net, p, points))(params)
+        if scale is not None:
+            j = jax.tree.map(lambda leaf, s: leaf * s, j, scale)
         return jnp.concatenate([leaf.reshape(points.shape[0], -1) for leaf in jax.tree.leaves(j)], axis=1)
 
     jx = jac(x)

@@ -10,26 +10,27 @@ import jax
 import numpy as np
 import xarray as xr
 
-from .. import activations
+from .. import activations, model
+from ..sampling.ensembles import (
+    empirical_chi_1,
+    ensemble_correlation,
+    full_weight_ensemble,
+    gram_sampler,
+    kurtosis_estimate,
+    measure_depth_scales,
+)
 from ..theory.finite_width import (
-    chi_1_grid,
+    chi_1,
     correlation,
     correlation_deviation,
     correlation_fixed_point,
-    critical_line,
     critical_sigma_w2,
     decay_length,
     depth_scale_starts,
     depth_scales,
-    empirical_chi_1,
-    ensemble_correlation,
     flow_pair,
     flow_single,
-    full_weight_ensemble,
-    gram_sampler,
-    kurtosis_estimate,
     kurtosis_product_form,
-    measure_depth_scales,
     ntk_flow_single,
     slopes,
 )
@@ -49,14 +50,21 @@ KURTOSIS_MODELS = (("relu", 2.0), ("tanh", 1.0), ("identity", 1.0))  # at critic
 CORRELATION_MODELS = (("relu", 2.0, 0.0, 0.0), ("tanh", 1.76095, 0.05, 0.5))  # (activation, C_W, C_b, rho^(1))
 
 
+def _net(activation: str, sigma_w2: float, sigma_b2: float, width: int, depth: int) -> model.FCN:
+    """The networks of these figures: PDLT's conventions (standard parametrisation, Var W^(1) = C_W / n_0, i.e.
+    input_scaling "unit"), input width n_0 = hidden width."""
+    return model.FCN(dim=width, depth=depth, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2, width=width,
+                     input_scaling="unit", parametrization="standard")  # fmt: skip
+
+
 def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=None):
     """F1: K^(l) for FLOW_MODELS (C_b = 0, K^(1) = 1) by recursion, and the ensemble mean and s.e. of G-hat^(l)
     over full-weight networks."""
     theory, mean, se = [], [], []
     for i, (name, c_w) in enumerate(FLOW_MODELS):
-        act = activations.parse(name)
-        theory.append(flow_single(act, c_w, 0.0, 1.0, depth).K)
-        g = full_weight_ensemble(jax.random.fold_in(key, i), act, c_w, 0.0, 1.0, width, depth, n_networks)[..., 0, 0]
+        net = _net(name, c_w, 0.0, width, depth)
+        theory.append(flow_single(net, 1.0).K)
+        g = full_weight_ensemble(jax.random.fold_in(key, i), net, 1.0, n_networks)[..., 0, 0]
         mean.append(g.mean(0))
         se.append(g.std(0, ddof=1) / math.sqrt(n_networks))
         if progress:
@@ -99,13 +107,13 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
         }.items()
     }
     for i, (name, c_w) in enumerate(KURTOSIS_MODELS):
-        act = activations.parse(name)
-        flow = flow_single(act, c_w, 0.0, 1.0, depth)
+        flow = flow_single(_net(name, c_w, 0.0, min(widths), depth), 1.0)
         out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
         for j, n in enumerate(widths):
-            if slopes(act) is not None:
-                out["kurtosis_exact"][i, j] = kurtosis_product_form(act, n, depth)
-            g = gram_sampler(jax.random.fold_in(key, 100 * i + j), act, c_w, 0.0, 1.0, n, depth, n_networks)
+            net = _net(name, c_w, 0.0, n, depth)
+            if slopes(net.act) is not None:
+                out["kurtosis_exact"][i, j] = kurtosis_product_form(net)
+            g = gram_sampler(jax.random.fold_in(key, 100 * i + j), net, 1.0, n_networks)
             g = g[..., 0, 0]
             out["G_mc"][i, j] = g.mean(0)
             out["G_mc_se"][i, j] = g.std(0, ddof=1) / math.sqrt(n_networks)
@@ -117,13 +125,13 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
             if progress:
                 progress(f"single input {name} n={n}")
     for i, (name, c_w, c_b, rho1) in enumerate(CORRELATION_MODELS):
-        act = activations.parse(name)
-        flow = flow_pair(act, c_w, c_b, [1.0, rho1, 1.0], depth)
+        flow = flow_pair(_net(name, c_w, c_b, min(widths), depth), [1.0, rho1, 1.0])
         out["rho_inf"][i] = correlation(flow.K)
         for j, n in enumerate(widths):
             out["rho_1n"][i, j] = correlation(flow.K + flow.K1 / n)
             k1 = np.array([[1.0, rho1], [rho1, 1.0]])
-            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), act, c_w, c_b, k1, n, depth, n_networks)
+            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), _net(name, c_w, c_b, n, depth), k1,
+                             n_networks)  # fmt: skip
             out["rho_mc"][i, j], out["rho_mc_se"][i, j] = ensemble_correlation(g)
             if progress:
                 progress(f"two inputs {name} n={n}")
@@ -150,19 +158,19 @@ def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_po
     sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid."""
     act = activations.parse(activation)
     b2, w2 = np.linspace(0, 1, theory_points), np.linspace(0.5, 4, theory_points)
-    chi = chi_1_grid(act, w2[:, None], b2[None, :])
+    chi = chi_1(act, w2[:, None], b2[None, :])
     eb2, ew2 = np.linspace(0, 1, empirical_points), np.linspace(0.5, 4, empirical_points)
     emp, emp_se = empirical_chi_1(key, act, ew2[:, None] + 0 * eb2[None, :], eb2[None, :] + 0 * ew2[:, None], width,
                                   n_networks, transient, measure)  # fmt: skip
     return xr.Dataset(
         {
             "log_chi_1": (("sigma_w2", "sigma_b2"), np.log(chi)),
-            "critical_sigma_w2": ("sigma_b2", critical_line(act, b2)),
+            "critical_sigma_w2": ("sigma_b2", critical_sigma_w2(act, b2)[0]),
             "chi_1_empirical": (("emp_sigma_w2", "emp_sigma_b2"), emp),
             "chi_1_empirical_se": (("emp_sigma_w2", "emp_sigma_b2"), emp_se),
             "chi_1_theory_at_empirical": (
                 ("emp_sigma_w2", "emp_sigma_b2"),
-                chi_1_grid(act, ew2[:, None], eb2[None, :]),
+                chi_1(act, ew2[:, None], eb2[None, :]),
             ),
         },
         coords={"sigma_w2": w2, "sigma_b2": b2, "emp_sigma_w2": ew2, "emp_sigma_b2": eb2},
@@ -201,8 +209,9 @@ def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, wid
             out[k][i] = v
         out["depth_c"][i], out["depth_q"][i], out["c_star_inf"][i] = depth_c, depth_q, scales["c_star"]
         starts = depth_scale_starts(act, w2, sigma_b2, delta)
-        pairs = [flow_pair(act, w2, sigma_b2, [k[0, 0], k[0, 1], k[1, 1]], depth_c) for k in starts["c_starts"]]
-        singles = [flow_single(act, w2, sigma_b2, k, depth_q) for k in starts["q_starts"]]
+        pairs = [flow_pair(_net(activation, w2, sigma_b2, width, depth_c), [k[0, 0], k[0, 1], k[1, 1]])
+                 for k in starts["c_starts"]]  # fmt: skip
+        singles = [flow_single(_net(activation, w2, sigma_b2, width, depth_q), k) for k in starts["q_starts"]]
         end_c = int(m["xi_c_layers"]) if m["xi_c_layers"] >= 3 else depth_c  # the layers the measurement fitted
         end_q = int(m["xi_q_layers"]) if m["xi_q_layers"] >= 3 else depth_q
         for suffix, inv_n in (("inf", 0.0), ("1n", 1 / width)):
@@ -304,23 +313,26 @@ def ntk_dataset(key, depth: int, widths, n_networks: int, fit_max: float = 0.25,
     empirical fit a x + b x^2, x = (l - 1) / n <= fit_max (no theory of the coefficient is transcribed)."""
     widths = list(widths)
     layers = np.arange(1, depth + 1)
-    models = [NTKModel(activations.parse(name), c_w, 0.0, 1.0, 1 / layers if lb == "1/l" else 0.0, 1.0)
-              for name, c_w, lb in NTK_MODELS]  # fmt: skip
-    theory = np.stack([ntk_flow_single(m.act, m.c_w, m.c_b, m.k1, depth, m.lambda_b, m.lambda_w) for m in models])
+
+    def models(width):
+        return [NTKModel(_net(name, c_w, 0.0, width, depth), 1.0, 1 / layers if lb == "1/l" else 0.0, 1.0)
+                for name, c_w, lb in NTK_MODELS]  # fmt: skip
+
+    theory = np.stack([ntk_flow_single(m.net, m.k1, m.lambda_b, m.lambda_w) for m in models(min(widths))])
     rng = np.random.default_rng(0)
-    shape = (len(models), len(widths), depth)
+    shape = (len(NTK_MODELS), len(widths), depth)
     out = {k: np.full(shape, np.nan) for k in ("theta_mc", "theta_mc_se", "relvar", "relvar_se")}
     for j, n in enumerate(widths):
-        theta = ntk_by_layer(jax.random.fold_in(key, n), models, n, depth, n_networks)
+        theta = ntk_by_layer(jax.random.fold_in(key, n), models(n), n_networks)
         out["theta_mc"][:, j] = theta.mean(1)
         out["theta_mc_se"][:, j] = theta.std(1, ddof=1) / math.sqrt(n_networks)
-        for i in range(len(models)):
+        for i in range(len(NTK_MODELS)):
             out["relvar"][i, j], out["relvar_se"][i, j] = relative_variance(theta[i], rng, n_boot=100)
         if progress:
             progress(f"ntk ensembles width {n}")
     x = (layers[None, :] - 1) / np.asarray(widths)[:, None]
     fits = [_relative_variance_fit(x.ravel(), out["relvar"][i].ravel(), out["relvar_se"][i].ravel(), fit_max)
-            for i in range(len(models))]  # fmt: skip
+            for i in range(len(NTK_MODELS))]  # fmt: skip
     dims = ("model", "width", "layer")
     return xr.Dataset(
         {

@@ -9,6 +9,13 @@ recursion (docs/trainability_ntk.md Sec. 1): a weight of layer l moves by -eta l
 Theta-hat = sum_l [lambda_b |dz/db^(l)|^2 + lambda_W / n_{l-1} |dz/dW^(l)|^2] whose infinite-width mean is
 `finite_width.ntk_flow_single`. Weight gradients are rank one, dz/dW^(l) = delta^(l) s^(l-1)^T with
 delta^(l) = dz/dz^(l), which gives every NTK here from one forward and one backward pass.
+
+The model of every network here is a `model.FCN` in PDLT's conventions (parametrization "standard", input_scaling
+"unit"; `mean_ntk` and `NTKModel` take one). The trained networks themselves are stored differently from
+model.init_params: the hidden layers stacked in one array (`standard_normal_params`), so that lax.scan runs depths up
+to 60 without unrolling, standard normals kept apart from the variances so that one draw serves every sigma_w2 of a
+grid (common random numbers, vmapped), and the rank-one gradients give the per-layer NTK in one backward pass
+(`layer_ntks`; checked against model.empirical_ntk-style brute-force Jacobians in test_trainability).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import activations, data, sphere
+from .. import activations, data, model, sphere
+from ..theory import finite_width
 from ..theory.finite_width import ntk_flow_single
 
 Params = dict  # w_in (width, dim), b_in (width,), w_hidden (depth-2, width, width), b_hidden (depth-2, width),
@@ -168,10 +176,17 @@ def _check_grid(sigma_w2, depths, sigma_b2, width, steps, batch, n_points, momen
         raise ValueError(f"momentum must be in [0, 1) and learning_rate > 0 (got {momentum}, {eta0})")
 
 
-def mean_ntk(act: activations.Activation, sigma_w2: float, sigma_b2: float, depth: int) -> np.ndarray:
-    """Theta-bar^(l), l = 1..depth, of one input with x.x / n_0 = 1 (K^(1) = sigma_b2 + sigma_w2) and
+def mean_ntk(net: model.FCN) -> np.ndarray:
+    """Theta-bar^(l), l = 1..net.depth, of one input with x.x / n_0 = 1 (K^(1) = sigma_b2 + sigma_w2) and
     lambda_b = lambda_W = 1: the infinite-width NTK recursion (`finite_width.ntk_flow_single`)."""
-    return ntk_flow_single(act, sigma_w2, sigma_b2, sigma_w2 + sigma_b2, depth, 1.0, 1.0)
+    (w2, b2), *_ = net.layer_variances()
+    return ntk_flow_single(net, w2 + b2, 1.0, 1.0)
+
+
+def _net(dim: int, depth: int, activation, sigma_w2: float, sigma_b2: float, width: int) -> model.FCN:
+    """The model of this module's networks (PDLT's standard parametrisation, inputs with x.x / n_0 = 1)."""
+    return model.FCN(dim=dim, depth=depth, activation=activation, sigma_w2=float(sigma_w2), sigma_b2=float(sigma_b2),
+                     width=width, input_scaling="unit", parametrization="standard")  # fmt: skip
 
 
 @partial(jax.jit, static_argnums=(0,))
@@ -190,7 +205,7 @@ def _train_grid(act, normals, sigma_w2, sigma_b2, eta, momentum, x, y, batches):
     return jax.vmap(per_seed, in_axes=(None, 0, 0, None))(normals, sigma_w2, eta, batches)
 
 
-def trainability_grid(key: jax.Array, act: activations.Activation, x, y, sigma_w2, depths, sigma_b2: float,
+def trainability_grid(key: jax.Array, activation, x, y, sigma_w2, depths, sigma_b2: float,
                       width: int, steps: int, batch: int, momentum: float = 0.9, eta0: float = 1.0, seeds: int = 1,
                       progress=None) -> dict[str, np.ndarray]:  # fmt: skip
     """F7: networks of every depth and sigma_w2 trained by SGD (minibatches drawn with replacement, heavy-ball
@@ -198,13 +213,15 @@ def trainability_grid(key: jax.Array, act: activations.Activation, x, y, sigma_w
     so that the step in function space has the same scale in every phase. Common random numbers: all sigma_w2
     share the minibatches of a depth and seed, and every network is the first layers of one draw of the deepest.
     Returns arrays (depth, sigma_w2, seed): accuracy, accuracy_init, loss, loss_init (train set; a diverged run has
-    a non-finite loss and accuracy NaN), and eta (depth, sigma_w2)."""
+    a non-finite loss and accuracy NaN), and eta (depth, sigma_w2). activation: a name or an Activation."""
+    act = activations.resolve(activation)
     sigma_w2, depths = np.asarray(sigma_w2, dtype=np.float64), [int(d) for d in depths]
     x, y = np.asarray(x), np.asarray(y)
     _check_grid(sigma_w2, depths, sigma_b2, width, steps, batch, x.shape[0], momentum, eta0, seeds)
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"x must be (n_train, dim) and y (n_train,) (got {x.shape}, {y.shape})")
-    theta = np.stack([mean_ntk(act, w2, sigma_b2, max(depths)) for w2 in sigma_w2])  # (sigma_w2, layer)
+    theta = np.stack([mean_ntk(_net(x.shape[1], max(depths), act, w2, sigma_b2, width))
+                      for w2 in sigma_w2])  # (sigma_w2, layer)  # fmt: skip
     eta = eta0 / theta[:, np.asarray(depths) - 1].T  # (depth, sigma_w2)
     out = {k: np.empty((len(depths), sigma_w2.size, seeds)) for k in ("loss_init", "loss", "accuracy_init", "accuracy")}
     xs, ys = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
@@ -256,52 +273,55 @@ def layer_ntks(act: activations.Activation, w: jax.Array, b: jax.Array, x: jax.A
 
 
 class NTKModel(NamedTuple):
-    """One network prior and learning-rate tensor for `ntk_by_layer` (Sec. 4 conventions of `finite_width`)."""
+    """One network and learning-rate tensor for `ntk_by_layer` (Sec. 4 conventions of `finite_width`)."""
 
-    act: activations.Activation
-    c_w: float
-    c_b: float
-    k1: float  # K^(1): the input has x.x / n_0 = (K^(1) - C_b) / C_W
+    net: model.FCN  # one sigma_w2 and sigma_b2 for every layer; input width = net.width
+    k1: float  # K^(1): the input has x.x / n_0 = (K^(1) - sigma_b2) / sigma_w2
     lambda_b: float | np.ndarray = 1.0  # a number or one value per layer
     lambda_w: float | np.ndarray = 1.0
 
 
 @partial(jax.jit, static_argnums=(0, 1, 2))
-def _ntk_layers(acts, width, depth, c_w, c_b, x, lambda_b, lambda_w, keys):
+def _ntk_layers(acts, width, depth, sigma_w2, sigma_b2, x, lambda_b, lambda_w, keys):
     """layer_ntks of random networks, one per key (vmap), for every model on the same standard normals."""
 
     def network(key):
         kw, kb = jax.random.split(key)
         w = jax.random.normal(kw, (depth, width, width), x.dtype) / math.sqrt(width)
         b = jax.random.normal(kb, (depth, width), x.dtype)
-        return jnp.stack([layer_ntks(act, w * jnp.sqrt(c_w[m]), b * jnp.sqrt(c_b[m]), x[m], lambda_b[m], lambda_w[m])
-                          for m, act in enumerate(acts)])  # fmt: skip
+        return jnp.stack([layer_ntks(act, w * jnp.sqrt(sigma_w2[m]), b * jnp.sqrt(sigma_b2[m]), x[m], lambda_b[m],
+                                     lambda_w[m]) for m, act in enumerate(acts)])  # fmt: skip
 
     return jax.vmap(network)(keys)
 
 
-def ntk_by_layer(key: jax.Array, models, width: int, depth: int, n_networks: int, chunk: int = 64,
-                 dtype=jnp.float32) -> np.ndarray:  # fmt: skip
+def ntk_by_layer(key: jax.Array, models, n_networks: int, chunk: int = 64, dtype=jnp.float32) -> np.ndarray:
     """Theta-hat^(l), l = 1..depth, of one input for random networks with full weight matrices, for each of
-    `models` (NTKModel) on the same standard normals: the NTK of neuron 0 of layer l, i.e. of the output of the
-    depth-l network, in the convention of `finite_width.ntk_ensemble` (input width = width). One forward and one
-    backward pass per network (`layer_ntks`) instead of one network per depth. Samples in `dtype`, sums in float64;
-    returns (model, network, layer)."""
+    `models` (NTKModel, all of one width and depth) on the same standard normals: the NTK of neuron 0 of layer l, i.e.
+    of the output of the depth-l network, in the convention of `sampling.ensembles.ntk_ensemble` (input width =
+    width). One forward and one backward pass per network (`layer_ntks`) instead of one network per depth. Samples in
+    `dtype`, sums in float64; returns (model, network, layer)."""
     models = [NTKModel(*m) for m in models]
     if not models:
         raise ValueError("models must name at least one NTKModel")
-    for m in models:
-        if m.c_w <= 0 or m.c_b < 0 or m.k1 <= m.c_b:
-            raise ValueError(f"models: need c_w > 0, c_b >= 0 and k1 > c_b (got {m})")
-    if width < 1 or depth < 1 or n_networks < 1 or chunk < 1:
-        raise ValueError(f"width, depth, n_networks, chunk must be >= 1 (got {width}, {depth}, {n_networks}, {chunk})")
-    rates = [np.broadcast_to(np.asarray(r, dtype=np.float64), (depth,)) for m in models for r in m[4:]]
+    if any(not isinstance(m.net, model.FCN) for m in models):
+        raise ValueError("models: each NTKModel.net must be a model.FCN")
+    width, depth = models[0].net.width, models[0].net.depth
+    if any((m.net.width, m.net.depth) != (width, depth) for m in models):
+        raise ValueError(f"models must share one width and depth (got {[(m.net.width, m.net.depth) for m in models]})")
+    variances = [finite_width.uniform_variances(m.net) for m in models]
+    for m, (_, b2) in zip(models, variances, strict=True):
+        if m.k1 <= b2:
+            raise ValueError(f"models: need k1 > sigma_b2 (got k1 = {m.k1}, sigma_b2 = {b2})")
+    if n_networks < 1 or chunk < 1:
+        raise ValueError(f"n_networks and chunk must be >= 1 (got {n_networks}, {chunk})")
+    rates = [np.broadcast_to(np.asarray(r, dtype=np.float64), (depth,)) for m in models for r in m[2:]]
     if any(np.any(r < 0) for r in rates):
         raise ValueError("models: lambda_b and lambda_w must be >= 0")
-    x = np.stack([np.full(width, math.sqrt((m.k1 - m.c_b) / m.c_w)) for m in models])
-    arrays = [jnp.asarray(a, dtype) for a in ([m.c_w for m in models], [m.c_b for m in models], x, rates[0::2],
-                                              rates[1::2])]  # fmt: skip
-    acts = tuple(m.act for m in models)
+    x = np.stack([np.full(width, math.sqrt((m.k1 - b2) / w2)) for m, (w2, b2) in zip(models, variances, strict=True)])
+    arrays = [jnp.asarray(a, dtype) for a in ([w2 for w2, _ in variances], [b2 for _, b2 in variances], x,
+                                              rates[0::2], rates[1::2])]  # fmt: skip
+    acts = tuple(m.net.act for m in models)
     n_chunks = -(-n_networks // chunk)
     size = -(-n_networks // n_chunks)  # equal chunks (one compilation), at most n_chunks - 1 networks discarded
     keys = jax.random.split(key, n_chunks * size)
@@ -356,12 +376,14 @@ def _ntk_change(act, normals, sigma_w2, sigma_b2, eta, steps, x, y):
     return jax.vmap(one)(normals)
 
 
-def ntk_change(key: jax.Array, act: activations.Activation, x, y, sigma_w2: float, sigma_b2: float, widths, depths,
+def ntk_change(key: jax.Array, activation, x, y, sigma_w2: float, sigma_b2: float, widths, depths,
                steps: int, eta0: float = 1.0, seeds: int = 4, progress=None) -> dict[str, np.ndarray]:  # fmt: skip
     """F8c: networks of every width and depth trained by full-batch gradient descent (learning rate
     eta0 / Theta-bar^(depth), `mean_ntk`) for `steps` steps on (x, y). Returns arrays (depth, width, seed):
     ntk_change = |Theta_T - Theta_0|_F / |Theta_0|_F on the train set, loss_init and loss. At one width and seed the
-    networks of every depth are the first layers of one draw (common random numbers)."""
+    networks of every depth are the first layers of one draw (common random numbers). activation: a name or an
+    Activation."""
+    act = activations.resolve(activation)
     widths, depths = [int(w) for w in widths], [int(d) for d in depths]
     x, y = np.asarray(x), np.asarray(y)
     _check_grid(sigma_w2, depths, sigma_b2, min(widths), steps, x.shape[0], x.shape[0], 0.0, eta0, seeds)
@@ -369,7 +391,7 @@ def ntk_change(key: jax.Array, act: activations.Activation, x, y, sigma_w2: floa
         raise ValueError(f"seeds must be >= 2 (standard errors over networks; got {seeds})")
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"x must be (n_train, dim) and y (n_train,) (got {x.shape}, {y.shape})")
-    theta = mean_ntk(act, sigma_w2, sigma_b2, max(depths))
+    theta = mean_ntk(_net(x.shape[1], max(depths), act, sigma_w2, sigma_b2, min(widths)))
     shape = (len(depths), len(widths), seeds)
     out = {k: np.empty(shape) for k in ("ntk_change", "loss_init", "loss")}
     xs, ys = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)

@@ -36,6 +36,19 @@ def _linear_gaussian_draw(key, h, y, temperature):
     return z0 + h.T @ jax.scipy.linalg.cho_solve((chol, True), y - h @ z0 - e)
 
 
+def make_step(net: model.FCN, temperature):
+    """The Gibbs sweep as a pure function, in the style of BlackJAX: step(key, state, batch) -> state for a depth-2
+    linear network `net`, state = (W, A) in NTK coordinates and batch = (x, y) (`_gibbs_sweep`)."""
+    (w2, _), (a2, _) = net.layer_variances()
+    gain = math.sqrt(a2 * w2 * net.input_gain2 / net.width)
+
+    def step(key: jax.Array, state, batch):
+        x, y = batch
+        return _gibbs_sweep(gain, temperature, x, y, state, key)
+
+    return step
+
+
 def _gibbs_sweep(gain, temperature, x, y, state, key):
     """One sweep in NTK coordinates (W (d, N), A (N,) standard normal a priori; f(x) = gain x W A, Sec. 1):
     A | W: f_train = H A with H = gain X W, so A ~ N(Lambda^-1 H^T y / T, Lambda^-1), Lambda = I + H^T H / T;
@@ -64,8 +77,7 @@ def _as_params(net: model.FCN, w, a) -> list[dict]:
 
 @partial(jax.jit, static_argnames=("net", "n_sweeps", "burn_in", "n_probe"))
 def _gibbs_chains(net, temperature, x, y, x_test, keys, n_sweeps: int, burn_in: int, n_probe: int):
-    (w2, _), (a2, _) = net.layer_variances()
-    gain = math.sqrt(a2 * w2 * net.input_gain2 / net.width)
+    step = make_step(net, temperature)
 
     def one(key):
         k_init, k_burn, k_run = jax.random.split(key, 3)
@@ -76,13 +88,13 @@ def _gibbs_chains(net, temperature, x, y, x_test, keys, n_sweeps: int, burn_in: 
         )
 
         def burn(s, k):
-            return _gibbs_sweep(gain, temperature, x, y, s, k), None
+            return step(k, s, (x, y)), None
 
         state = jax.lax.scan(burn, state, jax.random.split(k_burn, burn_in))[0]
 
         def sweep(carry, k):
             s, f_sum, f2_sum = carry
-            s = _gibbs_sweep(gain, temperature, x, y, s, k)
+            s = step(k, s, (x, y))
             f = model.apply(net, _as_params(net, *s), x_test)
             u = s[1] @ s[1] / net.width
             return (s, f_sum + f, f2_sum + f**2), (u, f[:n_probe])

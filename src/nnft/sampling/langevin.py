@@ -78,31 +78,48 @@ def potential(net: model.FCN, temperature, params: list[dict], x, y) -> jax.Arra
     return 0.5 * jnp.sum(r**2) + 0.5 * temperature * prior
 
 
-def _step(net, integrator, temperature, h, gamma, state: ChainState, x, y, frozen=()) -> tuple[ChainState, jax.Array]:
-    """One step, preconditioned by the prior variance P (identity in NTK parametrisation); momentum is stored as
-    the velocity v = P p, so frozen leaves (P = 0) never move."""
-    key, k_noise = jax.random.split(state.key)
-    noise = _normal_like(k_noise, state.params)
+def make_step(net: model.FCN, temperature, step_size, friction, integrator: str = "underdamped", frozen=()):
+    """The sampler's transition as a pure function, in the style of BlackJAX and optax:
+    step(key, state, batch) -> (state, data loss), batch = (x, y), the key the step's noise (state.key is left to
+    the driver, run_steps). One step, preconditioned by the prior variance P (identity in NTK parametrisation);
+    momentum is stored as the velocity v = P p, so frozen leaves (P = 0) never move. "overdamped": Euler-Maruyama
+    (friction unused); "underdamped": BAOAB with the given friction."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    h, gamma = step_size, friction
     _, pre = _decay_and_precond(net, frozen)
-    if integrator == "overdamped":
-        params = jax.tree.map(
-            lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * temperature * h * c) * xi,
-            state.params,
-            state.grad,
-            noise,
-            pre,
-        )
+
+    def step(key: jax.Array, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
+        x, y = batch
+        noise = _normal_like(key, state.params)
+        if integrator == "overdamped":
+            params = jax.tree.map(
+                lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * temperature * h * c) * xi,
+                state.params,
+                state.grad,
+                noise,
+                pre,
+            )
+            loss, grad = _loss_and_grad(net, temperature, params, x, y)
+            return ChainState(params, state.momentum, grad, state.key), loss
+        c1 = jnp.exp(-gamma * h)
+        c2 = jnp.sqrt(temperature * (1 - c1**2))
+        v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, state.momentum, state.grad, pre)  # B
+        params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
+        v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
+        params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
         loss, grad = _loss_and_grad(net, temperature, params, x, y)
-        return ChainState(params, state.momentum, grad, key), loss
-    c1 = jnp.exp(-gamma * h)
-    c2 = jnp.sqrt(temperature * (1 - c1**2))
-    v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, state.momentum, state.grad, pre)  # B
-    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
-    v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
-    params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
-    loss, grad = _loss_and_grad(net, temperature, params, x, y)
-    v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
-    return ChainState(params, v, grad, key), loss
+        v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
+        return ChainState(params, v, grad, state.key), loss
+
+    return step
+
+
+def _advance(step, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
+    """One step of a chain that carries its own key (split here: the chain's next key and the step's noise)."""
+    key, k_noise = jax.random.split(state.key)
+    state, loss = step(k_noise, state, batch)
+    return state._replace(key=key), loss
 
 
 def _normal_like(key, tree):
@@ -130,9 +147,11 @@ def init_chain(key: jax.Array, net: model.FCN, temperature: float, x, y, frozen=
 def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int, frozen: tuple[int, ...] = ()):
     """Advance a batch of chains (leading axis) n_steps; x, y carry the same leading axis."""
 
+    step = make_step(net, temperature, h, gamma, integrator, frozen)
+
     def one(state, xc, yc):
         def body(s, _):
-            return _step(net, integrator, temperature, h, gamma, s, xc, yc, frozen)[0], None
+            return _advance(step, s, (xc, yc))[0], None
 
         return jax.lax.scan(body, state, None, length=n_steps)[0]
 
@@ -172,10 +191,12 @@ def sample_block(
     readout-marginal mean (readout_marginal_mean), the data loss and f at the first n_probe test points at every
     evaluation (for autocorrelation diagnostics), and the sum of W1 W1^T / width."""
 
+    step = make_step(net, temperature, h, gamma, integrator, frozen)
+
     def one(state, xc, yc):
         def round_(s, _):
             def body(s2, _):
-                return _step(net, integrator, temperature, h, gamma, s2, xc, yc, frozen)
+                return _advance(step, s2, (xc, yc))
 
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
             h_test = features(net, s.params, x_test)

@@ -106,13 +106,28 @@ def initial_step_size(mu_max: float, temperature: float, step_factor: float) -> 
     return step_factor / math.sqrt((mu_max + temperature) / temperature)
 
 
-def _hmc_step(net, integrator, temperature, chain: HMCChain, x, y, step, n_max, jitter) -> tuple[HMCChain, object]:
-    """One HMC transition with ceil(u n_max) integration steps, u ~ U(1 - jitter, 1]."""
-    key, k_len, k_hmc = jax.random.split(chain.key, 3)
-    u = 1.0 - jitter * jax.random.uniform(k_len)
-    n = jnp.maximum(1, jnp.ceil(u * n_max)).astype(jnp.int32)
+def make_step(net: model.FCN, temperature, integrator: str, step_size, n_max, jitter):
+    """The HMC transition as a pure function, in the style of BlackJAX: step(key, state, batch) -> (state, info) for
+    a blackjax HMCState `state` and batch = (x, y): ceil(u n_max) integration steps of size step_size,
+    u ~ U(1 - jitter, 1] (a jittered trajectory length), then BlackJAX's Metropolis correction."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {tuple(INTEGRATORS)} (got {integrator!r})")
     kernel = blackjax.hmc.build_kernel(integrator=INTEGRATORS[integrator][0])
-    state, info = kernel(k_hmc, chain.state, log_density(net, temperature, x, y), step, _inverse_mass(net), n)
+
+    def step(key: jax.Array, state, batch):
+        x, y = batch
+        k_len, k_hmc = jax.random.split(key)
+        u = 1.0 - jitter * jax.random.uniform(k_len)
+        n = jnp.maximum(1, jnp.ceil(u * n_max)).astype(jnp.int32)
+        return kernel(k_hmc, state, log_density(net, temperature, x, y), step_size, _inverse_mass(net), n)
+
+    return step
+
+
+def _hmc_step(net, integrator, temperature, chain: HMCChain, x, y, step, n_max, jitter) -> tuple[HMCChain, object]:
+    """make_step's transition for a chain that carries its own key."""
+    key, k_step = jax.random.split(chain.key)
+    state, info = make_step(net, temperature, integrator, step, n_max, jitter)(k_step, chain.state, (x, y))
     return HMCChain(state, key), info
 
 

@@ -23,7 +23,7 @@ alpha = A y, B = K_{*,train} A; D, d* the train-train and test-train blocks of D
 so each term costs O(P^2 + Q P) for P train and Q test points: the n^4 tensor is never formed.
 
 C and mu are averaged by Monte Carlo over exact single-unit fluctuations, layer by layer (the Gram-sampler
-picture of finite_width.gram_sampler, linearised): with F_l(G) = sigma_w2 E_{z ~ N(0, G)}[s(z) s(z)^T] + sigma_b2,
+picture of sampling.ensembles.gram_sampler, linearised): with F_l(G) = sigma_w2 E_{z ~ N(0, G)}[s(z) s(z)^T] + sigma_b2,
 a hidden layer of n units adds eta_l / sqrt(n) with eta_l = sigma_w2 s(z) s(z)^T + sigma_b2 - K^(l+1),
 z ~ N(0, K^(l)) one unit; earlier fluctuations propagate through the Jacobian J_l and, at second order, the Hessian
 H_l of F_l (forward-mode derivatives of the closed-form Gaussian expectations):

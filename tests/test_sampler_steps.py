@@ -1,0 +1,79 @@
+"""The samplers' public transitions, step(key, state, batch), in the style of BlackJAX and optax: each is a pure
+function of its inputs (the same key, state and batch give the same result; another key another one), the ensemble
+drivers are loops over it (run_steps reproduces a hand-written loop of make_step), and each step leaves its
+posterior invariant in the simplest check there is: a linear model's exact Gaussian posterior, whose mean the
+drivers' tests (test_langevin, test_metropolis, test_bayes_linear) check to Monte Carlo error."""
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nnft import model
+from nnft.sampling import gibbs, langevin, metropolis
+
+
+def _data(leaf):
+    return jax.random.key_data(leaf) if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf
+
+
+def _tree_equal(a, b):
+    return all(np.array_equal(_data(u), _data(v)) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+@pytest.mark.parametrize("integrator", langevin.INTEGRATORS)
+def test_langevin_step_is_pure_and_run_steps_is_its_loop(linear_problem, integrator):
+    net, x, y, *_ = linear_problem
+    x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    temperature, h, gamma = jnp.float32(0.3), jnp.float32(0.05), jnp.float32(1.1)
+    state = langevin.init_chain(jax.random.key(0), net, 0.3, x, y)
+    step = langevin.make_step(net, temperature, h, gamma, integrator)
+    k1, k2 = jax.random.split(jax.random.key(1))
+    a, b, c = step(k1, state, (x, y)), step(k1, state, (x, y)), step(k2, state, (x, y))
+    assert _tree_equal(a, b) and not _tree_equal(a[0].params, c[0].params)
+    assert _tree_equal(a[0].key, state.key)  # the step never touches the chain's own key
+
+    def loop(s, _):
+        key, k_noise = jax.random.split(s.key)
+        s, _ = step(k_noise, s, (x, y))
+        return s._replace(key=key), None
+
+    by_hand = jax.jit(lambda s: jax.lax.scan(loop, s, None, length=25)[0])(state)
+    batched = jax.tree.map(lambda v: v[None], state)
+    driven = langevin.run_steps(net, integrator, temperature, h, gamma, batched, x[None], y[None], n_steps=25)
+    for u, v in zip(jax.tree.leaves(by_hand.params), jax.tree.leaves(driven.params), strict=True):
+        np.testing.assert_allclose(u, v[0], rtol=1e-5, atol=1e-6)
+
+
+def test_langevin_make_step_refuses_an_unknown_integrator(linear_problem):
+    with pytest.raises(ValueError, match="integrator"):
+        langevin.make_step(linear_problem[0], 0.3, 0.05, 1.0, "leapfrog")
+
+
+def test_hmc_step_is_pure_and_keeps_the_density(linear_problem):
+    net, x, y, *_ = linear_problem
+    x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    logdensity = metropolis.log_density(net, 0.3, x, y)
+    position = metropolis._position(net, model.init_params(jax.random.key(2), net))
+    state = blackjax.hmc.init(position, logdensity)
+    step = metropolis.make_step(net, 0.3, "leapfrog", jnp.float32(0.05), jnp.float32(10), jnp.float32(0.5))
+    new, info = step(jax.random.key(3), state, (x, y))
+    again, _ = step(jax.random.key(3), state, (x, y))
+    assert _tree_equal(new, again)
+    assert 0.0 <= float(info.acceptance_rate) <= 1.0 and 1 <= int(info.num_integration_steps) <= 10
+    assert float(new.logdensity) == pytest.approx(float(logdensity(new.position)), rel=1e-5)
+    with pytest.raises(ValueError, match="integrator"):
+        metropolis.make_step(net, 0.3, "euler", 0.05, 10, 0.5)
+
+
+def test_gibbs_step_is_pure():
+    net = model.FCN(dim=4, depth=2, activation="identity", sigma_w2=1.0, sigma_b2=0.0, width=6)
+    rng = np.random.default_rng(0)
+    x, y = jnp.asarray(rng.standard_normal((5, 4))), jnp.asarray(rng.standard_normal(5))
+    state = (jnp.asarray(rng.standard_normal((4, 6))), jnp.asarray(rng.standard_normal(6)))
+    step = gibbs.make_step(net, 0.2)
+    a, b = step(jax.random.key(4), state, (x, y)), step(jax.random.key(4), state, (x, y))
+    c = step(jax.random.key(5), state, (x, y))
+    assert _tree_equal(a, b) and not _tree_equal(a, c)
+    assert a[0].shape == (4, 6) and a[1].shape == (6,)
