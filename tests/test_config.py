@@ -1,8 +1,9 @@
 """Property-based tests (hypothesis) of the config checks: the JSON schema plus nnft.config.check_experiment accept
 exactly the experiments the library accepts, errors name the offending key, and experiment names cannot leave
-results/."""
+results/. The one model definition ($defs/model) is FCN's fields and refuses a bad model in every section."""
 
 import copy
+import dataclasses
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from nnft import data, model
-from nnft.config import check_experiment
+from nnft.config import check_experiment, check_finite_width, check_hyperparameters
 from nnft.sampling import langevin
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,3 +188,137 @@ def test_bad_hyperparameter_blocks_are_refused_and_named(path, bad):
     with pytest.raises(WorkflowError) as err:
         validate(cfg, SCHEMA)
     assert path[-1] in str(err.value), str(err.value)
+
+
+def all_checks(cfg):
+    """The schema and every cross-key check, as workflow/rules/common.smk runs them."""
+    validate(cfg, SCHEMA)
+    for name, exp in cfg["experiments"].items():
+        check_experiment(name, exp)
+    for name, block in cfg.get("hyperparameters", {}).items():
+        check_hyperparameters(name, block)
+    for name, block in cfg.get("finite_width", {}).items():
+        check_finite_width(name, block)
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml", "tests/config/tiny.yaml"])
+def test_the_shipped_configs_are_accepted(path):
+    all_checks(yaml.safe_load((REPO / path).read_text()))
+
+
+def test_the_model_definition_is_fcns_fields_each_described():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    fields = schema["$defs"]["model"]["properties"]
+    assert set(fields) == {f.name for f in dataclasses.fields(model.FCN)} - {"dim"}  # dim is the data's
+    assert all(f.get("description") for f in fields.values())
+    assert not any("default" in f for f in fields.values())  # validate would write it into every section
+
+
+# (path of a model in TINY, field, a bad value): every section that describes a model refuses it, naming the field
+BAD_MODELS = [
+    (("experiments", "a", "model"), "sigma_w2", 0.0),
+    (("experiments", "a", "model"), "activation", "swish"),
+    (("experiments", "a", "model"), "width", 0),
+    (("experiments", "a", "model"), "input_scaling", "sqrt"),
+    (("spectra", "s", "models", 0), "sigma_w2", -1.0),
+    (("spectra", "s", "models", 0), "activation", "swish"),
+    (("spectra", "s", "models", 0), "sigma_b2", [0.0, 0.1]),  # one number for every depth
+    (("spectra", "s"), "input_scaling", "sqrt"),
+    (("spectra", "s"), "depths", [0, 2]),
+    (("hyperparameters", "h", "grid"), "sigma_w2", [1.0, 0.0]),
+    (("hyperparameters", "h", "grid"), "activation", ["swish"]),
+    (("hyperparameters", "h", "grid"), "depth", [0]),
+    (("hyperparameters", "h"), "input_scaling", "sqrt"),
+    (("hyperparameters", "h", "validate"), "width", 0),
+    (("finite_width", "f", "kurtosis_models", 0), "sigma_w2", 0.0),
+    (("finite_width", "f", "kurtosis_models", 0), "activation", "swish"),
+    (("finite_width", "f", "correlation_models", 1), "sigma_w2", -1.76),
+    (("finite_width", "f", "correlation_models", 1), "sigma_b2", -0.05),
+    (("finite_width", "f", "correlation_models", 1), "rho1", 1.0),
+    (("finite_width", "f", "flow", "models", 0), "sigma_w2", 0.0),
+    (("finite_width", "f", "flow", "models", 0), "activation", "swish"),
+    (("finite_width", "f", "ntk", "models", 0), "sigma_w2", 0.0),
+    (("finite_width", "f", "ntk", "models", 0), "activation", "erf"),  # the figure draws relu and tanh
+    (("finite_width", "f", "ntk", "models", 0), "lambda_b", "1/k"),
+    (("finite_width", "f", "phase"), "activation", "swish"),
+    (("finite_width", "f", "phase"), "sigma_w2_range", [0.0, 4.0]),
+    (("finite_width", "f", "phase"), "sigma_b2_range", [-0.5, 1.0]),
+    (("finite_width", "f", "depth_scales"), "sigma_b2", 0.0),
+    (("finite_width", "f", "depth_scales"), "sigma_w2_range", [1.0]),
+    (("finite_width", "f", "trainability"), "width", 0),
+    (("finite_width", "f", "trainability"), "depths", [0, 3]),
+    (("finite_width", "f", "ntk_training"), "activation", "relu"),
+    (("finite_width", "f", "ntk_training"), "widths", [0, 16]),
+    (("survey", "v", "lazy"), "widths", [0, 16]),
+]
+
+
+def _at(cfg, path):
+    for key in path:
+        cfg = cfg[key]
+    return cfg
+
+
+def _indexed(path) -> str:
+    return "".join(f"[{p!r}]" for p in path)
+
+
+@pytest.mark.parametrize("path, field, bad", BAD_MODELS)
+def test_a_bad_model_is_refused_in_every_section_naming_the_field(path, field, bad):
+    cfg = copy.deepcopy(TINY)
+    _at(cfg, path)[field] = bad
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, SCHEMA)
+    assert _indexed((*path, field)) in str(err.value), str(err.value)
+
+
+# (path of a model in TINY, a field its section does not read)
+UNREAD_FIELDS = [
+    (("experiments", "a", "model"), "sigma"),
+    (("spectra", "s", "models", 0), "depth"),  # the block's depths
+    (("finite_width", "f", "kurtosis_models", 0), "sigma_b2"),  # drawn at sigma_b2 = 0
+    (("finite_width", "f", "flow", "models", 0), "sigma_b2"),
+    (("finite_width", "f", "correlation_models", 0), "width"),
+    (("finite_width", "f", "ntk", "models", 0), "depth"),  # ntk.depth
+]
+
+
+@pytest.mark.parametrize("path, field", UNREAD_FIELDS)
+def test_a_model_field_its_section_does_not_read_is_refused_and_named(path, field):
+    cfg = copy.deepcopy(TINY)
+    _at(cfg, path)[field] = 1.0
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, SCHEMA)
+    assert f"'{field}' is not one of" in str(err.value) and _indexed(path) in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda b: b["phase"].update(sigma_w2_range=[4.0, 0.5]), "finite_width.f.phase.sigma_w2_range"),
+        (lambda b: b["phase"].update(sigma_b2_range=[0.5, 0.5]), "finite_width.f.phase.sigma_b2_range"),
+        (lambda b: b["depth_scales"].update(sigma_w2_range=[3.0, 1.0]), "finite_width.f.depth_scales.sigma_w2_range"),
+        (lambda b: b["trainability"].update(sigma_w2_range=[2.0, 2.0]), "finite_width.f.trainability.sigma_w2_range"),
+        (lambda b: b["kurtosis_models"].pop(1), "finite_width.f.kurtosis_models"),  # F3's tanh at sigma_w2 = 1
+    ],
+)
+def test_finite_width_cross_key_rules_name_the_key(edit, key):
+    cfg = copy.deepcopy(TINY)
+    edit(cfg["finite_width"]["f"])
+    with pytest.raises(ValueError, match=re.escape(key)):
+        all_checks(cfg)
+
+
+def test_finite_width_defaults_are_the_values_the_figures_were_built_with():
+    cfg = copy.deepcopy(TINY)
+    block = cfg["finite_width"]["f"]
+    for section in ("phase", "depth_scales", "trainability", "ntk", "ntk_training"):
+        for key in ("sigma_w2_range", "sigma_b2_range", "bootstrap_seed", "fit_max", "degree", "directions"):
+            block[section].pop(key, None)
+    block.pop("bootstrap_seed", None)
+    validate(cfg, SCHEMA)
+    assert block["bootstrap_seed"] == block["depth_scales"]["bootstrap_seed"] == block["ntk"]["bootstrap_seed"] == 0
+    assert block["phase"]["sigma_w2_range"] == [0.5, 4.0] and block["phase"]["sigma_b2_range"] == [0.0, 1.0]
+    assert block["depth_scales"]["sigma_w2_range"] == block["trainability"]["sigma_w2_range"] == [1.0, 4.0]
+    assert block["ntk"]["fit_max"] == 0.25
+    assert (block["ntk_training"]["degree"], block["ntk_training"]["directions"]) == (3, 1)

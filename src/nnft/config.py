@@ -69,6 +69,22 @@ def check_hyperparameters(name, block):
         raise ValueError(f"{key}.validate.points ({v['points']}) exceeds the grid's {size} points")
 
 
+def check_finite_width(name, block):
+    """Cross-key checks of a finite-width block after schema validation (which fills the defaults); errors name the
+    key."""
+    key = f"finite_width.{name}"
+    for section, axis in (("phase", "sigma_w2"), ("phase", "sigma_b2"), ("depth_scales", "sigma_w2"),
+                          ("trainability", "sigma_w2")):  # fmt: skip
+        low, high = block[section][f"{axis}_range"]
+        if not low < high:
+            raise ValueError(f"{key}.{section}.{axis}_range: needs [low, high] with low < high (got [{low}, {high}])")
+    if not any(m["activation"] == "tanh" and m["sigma_w2"] == 1.0 for m in block["kurtosis_models"]):
+        raise ValueError(
+            f"{key}.kurtosis_models: the kernel-shift figure (F3) draws the critical tanh model "
+            "{activation: tanh, sigma_w2: 1.0}; keep it in the list"
+        )
+
+
 def first_order_supported(activation: str) -> bool:
     """Whether the first-order 1/width theory (finite_width_bayes) has closed-form Gaussian expectations for this
     activation name: the ReLU family, identity, erf."""

@@ -9,7 +9,12 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from nnft.config import check_experiment, check_hyperparameters, first_order_supported
+from nnft.config import (
+    check_experiment,
+    check_finite_width,
+    check_hyperparameters,
+    first_order_supported,
+)
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -29,6 +34,8 @@ for _name, _exp in config["experiments"].items():
     check_experiment(_name, _exp)
 for _name, _block in config.get("hyperparameters", {}).items():
     check_hyperparameters(_name, _block)
+for _name, _block in config.get("finite_width", {}).items():
+    check_finite_width(_name, _block)
 
 
 def _module_file(name):

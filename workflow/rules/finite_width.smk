@@ -20,7 +20,14 @@ rule finite_width:
     conda:
         "../../envs/nnft.yaml"
     params:
-        fw=finite_width_params("depth", "widths", "networks"),
+        fw=finite_width_params(
+            "depth",
+            "widths",
+            "networks",
+            "kurtosis_models",
+            "correlation_models",
+            "bootstrap_seed",
+        ),
         code=code_version("finite_width"),
     script:
         "../scripts/finite_width.py"

@@ -19,11 +19,13 @@ ds = finite_width.depth_scales_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 3),
     d["activation"],
     d["sigma_b2"],
+    d["sigma_w2_range"],
     d["points"],
     d["width"],
     d["networks"],
     d["depth_max"],
-    theory_points=d.get("theory_points", 241),
+    d["theory_points"],
+    d["bootstrap_seed"],
     progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

@@ -15,6 +15,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 p = snakemake.params.fw
 f = p["flow"]
 ds = finite_width.kernel_flow_dataset(
-    jax.random.key(p["seed"]), f["depth"], f["width"], f["networks"], progress=lambda m: print(m, file=sys.stderr)
+    jax.random.key(p["seed"]),
+    f["models"],
+    f["depth"],
+    f["width"],
+    f["networks"],
+    progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

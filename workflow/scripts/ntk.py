@@ -17,9 +17,12 @@ p = snakemake.params.fw
 n = p["ntk"]
 ds = finite_width.ntk_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 5),
+    n["models"],
     n["depth"],
     n["widths"],
     n["networks"],
+    n["fit_max"],
+    n["bootstrap_seed"],
     progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

@@ -27,6 +27,8 @@ ds = finite_width.ntk_training_dataset(
     t["steps"],
     t["learning_rate"],
     t["seeds"],
+    t["degree"],
+    t["directions"],
     progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

@@ -18,6 +18,8 @@ ph = p["phase"]
 ds = finite_width.phase_diagram_dataset(
     jax.random.fold_in(jax.random.key(p["seed"]), 2),
     ph["activation"],
+    ph["sigma_w2_range"],
+    ph["sigma_b2_range"],
     ph["theory_points"],
     ph["empirical_points"],
     ph["width"],

@@ -20,6 +20,7 @@ ds = finite_width.trainability_dataset(
     p["seed"],
     t["activation"],
     t["sigma_b2"],
+    t["sigma_w2_range"],
     t["points"],
     t["depths"],
     t["width"],
@@ -30,9 +31,9 @@ ds = finite_width.trainability_dataset(
     t["momentum"],
     t["learning_rate"],
     t["seeds"],
-    degree=t.get("degree", 3),
-    directions=t.get("directions", 1),
-    theory_points=t.get("theory_points", 241),
+    t["degree"],
+    t["directions"],
+    t["theory_points"],
     progress=lambda m: print(m, file=sys.stderr),
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

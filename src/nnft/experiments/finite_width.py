@@ -44,10 +44,11 @@ from .trainability import (
     trainability_grid,
 )
 
-FLOW_MODELS = (("tanh", 0.9), ("tanh", 1.0), ("tanh", 1.1), ("erf", math.pi / 4), ("relu", 1.9), ("relu", 2.0),
-               ("relu", 2.1))  # fmt: skip
-KURTOSIS_MODELS = (("relu", 2.0), ("tanh", 1.0), ("identity", 1.0))  # at criticality, C_b = 0, K^(1) = 1
-CORRELATION_MODELS = (("relu", 2.0, 0.0, 0.0), ("tanh", 1.76095, 0.05, 0.5))  # (activation, C_W, C_b, rho^(1))
+
+def _fields(models, *keys) -> list[tuple]:
+    """Each model mapping (the config's {activation, sigma_w2, ...}) as the tuple (activation, *keys), numbers as
+    floats (a config's 2 and 2.0 give the same dataset)."""
+    return [(m["activation"], *(float(m[k]) for k in keys)) for m in models]
 
 
 def _net(activation: str, sigma_w2: float, sigma_b2: float, width: int, depth: int) -> model.FCN:
@@ -57,11 +58,12 @@ def _net(activation: str, sigma_w2: float, sigma_b2: float, width: int, depth: i
                      input_scaling="unit", parametrization="standard")  # fmt: skip
 
 
-def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=None):
-    """F1: K^(l) for FLOW_MODELS (C_b = 0, K^(1) = 1) by recursion, and the ensemble mean and s.e. of G-hat^(l)
-    over full-weight networks."""
+def kernel_flow_dataset(key, models, depth: int, width: int, n_networks: int, progress=None):
+    """F1: K^(l) for `models` (mappings {activation, sigma_w2}; C_b = 0, K^(1) = 1) by recursion, and the ensemble
+    mean and s.e. of G-hat^(l) over full-weight networks."""
+    models = _fields(models, "sigma_w2")
     theory, mean, se = [], [], []
-    for i, (name, c_w) in enumerate(FLOW_MODELS):
+    for i, (name, c_w) in enumerate(models):
         net = _net(name, c_w, 0.0, width, depth)
         theory.append(flow_single(net, 1.0).K)
         g = full_weight_ensemble(jax.random.fold_in(key, i), net, 1.0, n_networks)[..., 0, 0]
@@ -73,22 +75,27 @@ def kernel_flow_dataset(key, depth: int, width: int, n_networks: int, progress=N
     return xr.Dataset(
         {"K": (dims, np.array(theory)), "G_mc": (dims, np.array(mean)), "G_mc_se": (dims, np.array(se))},
         coords={
-            "model": [f"{n} C_W={c:.4g}" for n, c in FLOW_MODELS],
-            "activation": ("model", [n for n, _ in FLOW_MODELS]),
-            "c_w": ("model", [c for _, c in FLOW_MODELS]),
+            "model": [f"{n} C_W={c:.4g}" for n, c in models],
+            "activation": ("model", [n for n, _ in models]),
+            "c_w": ("model", [c for _, c in models]),
             "layer": np.arange(1, depth + 1),
         },
         attrs={"width": width, "n_networks": n_networks, "sampler": "full weight matrices"},
     )
 
 
-def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None):
-    """F2-F4: single-input kurtosis and kernel shift (KURTOSIS_MODELS) and two-input ensemble correlations
-    (CORRELATION_MODELS) from the exact Gram sampler at several widths, beside the recursions (V, K^{1}, product
-    form). Monte Carlo errors: bootstrap (kurtosis), standard errors (means), delta method (correlation)."""
+def finite_width_dataset(key, kurtosis_models, correlation_models, depth: int, widths, n_networks: int,
+                         bootstrap_seed: int, progress=None):  # fmt: skip
+    """F2-F4: single-input kurtosis and kernel shift (`kurtosis_models`, mappings {activation, sigma_w2}; C_b = 0,
+    K^(1) = 1) and two-input ensemble correlations (`correlation_models`, {activation, sigma_w2, sigma_b2, rho1}
+    with K^(1) = [[1, rho1], [rho1, 1]]) from the exact Gram sampler at several widths, beside the recursions (V,
+    K^{1}, product form). Monte Carlo errors: bootstrap (kurtosis; `bootstrap_seed`), standard errors (means),
+    delta method (correlation)."""
+    kurtosis_models = _fields(kurtosis_models, "sigma_w2")
+    correlation_models = _fields(correlation_models, "sigma_w2", "sigma_b2", "rho1")
     widths = list(widths)
-    rng = np.random.default_rng(0)
-    n_k, n_c, n_w = len(KURTOSIS_MODELS), len(CORRELATION_MODELS), len(widths)
+    rng = np.random.default_rng(bootstrap_seed)
+    n_k, n_c, n_w = len(kurtosis_models), len(correlation_models), len(widths)
     out = {
         name: np.full(shape, np.nan)
         for name, shape in {
@@ -106,7 +113,7 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
             "rho_mc_se": (n_c, n_w, depth),
         }.items()
     }
-    for i, (name, c_w) in enumerate(KURTOSIS_MODELS):
+    for i, (name, c_w) in enumerate(kurtosis_models):
         flow = flow_single(_net(name, c_w, 0.0, min(widths), depth), 1.0)
         out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
         for j, n in enumerate(widths):
@@ -124,7 +131,7 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
             out["kurtosis_mc"][i, j, 0] = out["kurtosis_mc_se"][i, j, 0] = 0.0
             if progress:
                 progress(f"single input {name} n={n}")
-    for i, (name, c_w, c_b, rho1) in enumerate(CORRELATION_MODELS):
+    for i, (name, c_w, c_b, rho1) in enumerate(correlation_models):
         flow = flow_pair(_net(name, c_w, c_b, min(widths), depth), [1.0, rho1, 1.0])
         out["rho_inf"][i] = correlation(flow.K)
         for j, n in enumerate(widths):
@@ -142,9 +149,9 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
     return xr.Dataset(
         {k: (dims[k], v) for k, v in out.items()},
         coords={
-            "single_model": [f"{n} C_W={c:.4g}" for n, c in KURTOSIS_MODELS],
-            "single_activation": ("single_model", [n for n, _ in KURTOSIS_MODELS]),
-            "pair_model": [f"{n} C_W={c:.6g} C_b={b:g} rho1={r:g}" for n, c, b, r in CORRELATION_MODELS],
+            "single_model": [f"{n} C_W={c:.4g}" for n, c in kurtosis_models],
+            "single_activation": ("single_model", [n for n, _ in kurtosis_models]),
+            "pair_model": [f"{n} C_W={c:.6g} C_b={b:g} rho1={r:g}" for n, c, b, r in correlation_models],
             "width": widths,
             "layer": np.arange(1, depth + 1),
         },
@@ -152,14 +159,15 @@ def finite_width_dataset(key, depth: int, widths, n_networks: int, progress=None
     )
 
 
-def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_points: int, width: int,
-                          n_networks: int, transient: int = 30, measure: int = 10):  # fmt: skip
-    """F5: ln chi_1 over sigma_b2 in [0, 1] x sigma_w2 in [0.5, 4] (theory grid), the order-to-chaos line
-    sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid."""
+def phase_diagram_dataset(key, activation: str, sigma_w2_range, sigma_b2_range, theory_points: int,
+                          empirical_points: int, width: int, n_networks: int, transient: int = 30,
+                          measure: int = 10):  # fmt: skip
+    """F5: ln chi_1 over sigma_b2 x sigma_w2 in the [low, high] ranges (theory grid), the order-to-chaos line
+    sigma_w2*(sigma_b2) (bisection of chi_1 = 1), and empirical chi_1 on a coarser grid of the same ranges."""
     act = activations.parse(activation)
-    b2, w2 = np.linspace(0, 1, theory_points), np.linspace(0.5, 4, theory_points)
+    b2, w2 = np.linspace(*sigma_b2_range, theory_points), np.linspace(*sigma_w2_range, theory_points)
     chi = chi_1(act, w2[:, None], b2[None, :])
-    eb2, ew2 = np.linspace(0, 1, empirical_points), np.linspace(0.5, 4, empirical_points)
+    eb2, ew2 = np.linspace(*sigma_b2_range, empirical_points), np.linspace(*sigma_w2_range, empirical_points)
     emp, emp_se = empirical_chi_1(key, act, ew2[:, None] + 0 * eb2[None, :], eb2[None, :] + 0 * ew2[:, None], width,
                                   n_networks, transient, measure)  # fmt: skip
     return xr.Dataset(
@@ -184,18 +192,19 @@ def phase_diagram_dataset(key, activation: str, theory_points: int, empirical_po
     )
 
 
-def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, width: int, n_networks: int,
-                         depth_max: int, delta: float = 1e-3, theory_points: int = 241, progress=None):  # fmt: skip
-    """F6: xi_c, xi_q and c* against sigma_w2 in [1, 4] at fixed sigma_b2: the mean-field formulas on a fine grid,
-    and at `points` values measurements on random networks (`measure_depth_scales`) beside the same estimator
-    applied to the deterministic flows at infinite width and to first order in 1/width (so that the procedure's
-    own bias and the O(1/n) shift of the depth scales are both shown). Depths: 5 xi_c and 8 xi_q of the theory,
-    clipped to [12, depth_max] and [10, depth_max]."""
+def depth_scales_dataset(key, activation: str, sigma_b2: float, sigma_w2_range, points: int, width: int,
+                         n_networks: int, depth_max: int, theory_points: int, bootstrap_seed: int, delta: float = 1e-3,
+                         progress=None):  # fmt: skip
+    """F6: xi_c, xi_q and c* against sigma_w2 in [low, high] = `sigma_w2_range` at fixed sigma_b2: the mean-field
+    formulas on a fine grid, and at `points` values measurements on random networks (`measure_depth_scales`, its
+    bootstrap seeded by `bootstrap_seed`) beside the same estimator applied to the deterministic flows at infinite
+    width and to first order in 1/width (so that the procedure's own bias and the O(1/n) shift of the depth scales
+    are both shown). Depths: 5 xi_c and 8 xi_q of the theory, clipped to [12, depth_max] and [10, depth_max]."""
     act = activations.parse(activation)
-    rng = np.random.default_rng(0)
-    grid = np.linspace(1.0, 4.0, theory_points)
+    rng = np.random.default_rng(bootstrap_seed)
+    grid = np.linspace(*sigma_w2_range, theory_points)
     theory = [depth_scales(act, w2, sigma_b2) for w2 in grid]
-    w2s = np.linspace(1.0, 4.0, points)
+    w2s = np.linspace(*sigma_w2_range, points)
     names = ("xi_c", "xi_c_se", "xi_q", "xi_q_se", "c_star_n", "c_star_n_se", "xi_c_layers", "xi_q_layers",
              "xi_c_inf", "xi_c_1n", "xi_q_inf", "xi_q_1n", "c_star_1n", "depth_c", "depth_q", "c_star_inf")  # fmt: skip
     out = {k: np.full(points, np.nan) for k in names}
@@ -246,24 +255,20 @@ def depth_scales_dataset(key, activation: str, sigma_b2: float, points: int, wid
 
 # --- F7, F8: trainability and the NTK (docs/trainability_ntk.md) ----------------------------------------------------
 
-# docs/finite_width.md Sec. 4 at criticality, C_b = 0, K^(1) = 1: ReLU with lambda_b = 0, lambda_W = 1
-# (Theta^(l) = l / 2), tanh with the equal-contribution rates lambda_b^(l) = 1 / l, lambda_W = 1 (Theta^(l) -> 3 / 2).
-NTK_MODELS = (("relu", 2.0, "0"), ("tanh", 1.0, "1/l"))  # (activation, C_W, lambda_b)
 
-
-def trainability_dataset(key, data_seed: int, activation: str, sigma_b2: float, points: int, depths, width: int,
-                         dim: int, n_train: int, steps: int, batch: int, momentum: float, learning_rate: float,
-                         seeds: int, degree: int = 3, directions: int = 1, theory_points: int = 241,
+def trainability_dataset(key, data_seed: int, activation: str, sigma_b2: float, sigma_w2_range, points: int, depths,
+                         width: int, dim: int, n_train: int, steps: int, batch: int, momentum: float,
+                         learning_rate: float, seeds: int, degree: int, directions: int, theory_points: int,
                          progress=None):  # fmt: skip
     """F7: train accuracy of networks trained by SGD on the sign of a random degree-`degree` harmonic on
-    S^{dim-1} (`trainability.trainability_grid`) over sigma_w2 in [1, 4] x depths at fixed sigma_b2, beside the
-    mean-field depth scale xi_c(sigma_w2) (fine grid and at the measured points)."""
+    S^{dim-1} (`trainability.trainability_grid`) over sigma_w2 in [low, high] = `sigma_w2_range` x depths at fixed
+    sigma_b2, beside the mean-field depth scale xi_c(sigma_w2) (fine grid and at the measured points)."""
     act = activations.parse(activation)
     x, y, _ = sphere_sign_data(data_seed, dim, n_train, degree, directions)
-    w2s = np.linspace(1.0, 4.0, points)
+    w2s = np.linspace(*sigma_w2_range, points)
     grid = trainability_grid(key, act, x, y, w2s, depths, sigma_b2, width, steps, batch, momentum, learning_rate,
                              seeds, progress)  # fmt: skip
-    fine = np.linspace(1.0, 4.0, theory_points)
+    fine = np.linspace(*sigma_w2_range, theory_points)
     critical, _ = critical_sigma_w2(act, sigma_b2)
     cube, plane = ("depth", "sigma_w2", "seed"), ("depth", "sigma_w2")
     return xr.Dataset(
@@ -306,33 +311,37 @@ def _relative_variance_fit(x, rv, se, x_max: float) -> tuple[float, float, float
     return float(coef[0]), float(np.sqrt(np.linalg.inv(a.T @ a)[0, 0] * scale)), float(coef[1])
 
 
-def ntk_dataset(key, depth: int, widths, n_networks: int, fit_max: float = 0.25, progress=None):
+def ntk_dataset(key, models, depth: int, widths, n_networks: int, fit_max: float, bootstrap_seed: int,
+                progress=None):  # fmt: skip
     """F8a,b: the NTK Theta-hat^(l) of one input, l = 1..depth, on random networks of several widths
-    (`trainability.ntk_by_layer`, NTK_MODELS on the same normals): ensemble mean beside the infinite-width
-    recursion (`finite_width.ntk_flow_single`), and the relative variance Var / mean^2 with bootstrap errors, with an
-    empirical fit a x + b x^2, x = (l - 1) / n <= fit_max (no theory of the coefficient is transcribed)."""
+    (`trainability.ntk_by_layer`, every one of `models` on the same normals: mappings {activation, sigma_w2,
+    lambda_b}, lambda_b a number or "1/l"; C_b = 0, K^(1) = 1, lambda_W = 1): ensemble mean beside the
+    infinite-width recursion (`finite_width.ntk_flow_single`), and the relative variance Var / mean^2 with bootstrap
+    errors (`bootstrap_seed`), with an empirical fit a x + b x^2, x = (l - 1) / n <= fit_max (no theory of the
+    coefficient is transcribed)."""
+    spec = [(m["activation"], float(m["sigma_w2"]), str(m["lambda_b"])) for m in models]
     widths = list(widths)
     layers = np.arange(1, depth + 1)
 
-    def models(width):
-        return [NTKModel(_net(name, c_w, 0.0, width, depth), 1.0, 1 / layers if lb == "1/l" else 0.0, 1.0)
-                for name, c_w, lb in NTK_MODELS]  # fmt: skip
+    def models_of(width):
+        return [NTKModel(_net(name, c_w, 0.0, width, depth), 1.0, 1 / layers if lb == "1/l" else float(lb), 1.0)
+                for name, c_w, lb in spec]  # fmt: skip
 
-    theory = np.stack([ntk_flow_single(m.net, m.k1, m.lambda_b, m.lambda_w) for m in models(min(widths))])
-    rng = np.random.default_rng(0)
-    shape = (len(NTK_MODELS), len(widths), depth)
+    theory = np.stack([ntk_flow_single(m.net, m.k1, m.lambda_b, m.lambda_w) for m in models_of(min(widths))])
+    rng = np.random.default_rng(bootstrap_seed)
+    shape = (len(spec), len(widths), depth)
     out = {k: np.full(shape, np.nan) for k in ("theta_mc", "theta_mc_se", "relvar", "relvar_se")}
     for j, n in enumerate(widths):
-        theta = ntk_by_layer(jax.random.fold_in(key, n), models(n), n_networks)
+        theta = ntk_by_layer(jax.random.fold_in(key, n), models_of(n), n_networks)
         out["theta_mc"][:, j] = theta.mean(1)
         out["theta_mc_se"][:, j] = theta.std(1, ddof=1) / math.sqrt(n_networks)
-        for i in range(len(NTK_MODELS)):
+        for i in range(len(spec)):
             out["relvar"][i, j], out["relvar_se"][i, j] = relative_variance(theta[i], rng, n_boot=100)
         if progress:
             progress(f"ntk ensembles width {n}")
     x = (layers[None, :] - 1) / np.asarray(widths)[:, None]
     fits = [_relative_variance_fit(x.ravel(), out["relvar"][i].ravel(), out["relvar_se"][i].ravel(), fit_max)
-            for i in range(len(NTK_MODELS))]  # fmt: skip
+            for i in range(len(spec))]  # fmt: skip
     dims = ("model", "width", "layer")
     return xr.Dataset(
         {
@@ -343,10 +352,10 @@ def ntk_dataset(key, depth: int, widths, n_networks: int, fit_max: float = 0.25,
             "relvar_curvature": ("model", [f[2] for f in fits]),
         },
         coords={
-            "model": [f"{n} C_W={c:g} lambda_b={lb}" for n, c, lb in NTK_MODELS],
-            "activation": ("model", [n for n, _, _ in NTK_MODELS]),
-            "c_w": ("model", [c for _, c, _ in NTK_MODELS]),
-            "lambda_b": ("model", [lb for _, _, lb in NTK_MODELS]),
+            "model": [f"{n} C_W={c:g} lambda_b={lb}" for n, c, lb in spec],
+            "activation": ("model", [n for n, _, _ in spec]),
+            "c_w": ("model", [c for _, c, _ in spec]),
+            "lambda_b": ("model", [lb for _, _, lb in spec]),
             "width": widths,
             "layer": layers,
         },
@@ -361,12 +370,14 @@ def ntk_dataset(key, depth: int, widths, n_networks: int, fit_max: float = 0.25,
 
 
 def ntk_training_dataset(key, data_seed: int, activation: str, sigma_b2: float, widths, depths, dim: int,
-                         n_train: int, steps: int, learning_rate: float, seeds: int, progress=None):  # fmt: skip
+                         n_train: int, steps: int, learning_rate: float, seeds: int, degree: int, directions: int,
+                         progress=None):  # fmt: skip
     """F8c: the relative change |Theta_T - Theta_0|_F / |Theta_0|_F of the train-set NTK of networks at the critical
-    sigma_w2 (fixed sigma_b2) trained by full-batch gradient descent on the sign of a degree-3 harmonic on
-    S^{dim-1} (`trainability.ntk_change`), with a power-law fit against the width at every depth."""
+    sigma_w2 (fixed sigma_b2) trained by full-batch gradient descent on the sign of a random degree-`degree`
+    harmonic on S^{dim-1} (`directions` zonal terms; `trainability.ntk_change`), with a power-law fit against the
+    width at every depth."""
     act = activations.parse(activation)
-    x, y, _ = sphere_sign_data(data_seed, dim, n_train)
+    x, y, _ = sphere_sign_data(data_seed, dim, n_train, degree, directions)
     critical, _ = critical_sigma_w2(act, sigma_b2)
     r = ntk_change(key, act, x, y, critical, sigma_b2, widths, depths, steps, learning_rate, seeds, progress)
     mean, se = r["ntk_change"].mean(-1), r["ntk_change"].std(-1, ddof=1) / math.sqrt(seeds)
