@@ -94,18 +94,6 @@ def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp
     return {"nngp": k_nngp, "ntk": k_ntk}[kind]
 
 
-def single_input_flow(net: FCN, k1: float, depth: int | None = None) -> np.ndarray:
-    """K^(l) = sigma_b2 + sigma_w2 E[s(z)^2]_{z ~ N(0, K^(l-1))}, l = 1..depth, from K^(1) = k1 (PDLT notation;
-    docs/finite_width.md Secs. 1-2). Uses the layer variances of layers 2.. of net."""
-    depth = depth or net.depth
-    layers = net.layer_variances()
-    ks = [float(k1)]
-    for l in range(1, depth):
-        w2, b2 = layers[min(l, len(layers) - 1)]
-        ks.append(float(w2 * net.act.pair(ks[-1], ks[-1], ks[-1]) + b2))
-    return np.array(ks)
-
-
 def taylor_coefficients(
     kernel: Callable, n_coef: int, radius: float = 0.95, n_points: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
