@@ -385,8 +385,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
     # the three survey stages share one script, so they share one code version
     survey_all = {f"results/survey/v/{s}.zarr" for s in ("double_descent", "lazy", "depth")} | survey_fig
-    # Every figure of the default target: plots imports theory.learning_curves and theory.finite_width_bayes (for
-    # constants and the statistics it still computes), so editing either redraws them all.
+    # Every figure of the default target (every figure script imports plots; plots imports no other nnft module)
     every_figure = (
         figs
         | diag_a
@@ -398,15 +397,19 @@ def test_partial_reruns(workflow_run, tmp_path):
     hp_downstream = hp_train | hp_summary  # hyperparameter_train reaches langevin and learning_curves
     assert planned_after_editing("plots") == every_figure
     assert planned_after_editing("experiments/survey") == survey_all
+    # learning_curves: its stages and what reads them (every figure of the GP and the theories), and the scripts that
+    # import it (the learning-curve and mode-error figures; the hyper-parameter and survey stages)
+    width_convergence_a = figures("a", ["width_convergence"])
     assert planned_after_editing("theory/learning_curves") == (
-        theory_gp | compare("a") | compare("b") | every_figure | hp_scan | survey_all
+        theory_gp | compare("a") | compare("b") | figs | width_convergence_a | hp_scan | survey_all
     )
     # langevin: the training jobs, and the figures whose scripts summarise networks (plots itself does not import it)
     train_all = train_a | {"results/b/train/n8_w16.zarr"}
     assert planned_after_editing("sampling/langevin") == train_all | fig_a | fig_b | diag_a | diag_b | width_fig_a | (
         hp_downstream
     )
-    assert planned_after_editing("theory/finite_width_bayes") == every_figure | {
+    # finite_width_bayes: its theory stage and the one figure that reads it (and computes its curves with it)
+    assert planned_after_editing("theory/finite_width_bayes") == figures("a", ["finite_width_bayes"]) | {
         "results/a/finite_width_bayes/theory.zarr"
     }
     # model, kernels and activations sit under everything but the data (sphere also under the data)

@@ -148,13 +148,17 @@ def _ratio_key(name: str) -> str:
 
 
 def learning_curves_figure(
-    data: xr.Dataset, theory: xr.Dataset, comparison: xr.Dataset, experiment: str, networks: xr.Dataset | None = None
+    data: xr.Dataset,
+    theory: xr.Dataset,
+    comparison: xr.Dataset,
+    experiment: str,
+    labels: dict[str, str],
+    networks: xr.Dataset | None = None,
 ):
     """(a) exact GP (points) against every theory (lines), log-log, with the trained networks (network_summary) as
     markers; (b) relative error of each theory vs the GP observable it predicts (dataset-averaged MSE, or MSE of
-    the dataset-averaged predictor)."""
-    from .theory.learning_curves import THEORIES
-
+    the dataset-averaged predictor). `labels`: every theory's legend label in the order of
+    learning_curves.THEORIES (drawn if the store has it)."""
     fig, (ax, bx) = plt.subplots(
         2, 1, figsize=(7.0, 8.0), sharex=True, gridspec_kw={"height_ratios": [3, 1.6]}, constrained_layout=True
     )
@@ -194,7 +198,7 @@ def learning_curves_figure(
             zorder=6,
             label=networks.attrs.get("label", "Langevin networks"),
         )
-    for name, (label, _) in THEORIES.items():
+    for name, label in labels.items():
         if name in theory:
             y = theory[name].values
             ratio = _expansion_parameter(theory, name)
@@ -205,7 +209,7 @@ def learning_curves_figure(
                 ax.plot(theory.n_train, np.where(ok, y, np.nan), lw=1.5, label=label, **THEORY_STYLES[name])
                 grey = {**THEORY_STYLES[name], "color": "0.75"}
                 ax.plot(theory.n_train, np.where(ok, np.nan, y), lw=1.0, **grey)
-            x = n * (1 + 0.03 * (list(THEORIES).index(name) - 3))
+            x = n * (1 + 0.03 * (list(labels).index(name) - 3))
             rel, rel_se = comparison[f"rel_{name}"].values, comparison[f"rel_se_{name}"].values
             style = {k: v for k, v in THEORY_STYLES[name].items() if k != "ls"}
             bx.errorbar(x, rel, rel_se, fmt="o-", ms=3.5, lw=1, capsize=2, **style)
@@ -717,14 +721,18 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
     return fig
 
 
-def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict | None, title: str,
-                              per_draw: xr.Dataset | None = None, weights: xr.Dataset | None = None):  # fmt: skip
+def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictions: xr.Dataset, fit: dict | None,
+                              title: str, per_draw: xr.Dataset | None = None,
+                              weights: xr.Dataset | None = None):  # fmt: skip
     """(a) network / GP test-MSE ratio against 1/width: Langevin ensembles (1 s.e.), the first-order 1/width
     theory on the same datasets (2 s.e. band), the adaptive-kernel saddle point alone and with the first-order loop
     term (where it exists), a weighted a + b / width fit (1 s.e. band), the GP at 1;
-    (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width."""
-    from .theory.finite_width_bayes import fit_band, predicted_ratio
-
+    (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width;
+    (c) the linear oracle (if the theory store has it); (d) first-layer weight moments (if `weights`).
+    The script computes every curve: `predictions` holds the first-order ratio and its s.e. (first_order,
+    first_order_se over grid_width; over oracle_width for panel c), the fit's band (fit, fit_se), the first-order
+    weight moments (weight_first_order over weight_width) and finite_width_bayes.approximation_summary; `fit` (a,
+    a_se, chi2, dof, min_width) labels the band; per_draw holds the first-order prediction per dataset."""
     widths = summary.width.values
     linear = "linear_width" in theory.dims
     panels = 2 + linear + (weights is not None)
@@ -732,33 +740,27 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
     fig, axes = plt.subplots(*shape, figsize=(5.2 * shape[1], 4.4 * shape[0]), constrained_layout=True)
     axes = axes.ravel()
     ax, bx = axes[:2]
-    grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
-    grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
-    inv = 1 / grid
+    inv = 1 / predictions.grid_width.values
     ax.axhline(1, color="k", lw=1.0, label="exact GP (infinite width)")
-    pred, pred_se = predicted_ratio(theory, grid)
+    pred, pred_se = predictions.first_order.values, predictions.first_order_se.values
     ax.plot(inv, pred, color="tab:blue", lw=1.5, label="first-order 1/width theory (same datasets)")
     ax.fill_between(inv, pred - 2 * pred_se, pred + 2 * pred_se, color="tab:blue", alpha=0.2, lw=0)
-    if "kr_mse" in theory:
-        kr_ratio = theory.kr_mse.sum("draw") / theory.gp_mse.sum()
-        ax.plot(1 / theory.kr_width.values, kr_ratio.values, "-.", color="tab:green", lw=1.2,
+    if "kr_ratio" in predictions:
+        ax.plot(1 / predictions.kr_width.values, predictions.kr_ratio.values, "-.", color="tab:green", lw=1.2,
                 label="kernel renormalisation (one scalar per hidden layer)")  # fmt: skip
-    if "ak_mse" in theory:  # adaptive-kernel saddle point, where every dataset has one
-        akw = theory.ak_width.values
-        ok = np.all(np.isfinite(theory.ak_mse.values), axis=0)
-        gp_sum = float(theory.gp_mse.sum())
-        ak_ratio = theory.ak_mse.sum("draw").values / gp_sum
+    if "ak_ratio" in predictions:  # adaptive-kernel saddle point, where every dataset has one
+        akw = predictions.ak_width.values
+        ak_ratio = predictions.ak_ratio.values
+        ok = np.isfinite(ak_ratio)
         ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
                 label="adaptive-kernel saddle point (mean field)")  # fmt: skip
         # the measured widths: mean ± s.e. over independent Monte Carlo replicas of the saddle point and its loop
-        mw = theory.measured_width.values
+        mw = predictions.measured_width.values
         loop_label = "adaptive kernel + loop (Gaussian fluctuations, RPA; ± 1 MC s.e.)"
-        for name, color, label in (("ak_replica_mse", "tab:purple", None),
-                                   ("ak_replica_loop_mse", "tab:orange", loop_label)):  # fmt: skip
-            per_replica = theory[name].values.sum(1) / gp_sum  # (replica, width); NaN: no saddle or loop
-            ok_w = np.all(np.isfinite(per_replica), axis=0)
-            mean = per_replica.mean(0)
-            se = per_replica.std(0, ddof=1) / np.sqrt(per_replica.shape[0])
+        for name, color, label in (("ak_replica_ratio", "tab:purple", None),
+                                   ("ak_replica_loop_ratio", "tab:orange", loop_label)):  # fmt: skip
+            mean, se = predictions[name].values, predictions[f"{name}_se"].values  # NaN: no saddle or loop
+            ok_w = np.isfinite(mean)
             ax.errorbar(1 / mw[ok_w], mean[ok_w], se[ok_w], fmt="s-" if label else "s", color=color,
                         ms=5 if label else 4, lw=1.5, capsize=3, label=label)  # fmt: skip
         if not ok.all():
@@ -766,10 +768,10 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
             ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
                        label=f"no adaptive-kernel saddle (width ≤ {w_none}: tilted unit not normalisable)")  # fmt: skip
     if fit is not None:
-        line, line_se = fit_band(fit, grid)
+        line, line_se = predictions.fit.values, predictions.fit_se.values
         ax.plot(inv, line, "--", color="tab:red", lw=1.2,
                 label=f"fit a + b/width (width ≥ {fit.get('min_width', widths.min())}): a = {fit['a']:.3f} ± "
-                      f"{np.sqrt(fit['cov'][0, 0]):.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
+                      f"{fit['a_se']:.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
         ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
     ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
                 label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
@@ -786,8 +788,7 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         lim = 0.0
         for w in widths:
             d = per_draw.sel(width=w)
-            x = (theory.mse_coefficient / theory.gp_mse).values / w
-            xe = (theory.mse_coefficient_se / theory.gp_mse).values / w
+            x, xe = d.first_order.values, d.first_order_se.values
             bx.errorbar(x, d.ratio.values - 1, d.ratio_se.values, xerr=xe, fmt="o", ms=4, color=colors[w],
                         capsize=2, label=f"width {w}")  # fmt: skip
             lim = max(lim, np.abs(x).max(), np.abs(d.ratio.values - 1).max())
@@ -827,12 +828,10 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
             cx.plot(x_lin, theory.linear_adaptive_kernel_loop_mse.values / gp_lin, "s-", color="tab:orange", ms=4,
                     lw=1.0, label="linear net: adaptive kernel + loop (RPA)")  # fmt: skip
         n_deep = theory.attrs["n_train"]
-        pred, _ = predicted_ratio(theory, widths)
         cx.errorbar(n_deep / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red",
                     capsize=3, label=f"{title.split(':')[0]}: Langevin ensembles")  # fmt: skip
-        dense = np.geomspace(0.5 * widths.min(), 4 * widths.max(), 200)
-        cx.plot(n_deep / dense, predicted_ratio(theory, dense)[0], "-", color="tab:blue", lw=1.0,
-                label=f"{title.split(':')[0]}: first order")  # fmt: skip
+        cx.plot(n_deep / predictions.oracle_width.values, predictions.oracle_first_order.values, "-",
+                color="tab:blue", lw=1.0, label=f"{title.split(':')[0]}: first order")  # fmt: skip
         cx.set_xscale("log")
         cx.set_ylim(0, 1.3)
         cx.set_xlabel("n_train / width")
@@ -843,15 +842,14 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, fit: dict
         cx.grid(True, which="both", alpha=0.3)
     if weights is not None:
         dx = axes[-1]
-        dense = np.linspace(0.9 * widths.min(), 20 * widths.max(), 400)
+        inv_weight = 1 / predictions.weight_width.values
         for k, degree in enumerate(theory.direction_degree.values):
             color = f"C{k}"
             label = f"teacher direction of degree {degree}" if degree >= 0 else "orthogonal to the teacher"
-            coef = float(theory.weight_coefficient.isel(direction=k).mean())
-            dx.plot(1 / dense, 1 + coef / dense, "-", color=color, lw=1.2)
-            if "ak_weight_moment" in theory:
-                akw = theory.ak_width.values
-                m_ak = theory.ak_weight_moment.isel(direction=k).mean("draw").values
+            dx.plot(inv_weight, predictions.weight_first_order.isel(direction=k).values, "-", color=color, lw=1.2)
+            if "ak_weight_moment" in predictions:
+                akw = predictions.ak_width.values
+                m_ak = predictions.ak_weight_moment.isel(direction=k).values
                 ok = np.isfinite(m_ak)
                 dx.plot(1 / akw[ok], m_ak[ok], "--", color=color, lw=1.0)
             dx.errorbar(1 / weights.width.values, weights.moment.isel(direction=k).values,
