@@ -385,21 +385,26 @@ def test_partial_reruns(workflow_run, tmp_path):
     survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
     # the three survey stages share one script, so they share one code version
     survey_all = {f"results/survey/v/{s}.zarr" for s in ("double_descent", "lazy", "depth")} | survey_fig
-    # Every figure of the default target (every figure script imports plots; plots imports no other nnft module)
-    every_figure = (
-        figs
-        | diag_a
-        | diag_b
-        | width_fig_a
-        | survey_fig
-        | {f"results/figures/{f}.{x}" for f in ("spectra_s", "hyperparameters_h") for x in ("png", "pdf")}
-    )
+    # Every figure of the default target: each figure script imports one plots family, and with it the package
+    # nnft.plots; the families import no other nnft module, so editing one redraws its own figures only.
+    spectra_fig = {f"results/figures/spectra_s.{x}" for x in ("png", "pdf")}
+    hp_fig = {f"results/figures/hyperparameters_h.{x}" for x in ("png", "pdf")}
+    width_convergence_a = figures("a", ["width_convergence"])
+    finite_width_bayes_a = figures("a", ["finite_width_bayes"])
+    every_figure = figs | diag_a | diag_b | width_fig_a | survey_fig | spectra_fig | hp_fig
     hp_downstream = hp_train | hp_summary  # hyperparameter_train reaches langevin and learning_curves
-    assert planned_after_editing("plots") == every_figure
+    assert planned_after_editing("plots/__init__") == every_figure
+    assert planned_after_editing("plots/learning_curves") == figs | diag_a | diag_b | width_convergence_a
+    assert planned_after_editing("plots/learning_curves", "paper") == figures("p", ["fig1"])
+    assert planned_after_editing("plots/spectra") == spectra_fig
+    assert planned_after_editing("plots/hyperparameters") == hp_fig
+    assert planned_after_editing("plots/survey") == survey_fig
+    assert planned_after_editing("plots/finite_width_bayes") == finite_width_bayes_a
+    assert planned_after_editing("plots/style") == finite_width_bayes_a  # and F1-F8 (finite_width imports it too)
+    assert planned_after_editing("plots/finite_width") == set()
     assert planned_after_editing("experiments/survey") == survey_all
     # learning_curves: its stages and what reads them (every figure of the GP and the theories), and the scripts that
     # import it (the learning-curve and mode-error figures; the hyper-parameter and survey stages)
-    width_convergence_a = figures("a", ["width_convergence"])
     assert planned_after_editing("theory/learning_curves") == (
         theory_gp | compare("a") | compare("b") | figs | width_convergence_a | hp_scan | survey_all
     )
@@ -409,7 +414,7 @@ def test_partial_reruns(workflow_run, tmp_path):
         hp_downstream
     )
     # finite_width_bayes: its theory stage and the one figure that reads it (and computes its curves with it)
-    assert planned_after_editing("theory/finite_width_bayes") == figures("a", ["finite_width_bayes"]) | {
+    assert planned_after_editing("theory/finite_width_bayes") == finite_width_bayes_a | {
         "results/a/finite_width_bayes/theory.zarr"
     }
     # model, kernels and activations sit under everything but the data (sphere also under the data)
@@ -425,11 +430,14 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("experiments/hyperparameters") == hp_scan
     finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
     finite_width = {f"results/finite_width/f/{s}.zarr" for s in finite_width_stores + ("ntk_training",)}
-    finite_width |= finite_width_figures | {
+    f1_f8 = finite_width_figures | {
         f"results/figures/finite_width_f_{f}.{x}" for f in PAPER_FINITE_WIDTH_FIGURES for x in ("png", "pdf")
     }
+    finite_width |= f1_f8
     assert planned_after_editing("theory/finite_width") == set()
     assert planned_after_editing("theory/finite_width", "paper") == finite_width
+    assert planned_after_editing("plots/finite_width", "paper") == f1_f8
+    assert planned_after_editing("plots/style", "paper") == f1_f8
     assert planned_outputs(wf) == set()
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.finite_width_bayes import finite_width_bayes_figure
 from nnft.sampling import langevin
 from nnft.theory import finite_width_bayes
 
@@ -84,6 +85,6 @@ if weights is not None:
     curves["weight_first_order"] = (("weight_width", "direction"), moment)
 predictions = xr.merge([xr.Dataset(curves, coords=coords), finite_width_bayes.approximation_summary(theory)])
 title = f"{snakemake.wildcards.experiment}: finite-width networks vs exact GP at n = {theory.attrs['n_train']}"
-fig = plots.finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights)
+fig = finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

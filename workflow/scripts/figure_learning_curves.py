@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import learning_curves_figure
 from nnft.sampling import langevin
 from nnft.theory import learning_curves
 
@@ -25,6 +26,6 @@ if snakemake.input.train:  # an experiment without trained networks draws the GP
     )
 labels = {name: label for name, (label, _) in learning_curves.THEORIES.items()}
 comparison = store.read(snakemake.input.comparison)
-fig = plots.learning_curves_figure(data, theory, comparison, snakemake.wildcards.experiment, labels, networks=networks)
+fig = learning_curves_figure(data, theory, comparison, snakemake.wildcards.experiment, labels, networks=networks)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -4,15 +4,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.finite_width import ntk_figure, trainability_figure
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 figures = {
-    "trainability": plots.trainability_figure(store.read(snakemake.input.trainability)),
-    "ntk": plots.ntk_figure(store.read(snakemake.input.ntk), store.read(snakemake.input.ntk_training)),
+    "trainability": trainability_figure(store.read(snakemake.input.trainability)),
+    "ntk": ntk_figure(store.read(snakemake.input.ntk), store.read(snakemake.input.ntk_training)),
 }
 for name, fig in figures.items():
     png = Path(snakemake.output[name])
