@@ -21,10 +21,11 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
     term (where it exists), a weighted a + b / width fit (1 s.e. band), the GP at 1;
     (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width;
     (c) the linear oracle (if the theory store has it); (d) first-layer weight moments (if `weights`).
-    The script computes every curve: `predictions` holds the first-order ratio and its s.e. (first_order,
-    first_order_se over grid_width; over oracle_width for panel c), the fit's band (fit, fit_se), the first-order
-    weight moments (weight_first_order over weight_width) and finite_width_bayes.approximation_summary; `fit` (a,
-    a_se, chi2, dof, min_width) labels the band; per_draw holds the first-order prediction per dataset."""
+    The script computes every curve: `predictions` holds the first-order ratio (first_order, first_order_se over
+    grid_width; oracle_first_order over oracle_width for panel c), the fit's band (fit, fit_se over grid_width), the
+    first-order weight moments (weight_first_order over weight_width) and finite_width_bayes.approximation_summary;
+    `fit` (a, a_se, chi2, dof, min_width) labels the band; per_draw holds the first-order prediction per dataset
+    (first_order, first_order_se: ratio - 1)."""
     widths = summary.width.values
     linear = "linear_width" in theory.dims
     panels = 2 + linear + (weights is not None)
