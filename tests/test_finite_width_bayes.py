@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
 from nnft import model, sphere
 from nnft.sampling import ensembles
@@ -164,6 +165,33 @@ def test_inverse_width_fit_recovers_a_line_and_its_errors():
     np.testing.assert_allclose(line, 1 - 30 / widths)
     with pytest.raises(ValueError, match="widths"):
         finite_width_bayes.inverse_width_fit(widths[:2], widths[:2], se[:2])
+
+
+def test_approximation_summary_is_the_ratio_of_draw_sums_and_the_replica_mean():
+    # Two datasets: the adaptive-kernel saddle is missing for dataset 1 at the smallest width, so that width has no
+    # ratio (NaN), and a replica without a loop at one measured width leaves no replica mean there; the weight
+    # moments average over the datasets that have a saddle, and the first-order moment is 1 + mean coefficient / w.
+    nan = np.nan
+    theory = xr.Dataset(
+        {
+            "gp_mse": ("draw", [1.0, 3.0]),
+            "kr_mse": (("draw", "kr_width"), [[2.0, 1.0], [2.0, 3.0]]),
+            "ak_mse": (("draw", "ak_width"), [[2.0, 1.0], [nan, 3.0]]),
+            "ak_replica_loop_mse": (("ak_replica", "draw", "measured_width"), [[[1, 2], [3, 4]], [[2, nan], [2, 4]]]),
+            "ak_weight_moment": (("draw", "ak_width", "direction"), [[[1.0, 2.0], [3.0, 4.0]], [[nan, nan], [5, 6]]]),
+            "weight_coefficient": (("draw", "direction"), [[10.0, -4.0], [20.0, -8.0]]),
+        },
+        coords={"kr_width": [8, 16], "ak_width": [8, 16], "measured_width": [32, 64]},
+    )
+    s = finite_width_bayes.approximation_summary(theory)
+    np.testing.assert_allclose(s.kr_ratio, [1.0, 1.0])
+    np.testing.assert_allclose(s.ak_ratio, [nan, 1.0])
+    np.testing.assert_allclose(s.ak_replica_loop_ratio, [(4 / 4 + 4 / 4) / 2, nan])
+    np.testing.assert_allclose(s.ak_replica_loop_ratio_se, [0.0, nan])
+    np.testing.assert_allclose(s.ak_weight_moment, [[1.0, 2.0], [4.0, 5.0]])
+    assert "ak_replica_ratio" not in s and list(s.measured_width.values) == [32, 64]
+    moment = finite_width_bayes.predicted_weight_moment(theory, [5.0, 15.0])
+    np.testing.assert_allclose(moment, [[1 + 15 / 5, 1 - 6 / 5], [1 + 15 / 15, 1 - 6 / 15]])
 
 
 def test_linear_width_sweep_reproduces_the_isotropic_design_table():

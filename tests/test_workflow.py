@@ -358,13 +358,14 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert with_change(set_grid_ridges, section="hyperparameters") == hp_scan
 
     def set_depth_scale_points(fw):
-        fw["f"]["depth_scales"]["points"] = 4  # one figure's block: its own rule reruns, the other three do not
+        fw["f"]["depth_scales"]["points"] = 4  # one figure's block: its own rules rerun, the other figures' do not
 
     assert with_change(set_depth_scale_points, "finite_width") == set()  # F1-F8 are built by `paper` only
-    assert (
-        with_change(set_depth_scale_points, "finite_width", "paper")
-        == {"results/finite_width/f/depth_scales.zarr"} | finite_width_figures
-    )
+    assert with_change(set_depth_scale_points, "finite_width", "paper") == {
+        "results/finite_width/f/depth_scales.zarr",
+        "results/figures/finite_width_f_depth_scales.png",
+        "results/figures/finite_width_f_depth_scales.pdf",
+    }
 
     # Editing a library module's code reruns exactly the stages whose scripts import it, directly or through other
     # modules (code_version: the import graph); editing its comments or docstrings reruns nothing.
@@ -385,28 +386,36 @@ def test_partial_reruns(workflow_run, tmp_path):
     survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
     # the three survey stages share one script, so they share one code version
     survey_all = {f"results/survey/v/{s}.zarr" for s in ("double_descent", "lazy", "depth")} | survey_fig
-    # Every figure of the default target: plots imports theory.learning_curves and theory.finite_width_bayes (for
-    # constants and the statistics it still computes), so editing either redraws them all.
-    every_figure = (
-        figs
-        | diag_a
-        | diag_b
-        | width_fig_a
-        | survey_fig
-        | {f"results/figures/{f}.{x}" for f in ("spectra_s", "hyperparameters_h") for x in ("png", "pdf")}
-    )
+    # Every figure of the default target: each figure script imports one plots family, and with it the package
+    # nnft.plots; the families import no other nnft module, so editing one redraws its own figures only.
+    spectra_fig = {f"results/figures/spectra_s.{x}" for x in ("png", "pdf")}
+    hp_fig = {f"results/figures/hyperparameters_h.{x}" for x in ("png", "pdf")}
+    width_convergence_a = figures("a", ["width_convergence"])
+    finite_width_bayes_a = figures("a", ["finite_width_bayes"])
+    every_figure = figs | diag_a | diag_b | width_fig_a | survey_fig | spectra_fig | hp_fig
     hp_downstream = hp_train | hp_summary  # hyperparameter_train reaches langevin and learning_curves
-    assert planned_after_editing("plots") == every_figure
+    assert planned_after_editing("plots/__init__") == every_figure
+    assert planned_after_editing("plots/learning_curves") == figs | diag_a | diag_b | width_convergence_a
+    assert planned_after_editing("plots/learning_curves", "paper") == figures("p", ["fig1"])
+    assert planned_after_editing("plots/spectra") == spectra_fig
+    assert planned_after_editing("plots/hyperparameters") == hp_fig
+    assert planned_after_editing("plots/survey") == survey_fig
+    assert planned_after_editing("plots/finite_width_bayes") == finite_width_bayes_a
+    assert planned_after_editing("plots/style") == finite_width_bayes_a  # and F1-F8 (finite_width imports it too)
+    assert planned_after_editing("plots/finite_width") == set()
     assert planned_after_editing("experiments/survey") == survey_all
+    # learning_curves: its stages and what reads them (every figure of the GP and the theories), and the scripts that
+    # import it (the learning-curve and mode-error figures; the hyper-parameter and survey stages)
     assert planned_after_editing("theory/learning_curves") == (
-        theory_gp | compare("a") | compare("b") | every_figure | hp_scan | survey_all
+        theory_gp | compare("a") | compare("b") | figs | width_convergence_a | hp_scan | survey_all
     )
     # langevin: the training jobs, and the figures whose scripts summarise networks (plots itself does not import it)
     train_all = train_a | {"results/b/train/n8_w16.zarr"}
     assert planned_after_editing("sampling/langevin") == train_all | fig_a | fig_b | diag_a | diag_b | width_fig_a | (
         hp_downstream
     )
-    assert planned_after_editing("theory/finite_width_bayes") == every_figure | {
+    # finite_width_bayes: its theory stage and the one figure that reads it (and computes its curves with it)
+    assert planned_after_editing("theory/finite_width_bayes") == finite_width_bayes_a | {
         "results/a/finite_width_bayes/theory.zarr"
     }
     # model, kernels and activations sit under everything but the data (sphere also under the data)
@@ -422,11 +431,14 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("experiments/hyperparameters") == hp_scan
     finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
     finite_width = {f"results/finite_width/f/{s}.zarr" for s in finite_width_stores + ("ntk_training",)}
-    finite_width |= finite_width_figures | {
+    f1_f8 = finite_width_figures | {
         f"results/figures/finite_width_f_{f}.{x}" for f in PAPER_FINITE_WIDTH_FIGURES for x in ("png", "pdf")
     }
+    finite_width |= f1_f8
     assert planned_after_editing("theory/finite_width") == set()
     assert planned_after_editing("theory/finite_width", "paper") == finite_width
+    assert planned_after_editing("plots/finite_width", "paper") == f1_f8
+    assert planned_after_editing("plots/style", "paper") == f1_f8
     assert planned_outputs(wf) == set()
 
 

@@ -33,7 +33,11 @@ Core
 - ``survey``           double descent, lazy training, depth efficiency (F9; docs/survey.md)
 - ``hyperparameters``  theory-driven hyper-parameter selection, checked by exact GP and trained networks
 
-``plots``: the figures.
+``plots`` (the figures, one module per family: they draw what the figure scripts computed and import no other
+nnft module)
+- ``style``  helpers shared by the families
+- ``learning_curves``, ``spectra``, ``finite_width`` (F1-F8), ``finite_width_bayes``, ``hyperparameters``,
+  ``survey`` (F9)
 """
 
 __version__ = "0.1.0"

@@ -86,9 +86,10 @@ def _parsed(path, package):
 @functools.cache
 def code_version(script):
     """Hash of the library modules that workflow/scripts/<script>.py runs: its imports of nnft, followed through the
-    package's own imports, each module's code without comments and docstrings (editing documentation reruns
-    nothing). Editing a module's code reruns exactly the stages whose scripts reach it; the scripts themselves are
-    tracked by Snakemake's code trigger."""
+    package's own imports and up to the packages that hold each module (importing nnft.plots.spectra runs
+    nnft/__init__.py and nnft/plots/__init__.py), each module's code without comments and docstrings (editing
+    documentation reruns nothing). Editing a module's code reruns exactly the stages whose scripts reach it; the
+    scripts themselves are tracked by Snakemake's code trigger."""
     path = Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py"
     todo = list(_parsed(path, "")[0])
     seen = {}
@@ -100,6 +101,7 @@ def code_version(script):
         package = name if f.name == "__init__.py" else name.rpartition(".")[0]
         seen[name] = _parsed(f, package)
         todo.extend(seen[name][0])
+        todo.append(name.rpartition(".")[0])  # the package that holds it
     h = hashlib.sha256()
     for name in sorted(seen):
         h.update(f"{name}\0{seen[name][1]}".encode())

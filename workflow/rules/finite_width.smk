@@ -103,83 +103,164 @@ rule ntk_training:
         "../scripts/ntk_training.py"
 
 
-rule figure_finite_width:
+# One rule per figure: a change to one store or one script redraws that figure alone.
+rule figure_finite_width_kernel_flow:
     input:
-        flow="results/finite_width/{name}/kernel_flow.zarr",
-        fw="results/finite_width/{name}/ensembles.zarr",
-        phase="results/finite_width/{name}/phase_diagram.zarr",
-        depth_scales="results/finite_width/{name}/depth_scales.zarr",
+        "results/finite_width/{name}/kernel_flow.zarr",
     output:
-        kernel_flow=report(
+        png=report(
             "results/figures/finite_width_{name}_kernel_flow.png",
             caption="../report/kernel_flow.rst",
             category=PDLT_SECTION,
         ),
-        kurtosis=report(
+        pdf="results/figures/finite_width_{name}_kernel_flow.pdf",
+    log:
+        "logs/finite_width/{name}_figure_kernel_flow.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_kernel_flow"),
+    script:
+        "../scripts/figure_finite_width_kernel_flow.py"
+
+
+rule figure_finite_width_kurtosis:
+    input:
+        "results/finite_width/{name}/ensembles.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_kurtosis.png",
             caption="../report/kurtosis.rst",
             category=PDLT_SECTION,
         ),
-        kernel_shift=report(
+        pdf="results/figures/finite_width_{name}_kurtosis.pdf",
+    log:
+        "logs/finite_width/{name}_figure_kurtosis.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_kurtosis"),
+    script:
+        "../scripts/figure_finite_width_kurtosis.py"
+
+
+rule figure_finite_width_kernel_shift:
+    input:
+        "results/finite_width/{name}/ensembles.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_kernel_shift.png",
             caption="../report/kernel_shift.rst",
             category=PDLT_SECTION,
         ),
-        correlation=report(
+        pdf="results/figures/finite_width_{name}_kernel_shift.pdf",
+    log:
+        "logs/finite_width/{name}_figure_kernel_shift.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_kernel_shift"),
+    script:
+        "../scripts/figure_finite_width_kernel_shift.py"
+
+
+rule figure_finite_width_correlation:
+    input:
+        "results/finite_width/{name}/ensembles.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_correlation.png",
             caption="../report/correlation.rst",
             category=PDLT_SECTION,
         ),
-        phase_diagram=report(
+        pdf="results/figures/finite_width_{name}_correlation.pdf",
+    log:
+        "logs/finite_width/{name}_figure_correlation.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_correlation"),
+    script:
+        "../scripts/figure_finite_width_correlation.py"
+
+
+rule figure_finite_width_phase_diagram:
+    input:
+        "results/finite_width/{name}/phase_diagram.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_phase_diagram.png",
             caption="../report/phase_diagram.rst",
             category=PDLT_SECTION,
         ),
-        depth_scales=report(
+        pdf="results/figures/finite_width_{name}_phase_diagram.pdf",
+    log:
+        "logs/finite_width/{name}_figure_phase_diagram.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_phase_diagram"),
+    script:
+        "../scripts/figure_finite_width_phase_diagram.py"
+
+
+rule figure_finite_width_depth_scales:
+    input:
+        "results/finite_width/{name}/depth_scales.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_depth_scales.png",
             caption="../report/depth_scales.rst",
             category=PDLT_SECTION,
         ),
-        pdfs=expand(
-            "results/figures/finite_width_{{name}}_{figure}.pdf",
-            figure=FINITE_WIDTH_FIGURES,
-        ),
+        pdf="results/figures/finite_width_{name}_depth_scales.pdf",
     log:
-        "logs/finite_width/figure_{name}.log",
+        "logs/finite_width/{name}_figure_depth_scales.log",
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("figure_finite_width"),
+        code=code_version("figure_finite_width_depth_scales"),
     script:
-        "../scripts/figure_finite_width.py"
+        "../scripts/figure_finite_width_depth_scales.py"
 
 
 # F7 and F8 train networks (like F1-F6, built by the `paper` target only)
-rule figure_trainability_ntk:
+rule figure_finite_width_trainability:
     input:
-        trainability="results/finite_width/{name}/trainability.zarr",
-        ntk="results/finite_width/{name}/ntk.zarr",
-        ntk_training="results/finite_width/{name}/ntk_training.zarr",
+        "results/finite_width/{name}/trainability.zarr",
     output:
-        trainability=report(
+        png=report(
             "results/figures/finite_width_{name}_trainability.png",
             caption="../report/trainability.rst",
             category=PDLT_SECTION,
         ),
-        ntk=report(
+        pdf="results/figures/finite_width_{name}_trainability.pdf",
+    log:
+        "logs/finite_width/{name}_figure_trainability.log",
+    conda:
+        "../../envs/nnft.yaml"
+    params:
+        code=code_version("figure_finite_width_trainability"),
+    script:
+        "../scripts/figure_finite_width_trainability.py"
+
+
+rule figure_finite_width_ntk:
+    input:
+        ntk="results/finite_width/{name}/ntk.zarr",
+        ntk_training="results/finite_width/{name}/ntk_training.zarr",
+    output:
+        png=report(
             "results/figures/finite_width_{name}_ntk.png",
             caption="../report/ntk.rst",
             category=PDLT_SECTION,
         ),
-        pdfs=expand(
-            "results/figures/finite_width_{{name}}_{figure}.pdf",
-            figure=PAPER_FINITE_WIDTH_FIGURES,
-        ),
+        pdf="results/figures/finite_width_{name}_ntk.pdf",
     log:
-        "logs/finite_width/figure_trainability_ntk_{name}.log",
+        "logs/finite_width/{name}_figure_ntk.log",
     conda:
         "../../envs/nnft.yaml"
     params:
-        code=code_version("figure_trainability_ntk"),
+        code=code_version("figure_finite_width_ntk"),
     script:
-        "../scripts/figure_trainability_ntk.py"
+        "../scripts/figure_finite_width_ntk.py"

@@ -3,7 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import cohen_fig1_figure
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -16,7 +17,7 @@ title = (
     f"{theory.attrs['kernel'].upper()} regression on $S^{{{data.sizes['dim'] - 1}}}$, ridge {theory.attrs['ridge']:g}; "
     f"target degrees {data.target_degree.values.tolist()} at equal power; {data.sizes['draw']} datasets"
 )
-fig = plots.cohen_fig1_figure(
+fig = cohen_fig1_figure(
     data, theory, store.read(snakemake.input.comparison), store.read(snakemake.input.convergence), title
 )
 fig.savefig(snakemake.output.png, dpi=150)

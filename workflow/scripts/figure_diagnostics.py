@@ -4,7 +4,8 @@ experiment, so a reader can judge whether each network point is equilibrated."""
 import sys
 from typing import TYPE_CHECKING
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import diagnostics_figure
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -12,6 +13,6 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 trains = sorted((store.read(p) for p in snakemake.input.train), key=lambda t: (int(t.n_train[0]), int(t.width[0])))
 title = f"{snakemake.wildcards.experiment}: Langevin equilibration of every training job"
-fig = plots.diagnostics_figure(trains, title)
+fig = diagnostics_figure(trains, title)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -1,5 +1,5 @@
 """Rule figure_finite_width_bayes: measured network / GP MSE ratio against width beside the 1/width theory and a
-weighted a + b / width fit."""
+weighted a + b / width fit; the script computes every curve, the figure draws them."""
 
 import sys
 from typing import TYPE_CHECKING
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.finite_width_bayes import finite_width_bayes_figure
 from nnft.sampling import langevin
 from nnft.theory import finite_width_bayes
 
@@ -31,6 +32,9 @@ for w in train.width.values:
     rows.append(xr.Dataset({"ratio": ("draw", mse / gp_same), "ratio_se": ("draw", mse_se / gp_same),
                             "mse": ("draw", mse), "mse_se": ("draw", mse_se)}))  # fmt: skip
 per_draw = xr.concat(rows, dim="width").assign_coords(width=train.width.values, draw=theory.draw.values)
+coefficient = (theory.mse_coefficient / theory.gp_mse).values, (theory.mse_coefficient_se / theory.gp_mse).values
+for name, c in zip(("first_order", "first_order_se"), coefficient, strict=True):  # per-dataset prediction of ratio - 1
+    per_draw[name] = (("width", "draw"), np.stack([c / w for w in per_draw.width.values]))
 summary = xr.Dataset(
     {
         "ratio": per_draw.mse.sum("draw") / gp_same.sum(),
@@ -47,6 +51,7 @@ fit = None
 if use.sum() >= 3 and np.all(np.isfinite(se[use])) and np.all(se[use] > 0):
     fit = finite_width_bayes.inverse_width_fit(widths[use], summary.ratio.values[use], se[use])
     fit["min_width"] = int(widths[use].min())
+    fit["a_se"] = float(np.sqrt(fit["cov"][0, 0]))
 print(f"fit: {fit}", file=sys.stderr)
 weights = None
 if "first_layer_moment" in train and "direction_vector" in theory:  # measured u^T M u per direction, chains pooled
@@ -61,7 +66,25 @@ if "first_layer_moment" in train and "direction_vector" in theory:  # measured u
         },
         coords={"width": train.width.values},
     )
+# the curves on the figure's width grids: (a) 1/width to 0, (c) the linear-oracle panel's n / width, (d) the weights
+grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
+grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
+oracle = np.geomspace(0.5 * widths.min(), 4 * widths.max(), 200)
+ratio, ratio_se = finite_width_bayes.predicted_ratio(theory, grid)
+curves = {
+    "first_order": ("grid_width", ratio),
+    "first_order_se": ("grid_width", ratio_se),
+    "oracle_first_order": ("oracle_width", finite_width_bayes.predicted_ratio(theory, oracle)[0]),
+}
+coords = {"grid_width": grid, "oracle_width": oracle}
+if fit is not None:
+    curves["fit"], curves["fit_se"] = (("grid_width", v) for v in finite_width_bayes.fit_band(fit, grid))
+if weights is not None:
+    coords["weight_width"] = np.linspace(0.9 * widths.min(), 20 * widths.max(), 400)
+    moment = finite_width_bayes.predicted_weight_moment(theory, coords["weight_width"])
+    curves["weight_first_order"] = (("weight_width", "direction"), moment)
+predictions = xr.merge([xr.Dataset(curves, coords=coords), finite_width_bayes.approximation_summary(theory)])
 title = f"{snakemake.wildcards.experiment}: finite-width networks vs exact GP at n = {theory.attrs['n_train']}"
-fig = plots.finite_width_bayes_figure(summary, theory, fit, title, per_draw, weights)
+fig = finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -5,8 +5,10 @@ from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import learning_curves_figure
 from nnft.sampling import langevin
+from nnft.theory import learning_curves
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -22,8 +24,8 @@ if snakemake.input.train:  # an experiment without trained networks draws the GP
         f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
         f"({train.sizes['draw']} datasets, test set)"
     )
-fig = plots.learning_curves_figure(
-    data, theory, store.read(snakemake.input.comparison), snakemake.wildcards.experiment, networks=networks
-)
+labels = {name: label for name, (label, _) in learning_curves.THEORIES.items()}
+comparison = store.read(snakemake.input.comparison)
+fig = learning_curves_figure(data, theory, comparison, snakemake.wildcards.experiment, labels, networks=networks)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

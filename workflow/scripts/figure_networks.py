@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import networks_figure
 from nnft.sampling import langevin
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ title = (
 )
 gp = store.read(snakemake.input.gp)
 summary = langevin.network_summary(data, gp, train)
-fig = plots.networks_figure(store.read(snakemake.input.theory), gp, summary, title)
+fig = networks_figure(store.read(snakemake.input.theory), gp, summary, title)
 print(summary.to_dataframe().to_string(), file=sys.stderr)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from nnft import plots, store
+from nnft import store
+from nnft.plots.learning_curves import width_convergence_figure
 from nnft.sampling import langevin
 
 if TYPE_CHECKING:
@@ -19,6 +20,6 @@ data, gp = store.read(snakemake.input.data), store.read(snakemake.input.gp)
 summary = xr.concat([langevin.network_summary(data, gp, train.sel(width=w)) for w in train.width.values], dim="width")
 summary = summary.squeeze("n_train").assign_coords(width=train.width.values)  # one n
 print(summary.to_dataframe().to_string(), file=sys.stderr)
-fig = plots.width_convergence_figure(summary, title)
+fig = width_convergence_figure(summary, title)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

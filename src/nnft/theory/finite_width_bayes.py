@@ -345,6 +345,43 @@ def fit_band(fit: dict, widths) -> tuple[np.ndarray, np.ndarray]:
     return basis @ np.array([fit["a"], fit["b"]]), np.sqrt(np.einsum("wi,ij,wj->w", basis, fit["cov"], basis))
 
 
+def predicted_weight_moment(theory: xr.Dataset, widths) -> np.ndarray:
+    """First-order mean over units of (u.w)^2 of the first-layer weights (prior: 1) along each direction u of the
+    store, averaged over the datasets, at each width: (width, direction)."""
+    widths = np.asarray(widths, dtype=np.float64)
+    coefs = [float(theory.weight_coefficient.isel(direction=k).mean()) for k in range(theory.sizes["direction"])]
+    return np.stack([1 + c / widths for c in coefs], axis=1)
+
+
+def approximation_summary(theory: xr.Dataset) -> xr.Dataset:
+    """What a theory store holds beyond first order, summarised over the datasets as the networks are measured:
+    the network / GP test-MSE ratio (ratio of draw sums) of kernel renormalisation (kr_ratio, over kr_width) and of
+    the adaptive-kernel saddle point (ak_ratio, over ak_width; NaN where a dataset has no saddle); at the measured
+    widths the mean and s.e. over independent Monte Carlo replicas of the saddle point alone (ak_replica_ratio,
+    ak_replica_ratio_se) and with its loop (ak_replica_loop_ratio, ..._se), NaN where a replica has none; and the
+    saddle point's first-layer weight moment per direction, averaged over the datasets that have one
+    (ak_weight_moment, (ak_width, direction)). Only what the store has."""
+    out = {}
+    if "kr_mse" in theory:
+        out["kr_ratio"] = theory.kr_mse.sum("draw") / theory.gp_mse.sum()
+    gp_sum = float(theory.gp_mse.sum())
+    if "ak_mse" in theory:
+        ok = np.all(np.isfinite(theory.ak_mse.values), axis=0)
+        out["ak_ratio"] = ("ak_width", np.where(ok, theory.ak_mse.sum("draw").values / gp_sum, np.nan))
+    for name in ("ak_replica", "ak_replica_loop"):
+        if f"{name}_mse" in theory:
+            per_replica = theory[f"{name}_mse"].values.sum(1) / gp_sum  # (replica, measured width)
+            out[f"{name}_ratio"] = ("measured_width", per_replica.mean(0))
+            out[f"{name}_ratio_se"] = ("measured_width", per_replica.std(0, ddof=1) / np.sqrt(per_replica.shape[0]))
+    if "ak_weight_moment" in theory:
+        moments = [
+            theory.ak_weight_moment.isel(direction=k).mean("draw").values for k in range(theory.sizes["direction"])
+        ]
+        out["ak_weight_moment"] = (("ak_width", "direction"), np.stack(moments, axis=1))
+    summary = xr.Dataset(out)
+    return summary.assign_coords({d: theory[d].values for d in summary.dims if d in theory.coords})
+
+
 def full_kernel_map(act, w2, b2, g):
     """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix."""
     return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]

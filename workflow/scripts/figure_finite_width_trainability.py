@@ -1,0 +1,15 @@
+"""Rule figure_finite_width_trainability: F7, trainability against the depth scale (PNG + PDF)."""
+
+import sys
+from typing import TYPE_CHECKING
+
+from nnft import store
+from nnft.plots.finite_width import trainability_figure
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+fig = trainability_figure(store.read(snakemake.input[0]))
+fig.savefig(snakemake.output.png, dpi=150)
+fig.savefig(snakemake.output.pdf)
