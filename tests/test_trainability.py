@@ -149,8 +149,9 @@ def test_layer_ntks_against_autodiff_of_every_depth():
 
 def test_ntk_mean_at_every_layer_against_the_recursion_and_ntk_ensemble():
     """ReLU at criticality, lambda_b = 0, lambda_W = 1: E Theta^(l) = l / 2 (Sec. 7 item 10); tanh at criticality
-    with lambda_b = 1 / l (Sec. 4): the recursion. Every layer within 3.5 s.e. (n = 100, l <= 10). The final layer
-    agrees with the full-Jacobian `ensembles.ntk_ensemble` in mean and relative variance."""
+    with lambda_b = 1 / l (Sec. 4): the recursion. Every layer within 3.5 s.e. (n = 100, l <= 10). The final layer of
+    the full-Jacobian `ensembles.ntk_ensemble` (model.empirical_ntk) is l / 2 within 3.5 s.e. too, and the two agree in
+    relative variance."""
     depth, n, m = 10, 100, 600
     layers = np.arange(1, depth + 1)
     models = [tr.NTKModel(net(RELU, 2.0, 0.0, depth, n), 1.0, 0.0, 1.0),
@@ -164,7 +165,9 @@ def test_ntk_mean_at_every_layer_against_the_recursion_and_ntk_ensemble():
         assert np.all(np.abs(t.mean(0) - theory)[1:] < 3.5 * se[1:]), (t.mean(0), theory, se)
     other = ens.ntk_ensemble(jax.random.key(12), net(RELU, 2.0, 0.0, depth, n), 1.0, 400, lambda_b=0.0, lambda_w=1.0)
     ours = theta[0][:, -1]
-    assert abs(ours.mean() - other.mean()) < 3 * math.hypot(ours.std() / math.sqrt(m), other.std() / math.sqrt(400))
+    # both estimators against the exact l / 2 at the layers' 3.5 s.e. (per-network NTKs are heavy-tailed: a pairwise
+    # difference test counts both noises against a mean that is known exactly)
+    assert abs(other.mean() - depth / 2) < 3.5 * other.std(ddof=1) / math.sqrt(400), (other.mean(), depth / 2)
     rng = np.random.default_rng(0)
     (rv1,), (se1,) = tr.relative_variance(ours[:, None], rng)
     (rv2,), (se2,) = tr.relative_variance(other[:, None], rng)

@@ -63,21 +63,21 @@ def kernel_flow_dataset(key, models, depth: int, width: int, n_networks: int, pr
     mean and s.e. of G-hat^(l) over full-weight networks."""
     models = _fields(models, "sigma_w2")
     theory, mean, se = [], [], []
-    for i, (name, c_w) in enumerate(models):
-        net = _net(name, c_w, 0.0, width, depth)
+    for i, (name, w2) in enumerate(models):
+        net = _net(name, w2, 0.0, width, depth)
         theory.append(flow_single(net, 1.0).K)
         g = full_weight_ensemble(jax.random.fold_in(key, i), net, 1.0, n_networks)[..., 0, 0]
         mean.append(g.mean(0))
         se.append(g.std(0, ddof=1) / math.sqrt(n_networks))
         if progress:
-            progress(f"kernel flow {name} C_W={c_w:.4g}")
+            progress(f"kernel flow {name} C_W={w2:.4g}")
     dims = ("model", "layer")
     return xr.Dataset(
         {"K": (dims, np.array(theory)), "G_mc": (dims, np.array(mean)), "G_mc_se": (dims, np.array(se))},
         coords={
             "model": [f"{n} C_W={c:.4g}" for n, c in models],
             "activation": ("model", [n for n, _ in models]),
-            "c_w": ("model", [c for _, c in models]),
+            "sigma_w2": ("model", [c for _, c in models]),
             "layer": np.arange(1, depth + 1),
         },
         attrs={"width": width, "n_networks": n_networks, "sampler": "full weight matrices"},
@@ -113,11 +113,11 @@ def finite_width_dataset(key, kurtosis_models, correlation_models, depth: int, w
             "rho_mc_se": (n_c, n_w, depth),
         }.items()
     }
-    for i, (name, c_w) in enumerate(kurtosis_models):
-        flow = flow_single(_net(name, c_w, 0.0, min(widths), depth), 1.0)
+    for i, (name, w2) in enumerate(kurtosis_models):
+        flow = flow_single(_net(name, w2, 0.0, min(widths), depth), 1.0)
         out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
         for j, n in enumerate(widths):
-            net = _net(name, c_w, 0.0, n, depth)
+            net = _net(name, w2, 0.0, n, depth)
             if slopes(net.act) is not None:
                 out["kurtosis_exact"][i, j] = kurtosis_product_form(net)
             g = gram_sampler(jax.random.fold_in(key, 100 * i + j), net, 1.0, n_networks)
@@ -131,13 +131,13 @@ def finite_width_dataset(key, kurtosis_models, correlation_models, depth: int, w
             out["kurtosis_mc"][i, j, 0] = out["kurtosis_mc_se"][i, j, 0] = 0.0
             if progress:
                 progress(f"single input {name} n={n}")
-    for i, (name, c_w, c_b, rho1) in enumerate(correlation_models):
-        flow = flow_pair(_net(name, c_w, c_b, min(widths), depth), [1.0, rho1, 1.0])
+    for i, (name, w2, b2, rho1) in enumerate(correlation_models):
+        flow = flow_pair(_net(name, w2, b2, min(widths), depth), [1.0, rho1, 1.0])
         out["rho_inf"][i] = correlation(flow.K)
         for j, n in enumerate(widths):
             out["rho_1n"][i, j] = correlation(flow.K + flow.K1 / n)
             k1 = np.array([[1.0, rho1], [rho1, 1.0]])
-            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), _net(name, c_w, c_b, n, depth), k1,
+            g = gram_sampler(jax.random.fold_in(key, 1000 + 100 * i + j), _net(name, w2, b2, n, depth), k1,
                              n_networks)  # fmt: skip
             out["rho_mc"][i, j], out["rho_mc_se"][i, j] = ensemble_correlation(g)
             if progress:
@@ -324,8 +324,8 @@ def ntk_dataset(key, models, depth: int, widths, n_networks: int, fit_max: float
     layers = np.arange(1, depth + 1)
 
     def models_of(width):
-        return [NTKModel(_net(name, c_w, 0.0, width, depth), 1.0, 1 / layers if lb == "1/l" else float(lb), 1.0)
-                for name, c_w, lb in spec]  # fmt: skip
+        return [NTKModel(_net(name, w2, 0.0, width, depth), 1.0, 1 / layers if lb == "1/l" else float(lb), 1.0)
+                for name, w2, lb in spec]  # fmt: skip
 
     theory = np.stack([ntk_flow_single(m.net, m.k1, m.lambda_b, m.lambda_w) for m in models_of(min(widths))])
     rng = np.random.default_rng(bootstrap_seed)
@@ -354,7 +354,7 @@ def ntk_dataset(key, models, depth: int, widths, n_networks: int, fit_max: float
         coords={
             "model": [f"{n} C_W={c:g} lambda_b={lb}" for n, c, lb in spec],
             "activation": ("model", [n for n, _, _ in spec]),
-            "c_w": ("model", [c for _, c, _ in spec]),
+            "sigma_w2": ("model", [c for _, c, _ in spec]),
             "lambda_b": ("model", [lb for _, _, lb in spec]),
             "width": widths,
             "layer": layers,

@@ -239,7 +239,7 @@ def ntk_figure(ntk: xr.Dataset, train: xr.Dataset):
     for m in range(ntk.sizes["model"]):
         act = str(ntk.activation.values[m])
         ax.plot(layers, ntk.theta_theory.values[m], color="k", ls="-" if act == "relu" else "--", lw=1.4, zorder=3,
-                label=f"{act} ($C_W$ = {ntk.c_w.values[m]:g}, $\\lambda_b$ = {ntk.lambda_b.values[m]}, "
+                label=f"{act} ($C_W$ = {ntk.sigma_w2.values[m]:g}, $\\lambda_b$ = {ntk.lambda_b.values[m]}, "
                       "$\\lambda_W$ = 1): recursion, width $\\infty$")  # fmt: skip
         for j, n in enumerate(widths):
             ax.errorbar(layers, ntk.theta_mc.values[m, j], yerr=2 * ntk.theta_mc_se.values[m, j], fmt=markers[act],

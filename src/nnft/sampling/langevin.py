@@ -350,14 +350,54 @@ def run_ensemble(
             _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes)
         if progress is not None:
             progress(done, sch.n_evals, float(loss[:, -1].mean()), step)
-    wall = time.perf_counter() - t0
+    out = _result(net, sums, trace, probes, sch, (n_draws, members), n_probe)
+    out.attrs.update(
+        {
+            "integrator": integrator,
+            "frozen_layers": list(frozen),
+            "temperature": float(ridge),
+            "ntk_mu_max": float(mu_max),
+            "step_size": sch.step_size,
+            "friction": sch.friction,
+            "steps_per_relaxation": sch.steps_per_relaxation,
+            "burn_in_steps": sch.burn_in_steps,
+            "steps_per_eval": sch.steps_per_eval,
+            "n_evals": sch.n_evals,
+            "total_steps": sch.burn_in_steps + sch.steps_per_eval * sch.n_evals,
+            "wall_seconds": time.perf_counter() - t0,
+            "resumed_from_checkpoint": int(loaded is not None),
+            "devices": n_devices,
+            "device": str(jax.devices()[0]),
+            "description": RESULT_DESCRIPTION,
+        }
+    )
+    if net.depth - 1 in frozen:  # a fixed readout is not integrated out by the posterior: no marginal mean
+        out = out.drop_vars("f_mean_marginal")
+    if checkpoint is not None and Path(checkpoint).exists():
+        Path(checkpoint).unlink()
+    return out
+
+
+RESULT_DESCRIPTION = (
+    "f_mean_marginal: time average of E[f | hidden layers, data] (the readout integrated out "
+    "exactly; the same posterior mean as f_mean with less noise); "
+    "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
+    "probes (Sokal windowed integrated autocorrelation), mean over probes; first_layer_moment: time average of "
+    "W1 W1^T / width in units of the prior variance (prior: identity), so u^T M u = mean over first-layer "
+    "units of (u.w)^2"
+)
+
+
+def _result(net: model.FCN, sums: dict, trace: list, probes: list, sch: Schedule, shape, n_probe: int) -> xr.Dataset:
+    """The run's labelled result from the running sums and the per-block traces (run_ensemble's return value,
+    before its attrs)."""
     f_mean = sums["f"] / sch.n_evals
     f_var = np.maximum(sums["f2"] / sch.n_evals - f_mean**2, 0.0)
     marginal = sums["marginal"] / sch.n_evals
     probe_trace = np.concatenate(probes, axis=1)  # (chain, record, probe)
     ess = np.array([[effective_sample_size(pt[:, j]) for j in range(n_probe)] for pt in probe_trace]).mean(1)
-    shape = (n_draws, members)
-    out = xr.Dataset(
+    members = shape[1]
+    return xr.Dataset(
         {
             "f_mean": (("draw", "member", "test_sample"), f_mean.reshape(*shape, -1)),
             "f_var": (("draw", "member", "test_sample"), f_var.reshape(*shape, -1)),
@@ -371,35 +411,7 @@ def run_ensemble(
             ),
         },
         coords={"member": np.arange(members), "record": np.arange(sch.n_evals), "probe": np.arange(n_probe)},
-        attrs={
-            "integrator": integrator,
-            "frozen_layers": list(frozen),
-            "temperature": float(ridge),
-            "ntk_mu_max": float(mu_max),
-            "step_size": sch.step_size,
-            "friction": sch.friction,
-            "steps_per_relaxation": sch.steps_per_relaxation,
-            "burn_in_steps": sch.burn_in_steps,
-            "steps_per_eval": sch.steps_per_eval,
-            "n_evals": sch.n_evals,
-            "total_steps": sch.burn_in_steps + sch.steps_per_eval * sch.n_evals,
-            "wall_seconds": wall,
-            "resumed_from_checkpoint": int(loaded is not None),
-            "devices": n_devices,
-            "device": str(jax.devices()[0]),
-            "description": "f_mean_marginal: time average of E[f | hidden layers, data] (the readout integrated out "
-            "exactly; the same posterior mean as f_mean with less noise); "
-            "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
-            "probes (Sokal windowed integrated autocorrelation), mean over probes; first_layer_moment: time average of "
-            "W1 W1^T / width in units of the prior variance (prior: identity), so u^T M u = mean over first-layer "
-            "units of (u.w)^2",
-        },
     )
-    if net.depth - 1 in frozen:  # a fixed readout is not integrated out by the posterior: no marginal mean
-        out = out.drop_vars("f_mean_marginal")
-    if checkpoint is not None and Path(checkpoint).exists():
-        Path(checkpoint).unlink()
-    return out
 
 
 def shared_params(key: jax.Array, net: model.FCN) -> list[dict]:
