@@ -70,7 +70,7 @@ def test_kernel_fluctuations_match_the_vertex_recursion(relu_pair):
     mu = np.asarray(mu)
     mu = np.stack([mu[:, 0, 0], mu[:, 0, 1], mu[:, 1, 1]], 1)
     k1 = blocks[0][1]
-    flow = finite_width.flow_pair(net.act, 2.0, 0.1, [k1[0, 0], k1[0, 1], k1[1, 1]], 3)
+    flow = finite_width.flow_pair(net, [k1[0, 0], k1[0, 1], k1[1, 1]])  # the same model, depth 3
     products = delta[:, :, None] * delta[:, None, :]
     z_v = (products.mean(0) - flow.V[2]) / (products.std(0) / np.sqrt(len(products)))
     assert np.abs(z_v).max() < 4.5, z_v
