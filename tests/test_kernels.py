@@ -109,3 +109,18 @@ def test_funk_hecke_and_taylor_routes_agree(dim, depth, activation):
     budget = (more.degeneracy * more.error_nngp).values.sum() + 1e-14 * spec.attrs["k1_nngp"]
     assert spec.attrs["tail_nngp"] > -budget
     assert -budget < more.attrs["tail_nngp"] < spec.attrs["tail_nngp"] + budget
+
+
+def test_gram_refuses_rows_off_the_sphere():
+    """The kernels are functions of x.y on the unit sphere: rows at another radius would silently give the kernel of
+    the wrong inputs (erf rows at radius sqrt(d) gave 1.6 instead of 0.775; ReLU rows at radius 2 the unit-radius
+    diagonal), so gram refuses them, naming the argument; float32 rows on the sphere pass."""
+    net = model.FCN(dim=4, depth=2, activation="erf", sigma_w2=1.5, sigma_b2=0.1)
+    x = sphere.sample_sphere(np.random.default_rng(0), 5, 4)
+    assert kernels.gram(net, x.astype(np.float32)).shape == (5, 5)
+    with pytest.raises(ValueError, match="x: rows must lie on the unit sphere"):
+        kernels.gram(net, 2.0 * x)
+    with pytest.raises(ValueError, match="y: rows must lie on the unit sphere"):
+        kernels.gram(net, x, x * math.sqrt(4))
+    with pytest.raises(ValueError, match="kind"):
+        kernels.gram(net, x, kind="nngp_ntk")

@@ -92,9 +92,15 @@ def test_ek_limits():
     assert learning_curves.ek_mse([1.0], [1], [1.0], 1.0, [2])[0] == pytest.approx((0.5 / 1.5) ** 2)
 
 
-def test_degree_beyond_spectrum_is_an_error():
+def test_power_per_degree_refuses_bad_terms():
     with pytest.raises(ValueError, match="max_degree"):
         learning_curves.power_per_degree([5], [1.0], 3)
+    with pytest.raises(ValueError, match="weights: one per degree"):
+        learning_curves.power_per_degree([1, 3], [0.5], 20)
+    with pytest.raises(ValueError, match="degrees"):
+        learning_curves.power_per_degree([1.5], [1.0], 20)
+    with pytest.raises(ValueError, match="weights"):
+        learning_curves.power_per_degree([1], [-1.0], 20)
 
 
 def test_gp_rejects_too_large_n(setup):

@@ -87,8 +87,22 @@ def ntk(net: FCN, t) -> np.ndarray:
     return nngp_ntk(net, t)[1]
 
 
+SPHERE_TOLERANCE = 1e-5  # relative deviation of a row's norm from 1 that gram accepts (float32 rows: ~1e-7)
+
+
 def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp") -> np.ndarray:
-    """Kernel matrix K(x_i . y_j) for unit-norm rows; kind is "nngp" or "ntk"."""
+    """Kernel matrix K(x_i . y_j) for rows on the unit sphere (the kernels are functions of x.y there; the input
+    scaling of net is applied inside); kind is "nngp" or "ntk". ValueError naming x or y for rows off the sphere."""
+    if kind not in ("nngp", "ntk"):
+        raise ValueError(f"kind must be 'nngp' or 'ntk' (got {kind!r})")
+    for name, rows in (("x", x), ("y", y)):
+        if rows is None:
+            continue
+        norms = np.linalg.norm(np.asarray(rows, dtype=np.float64), axis=-1)
+        if norms.size and not np.all(np.abs(norms - 1) <= SPHERE_TOLERANCE):
+            raise ValueError(f"{name}: rows must lie on the unit sphere S^(d-1) (norms from {norms.min():.6g} "
+                             f"to {norms.max():.6g}); scale inputs to unit norm, net.input_scaling does the "
+                             f"rest")  # fmt: skip
     t = x @ (x if y is None else y).swapaxes(-1, -2)
     k_nngp, k_ntk = nngp_ntk(net, t)
     return {"nngp": k_nngp, "ntk": k_ntk}[kind]

@@ -178,11 +178,18 @@ def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, nois
 
 def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
     """Target power G_l on levels 0..max_degree from the (degree, weight) terms of a target."""
+    degrees, weights = list(np.atleast_1d(degrees)), list(np.atleast_1d(weights))
+    if len(degrees) != len(weights):
+        raise ValueError(f"weights: one per degree (got {len(weights)} weights for {len(degrees)} degrees)")
+    if any(int(l) != l or l < 0 for l in degrees):
+        raise ValueError(f"degrees must be integers >= 0 (got {degrees})")
+    if any(not np.isfinite(w) or w < 0 for w in weights):
+        raise ValueError(f"weights must be finite and >= 0 (got {weights})")
     power = np.zeros(max_degree + 1)
     for l, w in zip(degrees, weights, strict=True):
         if l > max_degree:
             raise ValueError(f"target degree {l} exceeds the spectrum's max_degree {max_degree}")
-        power[l] += w
+        power[int(l)] += w
     return power
 
 
