@@ -69,7 +69,7 @@ def moment2(act: activations.Activation, p: int, q: int, g):
     ap, am = a
     m = p + q
     theta = jnp.arccos(g1 / jnp.sqrt(g0 * g2))
-    kinks = jnp.sort(jnp.mod(jnp.array([0.5, 1.5]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
+    kinks = jnp.sort(jnp.mod(jnp.array([[0.5, 1.5]]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
     edges = jnp.concatenate([jnp.zeros(1), kinks, jnp.full(1, 2 * jnp.pi)])
     x, w = _gl(GL_ORDER)
     lo, hi = edges[:-1, None], edges[1:, None]
@@ -262,7 +262,7 @@ def _gram_scan(act, width, c_w, c_b, g0, keys):
     """The Gram sampler's layers (compiled once per activation, width and shapes; C_W and C_b traced)."""
 
     def layer(g, key):
-        chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1]))
+        chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1])[None])
         xi = jax.random.normal(key, (*g.shape[:-2], width, g.shape[-1]), jnp.float64)
         s = act.jax_fn(jnp.einsum("...ab,...jb->...ja", chol, xi))
         g_next = c_b + c_w / width * jnp.einsum("...ja,...jb->...ab", s, s)
