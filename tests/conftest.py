@@ -4,6 +4,11 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import jax  # noqa: E402  (after the JAX environment above)
+
+# Strict broadcasting: arrays of different nonzero rank must be broadcast explicitly (b[None, :]), else an error.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
 import pytest  # noqa: E402  (after the JAX environment above)
 
 # Warnings raised from nnft's own modules are errors (pyproject.toml's filterwarnings).

@@ -117,10 +117,11 @@ def init_params(key: jax.Array, net: FCN, dtype=jnp.float32) -> list[dict]:
 def _layer(net: FCN, i: int, layer: dict, h: jax.Array) -> jax.Array:
     """Preactivations of weight layer i from its inputs h (both parametrisations, see apply)."""
     w2, b2 = net.layer_variances()[i]
+    b = layer["b"].reshape((1,) * (h.ndim - 1) + layer["b"].shape)  # broadcast over the rows of h explicitly
     if net.parametrization == "standard":
-        return h @ layer["w"] + layer["b"]
+        return h @ layer["w"] + b
     gain = math.sqrt(w2 * net.input_gain2) if i == 0 else math.sqrt(w2 / net.width)
-    return gain * (h @ layer["w"]) + math.sqrt(b2) * layer["b"]
+    return gain * (h @ layer["w"]) + math.sqrt(b2) * b
 
 
 def features(net: FCN, params: list[dict], x: jax.Array) -> jax.Array:

@@ -102,11 +102,12 @@ def mlp_apply(act: activations.Activation, params: Params, x: jax.Array, shifts:
     their gradients are delta^(l) = dz/dz^(l)."""
     if shifts is None:
         shifts = {k: 0.0 for k in ("b_in", "b_hidden", "b_out")}
-    z = x @ params["w_in"].T + params["b_in"] + shifts["b_in"]
+    shift_in = shifts["b_in"] if jnp.ndim(shifts["b_in"]) == 0 else shifts["b_in"][None, :]  # over the rows of x
+    z = x @ params["w_in"].T + params["b_in"][None, :] + shift_in
 
     def layer(z, wbs):
         w, b, s = wbs
-        return act.jax_fn(z) @ w.T + b + s, None
+        return act.jax_fn(z) @ w.T + b[None, :] + s[None, :], None
 
     z, _ = jax.lax.scan(layer, z, (params["w_hidden"], params["b_hidden"], shifts["b_hidden"] + 0 * params["b_hidden"]))
     return act.jax_fn(z) @ params["w_out"] + params["b_out"] + shifts["b_out"]
@@ -145,11 +146,11 @@ def empirical_ntk(act: activations.Activation, params: Params, x: jax.Array, lam
     zero = {"b_in": jnp.zeros_like(params["b_in"]), "b_hidden": jnp.zeros_like(params["b_hidden"]),
             "b_out": jnp.zeros_like(params["b_out"])}  # fmt: skip
     deltas = jax.vmap(lambda xa: jax.grad(lambda s: mlp_apply(act, params, xa[None], s)[0])(zero))(x)
-    h = x @ params["w_in"].T + params["b_in"]
+    h = x @ params["w_in"].T + params["b_in"][None, :]
 
     def hidden(z, wb):
         s = act.jax_fn(z)
-        return s @ wb[0].T + wb[1], s
+        return s @ wb[0].T + wb[1][None, :], s
 
     z_top, s_hidden = jax.lax.scan(hidden, h, (params["w_hidden"], params["b_hidden"]))
     s_top = act.jax_fn(z_top)
@@ -264,7 +265,7 @@ def layer_ntks(act: activations.Activation, w: jax.Array, b: jax.Array, x: jax.A
     def backward(delta, inputs):
         layer, w_l, sp = inputs  # sp = s'(z^(layer - 1)); row 0 is never used
         delta = delta.at[layer, 0].add(1.0)  # the output of the depth-t network, t = layer, starts here
-        return (delta @ w_l) * sp, jnp.sum(delta * delta, -1)  # |delta_t^(layer)|^2, zero for t < layer
+        return (delta @ w_l) * sp[None, :], jnp.sum(delta * delta, -1)  # |delta_t^(layer)|^2, zero for t < layer
 
     _, contrib = jax.lax.scan(backward, jnp.zeros((depth, width), x.dtype), (jnp.arange(depth), w, s_prime),
                               reverse=True)  # fmt: skip

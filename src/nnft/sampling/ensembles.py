@@ -52,7 +52,7 @@ def _gram_scan(act, width, sigma_w2, sigma_b2, g0, keys):
     """The Gram sampler's layers (compiled once per activation, width and shapes; C_W and C_b traced)."""
 
     def layer(g, key):
-        chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1]))
+        chol = jnp.linalg.cholesky(g + 1e-300 * jnp.eye(g.shape[-1])[None])
         xi = jax.random.normal(key, (*g.shape[:-2], width, g.shape[-1]), jnp.float64)
         s = act.jax_fn(jnp.einsum("...ab,...jb->...ja", chol, xi))
         g_next = sigma_b2 + sigma_w2 / width * jnp.einsum("...ja,...jb->...ab", s, s)

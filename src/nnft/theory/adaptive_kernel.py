@@ -72,7 +72,7 @@ def _tilted_layer(s, s_train, gamma, c, base, w2):
     train entries (the closed-form map as control variate), and the effective sample fraction."""
     omega = _weights(s_train, gamma, c)
     m = s.shape[0]
-    shift = w2 * (s.T * (omega - 1.0 / m)) @ s
+    shift = w2 * (s.T * (omega - 1.0 / m)[None, :]) @ s
     return base + 0.5 * (shift + shift.T), 1.0 / (m * jnp.sum(omega**2))
 
 
@@ -219,7 +219,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
     packed[iu, ju] = packed[ju, iu] = np.arange(iu.size)
 
     def pack(d):  # (..., P, P) symmetric -> (..., K)
-        return d[..., iu, ju] * wgt
+        return d[..., iu, ju] * wgt.reshape((1,) * (d.ndim - 2) + wgt.shape)
 
     def pack_functional(lin):  # (P, P, J) coefficients of sum_ab L_ab D_ab -> (K, J)
         both = lin[iu, ju] + lin[ju, iu]
@@ -232,7 +232,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
         g_in = None if l == 1 else g_full[l - 2]
         s, omega = _unit_samples(net, l, k, m, x_all, g_in, gammas[l + 1], p)
         w2 = net.layer_variances()[l][0]
-        mean_diag, mean_cross = w2 * omega @ s**2, w2 * (s.T * omega) @ s[:, :p]
+        mean_diag, mean_cross = w2 * omega @ s**2, w2 * (s.T * omega[None, :]) @ s[:, :p]
         bases = tuple(blocks[l - 1 : net.depth - 2])
         units.append((l, s, omega / n, mean_diag, mean_cross, bases))
         for start in range(0, m, chunk):
@@ -240,7 +240,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
             wts = omega[start : start + chunk] / n
             tadpole = tadpole + jnp.einsum("i,ijk->jk", wts, mu)
             flat = pack(top[:, :p])
-            cov = cov + (flat.T * wts) @ flat
+            cov = cov + (flat.T * wts[None, :]) @ flat
             if keep:
                 kept.append((wts, top[:, p:], flat))
 

@@ -91,7 +91,7 @@ def moment2(act: activations.Activation, p: int, q: int, g):
     ap, am = a
     m = p + q
     theta = jnp.arccos(g1 / jnp.sqrt(g0 * g2))
-    kinks = jnp.sort(jnp.mod(jnp.array([0.5, 1.5]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
+    kinks = jnp.sort(jnp.mod(jnp.array([[0.5, 1.5]]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
     edges = jnp.concatenate([jnp.zeros(1), kinks, jnp.full(1, 2 * jnp.pi)])
     x, w = _gl(GL_ORDER)
     lo, hi = edges[:-1, None], edges[1:, None]
