@@ -3,6 +3,7 @@ closed forms for smooth activations, and the kernel-flow numbers of science/fini
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -42,6 +43,34 @@ def test_erf_closed_form_against_both_quadratures(q1, c, q2):
     assert act.pair(q1, c, q2) == pytest.approx(gh, abs=1e-13)
     assert act.pair_deriv(q1, c, q2) == pytest.approx(gh_deriv, abs=1e-13)
     assert act.pair(q1, c, q2) == pytest.approx(dblquad_pair(act.np_fn, q1, c, q2), abs=1e-8)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu(0.1)", "leaky_relu(0.5)", "identity", "erf"])
+def test_jax_closed_forms_are_the_numpy_ones_with_finite_gradients(name):
+    # One formula per activation (activations.scale_invariant_pair, erf_pair, ...): the JAX route equals the numpy
+    # route to rounding, E[s^2] is the pair at c = q, and the derivatives the finite-width theories take stay finite
+    # at rho = +-1 (RHO_MARGIN) and on the diagonal.
+    act = activations.parse(name)
+    q1, q2 = np.array([0.7, 1.0, 2.0, 0.5, 1.3]), np.array([1.3, 1.0, 1.5, 0.5, 1.3])
+    c = np.array([0.3, -0.6, 1.2, 0.5, 1.3])  # the last two at rho = 1
+    with jax.enable_x64(True):
+        jax_pair = act.jax_pair(*map(jnp.asarray, (q1, c, q2)))
+        np.testing.assert_allclose(jax_pair[:3], act.pair(q1, c, q2)[:3], rtol=1e-14)
+        np.testing.assert_allclose(jax_pair, act.pair(q1, c, q2), rtol=2 * activations.RHO_MARGIN)  # kappa_1' <= 1
+        np.testing.assert_allclose(act.jax_mean_square(jnp.asarray(q1)), act.pair(q1, q1, q1), rtol=1e-14)
+        pair = jax.grad(lambda g: act.jax_pair(g[0], g[1], g[2]))
+        grads = [pair(jnp.array(g)) for g in zip(q1, c, q2, strict=True)]
+        hess = jax.hessian(lambda g: act.jax_pair(g[0], g[1], g[2]))(jnp.array([1.0, -1.0, 1.0]))
+        assert np.all(np.isfinite(grads)) and np.all(np.isfinite(hess))
+        # d E[s s] / dc = E[s' s'] off the diagonal
+        for a, b, d in zip(q1[:3], c[:3], q2[:3], strict=True):
+            dc = jax.grad(act.jax_pair, argnums=1)(jnp.asarray(a), jnp.asarray(b), jnp.asarray(d))
+            assert float(dc) == pytest.approx(float(act.pair_deriv(a, b, d)), rel=1e-12)
+
+
+def test_jax_closed_forms_refuse_activations_without_them():
+    with pytest.raises(ValueError, match="closed-form"):
+        activations.tanh().jax_pair(1.0, 0.5, 1.0)
 
 
 def test_tanh_quadrature_against_dblquad():

@@ -63,7 +63,7 @@ def test_kernel_fluctuations_match_the_vertex_recursion(relu_pair):
         parts, mu = finite_width_bayes._fluctuation_samples(
             jax.random.split(jax.random.key(1), 100_000), jnp.asarray(x), [jnp.asarray(c) for c in chol],
             [jnp.asarray(b[0]) for b in blocks], [jnp.asarray(b[1]) for b in blocks],
-            "relu", (1.0, 0.0), ((2.0, 0.1),) * 3, 2, 1.0,
+            net.act, ((2.0, 0.1),) * 3, 2, 1.0,
         )  # fmt: skip
     delta = np.asarray(parts).sum(1)
     delta = np.stack([delta[:, 0, 0], delta[:, 0, 1], delta[:, 1, 1]], 1)

@@ -424,7 +424,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     everything_but_data |= every_figure | spectra_outputs | compare("a") | compare("b") | hp_scan | survey_all
     assert planned_after_editing("activations") == everything_but_data
     assert planned_after_editing("model") == everything_but_data
-    # (the finite-width-Bayes theory runs its own JAX kernel maps, not theory.kernels)
+    # (the finite-width-Bayes theory runs the activations' closed forms in JAX, not theory.kernels)
     assert planned_after_editing("theory/kernels") == everything_but_data - {"results/a/finite_width_bayes/theory.zarr"}
     data_stores = {"results/a/data.zarr", "results/b/data.zarr", "results/hyperparameters/h/data.zarr"}
     assert planned_after_editing("sphere") == everything_but_data | data_stores

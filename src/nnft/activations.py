@@ -3,7 +3,10 @@
 An `Activation` carries its elementwise function for the networks (JAX) and, for the kernel recursions, the
 pair expectations E[s(u) s(v)] and E[s'(u) s'(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]): closed forms where they
 exist (arc-cosine for the ReLU family, arcsin for erf; docs/learning_curves.md Sec. 3), quadrature in float64
-otherwise.
+otherwise. Each closed form is written once, for numpy and JAX alike (an array-namespace argument `xp`): `pair` and
+`pair_deriv` evaluate it with numpy (complex arguments allowed), `jax_pair` and `jax_mean_square` trace it with
+jax.numpy for the finite-width theories, which differentiate the kernel map (theory.finite_width_bayes,
+theory.adaptive_kernel).
 
 Every Gaussian expectation of the project that has no closed form uses one rule, `gaussian_nodes`: the trapezoidal
 rule in z ~ N(0, 1) with step QUADRATURE_STEP on |z| <= QUADRATURE_HALF_WIDTH (docs/finite_width.md Sec. 1). For an
@@ -23,7 +26,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -35,22 +38,85 @@ QUADRATURE_STEP = 0.08  # trapezoidal step in z ~ N(0, 1): relative error < 1e-1
 QUADRATURE_HALF_WIDTH = 10.0  # |z| <= 10: the Gaussian weight beyond is below 1e-22
 
 
-def _clip_real(rho):
-    """Clip rounding excursions past |rho| = 1 for real input; complex input (Cauchy integrals) passes through."""
-    rho = np.asarray(rho)
-    return rho if np.iscomplexobj(rho) else np.clip(rho, -1.0, 1.0)
+# The differentiable (JAX) closed forms keep |rho| <= 1 - RHO_MARGIN: kappa_1'(rho) adds two terms that diverge as
+# rho -> +-1 and cancel, so at |rho| = 1 automatic differentiation gives inf - inf = nan, and jnp.where's zero
+# cotangent does not mask a nan (0 * nan = nan) in the branch it discards (the kernel maps' diagonal entries).
+# The clip moves kappa_1 by at most RHO_MARGIN (kappa_1' <= 1) and kappa_0 by O(RHO_MARGIN^(1/2)), only there.
+RHO_MARGIN = 1e-12
 
 
-def arccos_kappa1(rho):
-    """kappa_1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi: E[relu(u) relu(v)] = sqrt(q1 q2) kappa_1 / 2."""
-    rho = _clip_real(rho)
-    return (np.sqrt(1.0 - rho**2) + rho * (np.pi - np.arccos(rho))) / np.pi
+def _clip_rho(rho, xp=np):
+    """A correlation-like argument of arcsin / arccos, clipped. numpy (xp = np): rounding excursions past |rho| = 1
+    are clipped for real input, complex input (Cauchy integrals of theory.kernels) passes through. JAX (xp = jnp,
+    traced and differentiated): clipped to |rho| <= 1 - RHO_MARGIN, so that first and second derivatives stay
+    finite (see RHO_MARGIN)."""
+    if xp is np:
+        rho = np.asarray(rho)
+        return rho if np.iscomplexobj(rho) else np.clip(rho, -1.0, 1.0)
+    return xp.clip(rho, -1.0 + RHO_MARGIN, 1.0 - RHO_MARGIN)
 
 
-def arccos_kappa0(rho):
-    """kappa_0(rho) = 1 - arccos(rho) / pi: E[relu'(u) relu'(v)] = kappa_0 / 2."""
-    rho = _clip_real(rho)
-    return 1.0 - np.arccos(rho) / np.pi
+def arccos_kappa1(rho, xp=np):
+    """kappa_1(rho) = (sqrt(1 - rho^2) + rho (pi - arccos rho)) / pi: E[relu(u) relu(v)] = sqrt(q1 q2) kappa_1 / 2.
+    xp: the array namespace, numpy or jax.numpy (`_clip_rho` says how each clips rho)."""
+    rho = _clip_rho(rho, xp)
+    return (xp.sqrt(1.0 - rho**2) + rho * (xp.pi - xp.arccos(rho))) / xp.pi
+
+
+def arccos_kappa0(rho, xp=np):
+    """kappa_0(rho) = 1 - arccos(rho) / pi: E[relu'(u) relu'(v)] = kappa_0 / 2 (xp as in arccos_kappa1)."""
+    rho = _clip_rho(rho, xp)
+    return 1.0 - xp.arccos(rho) / xp.pi
+
+
+# --- Closed-form Gaussian expectations, written once for numpy and JAX ----------------------------------------------
+# Each takes the array namespace xp (numpy or jax.numpy) last. Activation.pair / pair_deriv call them with numpy
+# (float or complex arguments); Activation.jax_pair / jax_mean_square with jax.numpy (traced: the finite-width
+# theories differentiate the kernel map through them). (u, v) ~ N(0, [[q1, c], [c, q2]]), z ~ N(0, q).
+
+
+def _broadcast_ones(xp, *arrays):
+    return xp.ones(xp.broadcast_shapes(*(xp.shape(a) for a in arrays)))
+
+
+def scale_invariant_pair(slopes, q1, c, q2, xp=np):
+    """E[s(u) s(v)] for s(x) = a_+ x (x > 0), a_- x (x < 0), slopes = (a_+, a_-). With s = a_- x + (a_+ - a_-) relu(x)
+    and E[u relu(v)] = c / 2: a_+ a_- c + (a_+ - a_-)^2 sqrt(q1 q2) kappa_1(rho) / 2, rho = c / sqrt(q1 q2) (a linear
+    s, a_+ = a_-, gives a_+^2 c exactly, also at q1 q2 = 0)."""
+    ap, am = slopes
+    if ap == am:
+        return ap * am * c + 0.0 * (q1 * q2)
+    s = xp.sqrt(q1 * q2)
+    return ap * am * c + (ap - am) ** 2 * s * arccos_kappa1(c / s, xp) / 2
+
+
+def scale_invariant_pair_deriv(slopes, q1, c, q2, xp=np):
+    """E[s'(u) s'(v)] = a_+ a_- + (a_+ - a_-)^2 kappa_0(rho) / 2 for the s of scale_invariant_pair."""
+    ap, am = slopes
+    if ap == am:
+        return ap * am * _broadcast_ones(xp, q1, c, q2)
+    return ap * am + (ap - am) ** 2 * arccos_kappa0(c / xp.sqrt(q1 * q2), xp) / 2
+
+
+def scale_invariant_mean_square(slopes, q, xp=np):
+    """E[s(z)^2] = (a_+^2 + a_-^2) q / 2."""
+    ap, am = slopes
+    return (ap**2 + am**2) / 2 * q
+
+
+def erf_pair(q1, c, q2, xp=np):
+    """Williams (1997): E[erf(u) erf(v)] = (2/pi) arcsin(2c / sqrt((1+2q1)(1+2q2)))."""
+    return 2 / xp.pi * xp.arcsin(_clip_rho(2 * c / xp.sqrt((1 + 2 * q1) * (1 + 2 * q2)), xp))
+
+
+def erf_pair_deriv(q1, c, q2, xp=np):
+    """E[erf'(u) erf'(v)] = (4/pi) ((1+2q1)(1+2q2) - 4c^2)^(-1/2)."""
+    return 4 / xp.pi / xp.sqrt((1 + 2 * q1) * (1 + 2 * q2) - 4 * c**2)
+
+
+def erf_mean_square(q, xp=np):
+    """E[erf(z)^2] = (2/pi) arcsin(2q / (1+2q))."""
+    return 2 / xp.pi * xp.arcsin(2 * q / (1 + 2 * q))
 
 
 @lru_cache(maxsize=1)
@@ -96,8 +162,9 @@ class Activation:
     jax_fn: Callable = field(default=None, compare=False)
     np_fn: Callable = field(default=None, compare=False)
     np_deriv: Callable = field(default=None, compare=False)
-    closed_pair: Callable | None = field(default=None, compare=False)
-    closed_pair_deriv: Callable | None = field(default=None, compare=False)
+    closed_pair: Callable | None = field(default=None, compare=False)  # (q1, c, q2, xp) -> E[s(u) s(v)]
+    closed_pair_deriv: Callable | None = field(default=None, compare=False)  # (q1, c, q2, xp) -> E[s'(u) s'(v)]
+    closed_mean_square: Callable | None = field(default=None, compare=False)  # (q, xp) -> E[s(z)^2]
     slopes: tuple[float, float] | None = field(default=None, compare=False)  # (a_+, a_-) if scale-invariant
 
     @property
@@ -105,24 +172,35 @@ class Activation:
         return self.closed_pair is not None
 
     def pair(self, q1, c, q2):
-        """E[s(u) s(v)]."""
+        """E[s(u) s(v)] (numpy; complex c is allowed where a closed form exists)."""
         if self.closed_pair is not None:
-            return self.closed_pair(np.asarray(q1), np.asarray(c), np.asarray(q2))
+            return self.closed_pair(np.asarray(q1), np.asarray(c), np.asarray(q2), np)
         return gauss_pair(self.np_fn, self.np_fn, q1, c, q2)
 
     def pair_deriv(self, q1, c, q2):
         """E[s'(u) s'(v)]."""
         if self.closed_pair_deriv is not None:
-            return self.closed_pair_deriv(np.asarray(q1), np.asarray(c), np.asarray(q2))
+            return self.closed_pair_deriv(np.asarray(q1), np.asarray(c), np.asarray(q2), np)
         return gauss_pair(self.np_deriv, self.np_deriv, q1, c, q2)
+
+    def jax_pair(self, q1, c, q2):
+        """E[s(u) s(v)]: the same closed form in jax.numpy, to be traced and differentiated (off the diagonal: rho is
+        kept within 1 - RHO_MARGIN of +-1; use jax_mean_square for E[s(z)^2]). ValueError without a closed form."""
+        return self._closed(self.closed_pair)(q1, c, q2, jnp)
+
+    def jax_mean_square(self, q):
+        """E[s(z)^2], z ~ N(0, q), in jax.numpy (exact on the diagonal, differentiable in q)."""
+        return self._closed(self.closed_mean_square)(q, jnp)
+
+    def _closed(self, fn):
+        if fn is None:
+            raise ValueError(f"activation {self.name!r} has no closed-form Gaussian expectations (ReLU family, "
+                             f"identity, erf)")  # fmt: skip
+        return fn
 
     def pair_quadrature(self, q1, c, q2):
         """(E[s s], E[s' s']) by quadrature even where a closed form exists (an independent check)."""
         return gauss_pair(self.np_fn, self.np_fn, q1, c, q2), gauss_pair(self.np_deriv, self.np_deriv, q1, c, q2)
-
-
-def _rho(q1, c, q2):
-    return c / np.sqrt(q1 * q2)
 
 
 def leaky_relu(a: float = 0.0) -> Activation:
@@ -130,15 +208,16 @@ def leaky_relu(a: float = 0.0) -> Activation:
     E[s' s'] = a + (1 - a)^2 kappa_0 / 2 (using E[u relu(v)] = c / 2)."""
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"leaky_relu slope must lie in [0, 1] (got {a})")
-    b2 = (1 - a) ** 2
+    slopes = (1.0, a)
     return Activation(
         name="relu" if a == 0 else f"leaky_relu({a:g})",
         jax_fn=lambda x: jnp.where(x > 0, x, a * x),
         np_fn=lambda x: np.where(x > 0, x, a * x),
         np_deriv=lambda x: np.where(x > 0, 1.0, a),
-        closed_pair=lambda q1, c, q2: a * c + b2 * np.sqrt(q1 * q2) * arccos_kappa1(_rho(q1, c, q2)) / 2,
-        closed_pair_deriv=lambda q1, c, q2: a + b2 * arccos_kappa0(_rho(q1, c, q2)) / 2,
-        slopes=(1.0, a),
+        closed_pair=partial(scale_invariant_pair, slopes),
+        closed_pair_deriv=partial(scale_invariant_pair_deriv, slopes),
+        closed_mean_square=partial(scale_invariant_mean_square, slopes),
+        slopes=slopes,
     )
 
 
@@ -150,8 +229,9 @@ def erf() -> Activation:
         jax_fn=jax.scipy.special.erf,
         np_fn=special.erf,
         np_deriv=lambda x: 2 / math.sqrt(math.pi) * np.exp(-(x**2)),
-        closed_pair=lambda q1, c, q2: 2 / np.pi * np.arcsin(_clip_real(2 * c / np.sqrt((1 + 2 * q1) * (1 + 2 * q2)))),
-        closed_pair_deriv=lambda q1, c, q2: 4 / np.pi / np.sqrt((1 + 2 * q1) * (1 + 2 * q2) - 4 * c**2),
+        closed_pair=erf_pair,
+        closed_pair_deriv=erf_pair_deriv,
+        closed_mean_square=erf_mean_square,
     )
 
 
@@ -161,8 +241,9 @@ def identity() -> Activation:
         jax_fn=lambda x: x,
         np_fn=lambda x: x,
         np_deriv=np.ones_like,
-        closed_pair=lambda q1, c, q2: c + 0.0 * q1,
-        closed_pair_deriv=lambda q1, c, q2: np.ones(np.broadcast(q1, c, q2).shape),
+        closed_pair=partial(scale_invariant_pair, (1.0, 1.0)),
+        closed_pair_deriv=partial(scale_invariant_pair_deriv, (1.0, 1.0)),
+        closed_mean_square=partial(scale_invariant_mean_square, (1.0, 1.0)),
         slopes=(1.0, 1.0),
     )
 

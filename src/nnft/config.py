@@ -87,5 +87,6 @@ def check_finite_width(name, block):
 
 def first_order_supported(activation: str) -> bool:
     """Whether the first-order 1/width theory (finite_width_bayes) has closed-form Gaussian expectations for this
-    activation name: the ReLU family, identity, erf."""
+    activation name: the ReLU family, identity, erf (those whose activations.Activation has closed_form; kept here
+    by name so that the workflow can decide without importing JAX)."""
     return activation in ("relu", "identity", "erf") or activation.startswith("leaky_relu")

@@ -155,7 +155,7 @@ def _propagated(net, p, l, s, mean_diag, mean_cross, bases):
             w2k, b2k = variances[l + 1 + k]
 
             def fmap(d, c, w2k=w2k, b2k=b2k):
-                return _kernel_map(act.name, act.slopes, w2k, b2k, d, c, p)
+                return _kernel_map(act, w2k, b2k, d, c, p)
 
             def along(t, base=base, delta=delta, fmap=fmap):
                 return jax.jvp(fmap, (base[0] + t * delta[0], base[1] + t * delta[1]), delta)[1]

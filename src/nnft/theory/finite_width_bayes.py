@@ -26,7 +26,8 @@ C and mu are averaged by Monte Carlo over exact single-unit fluctuations, layer 
 picture of sampling.ensembles.gram_sampler, linearised): with F_l(G) = sigma_w2 E_{z ~ N(0, G)}[s(z) s(z)^T] + sigma_b2,
 a hidden layer of n units adds eta_l / sqrt(n) with eta_l = sigma_w2 s(z) s(z)^T + sigma_b2 - K^(l+1),
 z ~ N(0, K^(l)) one unit; earlier fluctuations propagate through the Jacobian J_l and, at second order, the Hessian
-H_l of F_l (forward-mode derivatives of the closed-form Gaussian expectations):
+H_l of F_l (forward-mode derivatives of the activation's closed-form Gaussian expectations, traced in JAX:
+Activation.jax_pair):
 
     Delta^(l+1) = J_l Delta^(l) + eta_l,      mu^(l+1) = J_l mu^(l) + 1/2 H_l[Delta^(l), Delta^(l)].
 
@@ -51,7 +52,7 @@ from .. import activations, model
 
 def _check_net(net: model.FCN) -> None:
     act = net.act
-    if act.slopes is None and act.name != "erf":
+    if not act.closed_form:
         raise ValueError(
             f"net: the first-order theory needs a closed-form activation (ReLU family, identity, erf); got {act.name!r}"
         )
@@ -74,35 +75,14 @@ def check_problem(net: model.FCN, x_train, y_train, x_test, temperature: float):
     return x_train, y, x_test
 
 
-def _pair_expectation(act_name: str, slopes, q1, c, q2):
-    """E[s(u) s(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]), closed forms in JAX (forward-differentiable off the
-    diagonal; diagonal entries are taken from _single_expectation)."""
-    if act_name == "erf":
-        return 2 / jnp.pi * jnp.arcsin(2 * c / jnp.sqrt((1 + 2 * q1) * (1 + 2 * q2)))
-    ap, am = slopes
-    s = jnp.sqrt(q1 * q2)
-    rho = jnp.clip(c / s, -1 + 1e-12, 1 - 1e-12)
-
-    def kappa1(r):
-        return (jnp.sqrt(1 - r**2) + r * (jnp.pi - jnp.arccos(r))) / jnp.pi
-
-    # s(x) = a_+ relu(x) - a_- relu(-x): E = sqrt(q1 q2)/2 [(a_+^2 + a_-^2) kappa_1(rho) - 2 a_+ a_- kappa_1(-rho)]
-    return s / 2 * ((ap**2 + am**2) * kappa1(rho) - 2 * ap * am * kappa1(-rho))
-
-
-def _single_expectation(act_name: str, slopes, q):
-    """E[s(z)^2], z ~ N(0, q)."""
-    if act_name == "erf":
-        return 2 / jnp.pi * jnp.arcsin(2 * q / (1 + 2 * q))
-    ap, am = slopes
-    return (ap**2 + am**2) / 2 * q
-
-
-def _kernel_map(act_name, slopes, w2, b2, diag, cross, n_train):
+def _kernel_map(act: activations.Activation, w2, b2, diag, cross, n_train):
     """F(G) = w2 E[s s^T] + b2 in the block form (diag: all P + Q points; cross: (P + Q, P) against the train
-    points, whose first P rows hold the train-train block with its diagonal)."""
-    new_diag = w2 * _single_expectation(act_name, slopes, diag) + b2
-    pair = w2 * _pair_expectation(act_name, slopes, diag[:, None], cross, diag[None, :n_train]) + b2
+    points, whose first P rows hold the train-train block with its diagonal). The activation's closed forms in
+    jax.numpy (Activation.jax_pair, jax_mean_square: the same formulas as its numpy pair), forward- and
+    reverse-differentiable: the diagonal entries come from E[s(z)^2], the others from E[s(u) s(v)] with rho kept
+    off +-1 (activations.RHO_MARGIN)."""
+    new_diag = w2 * act.jax_mean_square(diag) + b2
+    pair = w2 * act.jax_pair(diag[:, None], cross, diag[None, :n_train]) + b2
     on_diag = jnp.arange(diag.shape[0])[:, None] == jnp.arange(n_train)[None, :]
     return new_diag, jnp.where(on_diag, new_diag[:, None], pair)
 
@@ -119,17 +99,17 @@ def layer_kernels(net: model.FCN, x_all: np.ndarray, n_train: int) -> list[tuple
     out = [(diag, k)]
     with jax.enable_x64(True):
         for w2, b2 in rest:
-            d, c = _kernel_map(act.name, act.slopes, w2, b2, jnp.asarray(out[-1][0]), jnp.asarray(out[-1][1]), n_train)
+            d, c = _kernel_map(act, w2, b2, jnp.asarray(out[-1][0]), jnp.asarray(out[-1][1]), n_train)
             out.append((np.asarray(d), np.asarray(c)))
     return out
 
 
-@partial(jax.jit, static_argnames=("act_name", "slopes", "variances", "n_train", "gain2"))
-def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act_name, slopes, variances, n_train, gain2):
+@partial(jax.jit, static_argnames=("act", "variances", "n_train", "gain2"))
+def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act, variances, n_train, gain2):
     """Per key: each hidden layer's single-unit fluctuation propagated to the output kernel (parts: (L - 1, P + Q,
     P), block form) and the kernel shift mu^(L), by forward-mode Jacobians and Hessians of the kernel maps."""
     depth = len(variances)
-    phi = activations.parse(act_name).jax_fn  # the networks' own activation (closed-form class, by name)
+    phi = act.jax_fn
 
     def one(key):
         ks = jax.random.split(key, depth)
@@ -150,7 +130,7 @@ def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act_name, slopes, var
                 continue
 
             def fmap(d, c, w2=w2_next, b2=b2_next):
-                return _kernel_map(act_name, slopes, w2, b2, d, c, n_train)
+                return _kernel_map(act, w2, b2, d, c, n_train)
 
             base = (kdiag[l - 1], kcross[l - 1])
 
@@ -176,7 +156,7 @@ def _cholesky_all(x_all, net):
     full = w2 * net.input_gain2 * x_all @ x_all.T + b2
     with jax.enable_x64(True):
         for w2, b2 in rest[:-1]:
-            d, c = _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(full), jnp.asarray(full), full.shape[0])
+            d, c = _kernel_map(act, w2, b2, jnp.diag(full), jnp.asarray(full), full.shape[0])
             full = np.asarray(c)
             jitter = 1e-10 * np.mean(np.diag(full))
             out.append(np.linalg.cholesky(full + jitter * np.eye(full.shape[0])))
@@ -232,7 +212,7 @@ def first_order(
         for start in range(0, n_samples, chunk):
             cross, mu = _fluctuation_samples(
                 keys[start : start + chunk], jnp.asarray(x_all), chol_j, kdiag, kcross,
-                act.name, act.slopes, variances, p, float(net.input_gain2),
+                act, variances, p, float(net.input_gain2),
             )  # fmt: skip
             stats.append(np.asarray(_bracket(cross, mu, aj, alj, bj, p, rj)))
     per_sample = np.concatenate(stats)  # (samples, Q [+ 1])
@@ -382,9 +362,10 @@ def approximation_summary(theory: xr.Dataset) -> xr.Dataset:
     return summary.assign_coords({d: theory[d].values for d in summary.dims if d in theory.coords})
 
 
-def full_kernel_map(act, w2, b2, g):
-    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix."""
-    return _kernel_map(act.name, act.slopes, w2, b2, jnp.diag(g), g, g.shape[0])[1]
+def full_kernel_map(act: activations.Activation, w2, b2, g):
+    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix, in jax.numpy
+    (_kernel_map)."""
+    return _kernel_map(act, w2, b2, jnp.diag(g), g, g.shape[0])[1]
 
 
 def first_layer_preactivation(net: model.FCN, w, b, x):
@@ -471,22 +452,22 @@ def first_layer_second_moment(
     )
 
 
-@partial(jax.jit, static_argnames=("act_name", "slopes", "variances", "gain2", "n_train"))
-def _renormalised_kernel(t, x_all, act_name, slopes, variances, gain2, n_train):
+@partial(jax.jit, static_argnames=("act", "variances", "gain2", "n_train"))
+def _renormalised_kernel(t, x_all, act, variances, gain2, n_train):
     """Output kernel (block form: diag, cross against the train rows) with hidden layer l's post-activation kernel
     scaled by u_l = e^t_l: K^(l+1) = sigma_b2 + sigma_w2 u_l E[s s^T] at K^(l) (the biases are not scaled)."""
     (w2, b2), rest = variances[0], variances[1:]
     diag = w2 * gain2 * jnp.sum(x_all**2, -1) + b2
     cross = w2 * gain2 * x_all @ x_all[:n_train].T + b2
     for l, (w2, b2) in enumerate(rest):
-        diag, cross = _kernel_map(act_name, slopes, w2 * jnp.exp(t[l]), b2, diag, cross, n_train)
+        diag, cross = _kernel_map(act, w2 * jnp.exp(t[l]), b2, diag, cross, n_train)
     return diag, cross
 
 
-def _renormalisation_action(t, width, x_train, y, temperature, act_name, slopes, variances, gain2):
+def _renormalisation_action(t, width, x_train, y, temperature, act, variances, gain2):
     """S(t) = sum_l (N/2)(t_l - e^t_l) + log N(y; 0, K(e^t) + T), the log posterior density of t_l = log u_l."""
     p = y.shape[0]
-    _, k = _renormalised_kernel(t, x_train, act_name, slopes, variances, gain2, p)
+    _, k = _renormalised_kernel(t, x_train, act, variances, gain2, p)
     chol = jnp.linalg.cholesky(k + temperature * jnp.eye(p))
     z = jax.scipy.linalg.solve_triangular(chol, y, lower=True)
     evidence = -0.5 * z @ z - jnp.sum(jnp.log(jnp.diag(chol)))
@@ -494,11 +475,9 @@ def _renormalisation_action(t, width, x_train, y, temperature, act_name, slopes,
 
 
 _action_derivatives = jax.jit(
-    jax.value_and_grad(_renormalisation_action), static_argnames=("act_name", "slopes", "variances", "gain2")
+    jax.value_and_grad(_renormalisation_action), static_argnames=("act", "variances", "gain2")
 )
-_action_hessian = jax.jit(
-    jax.hessian(_renormalisation_action), static_argnames=("act_name", "slopes", "variances", "gain2")
-)
+_action_hessian = jax.jit(jax.hessian(_renormalisation_action), static_argnames=("act", "variances", "gain2"))
 
 
 def kernel_renormalisation(
@@ -519,7 +498,7 @@ def kernel_renormalisation(
     x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
     act = net.act
     variances = tuple((float(w2), float(b2)) for w2, b2 in net.layer_variances())
-    static = dict(act_name=act.name, slopes=act.slopes, variances=variances, gain2=float(net.input_gain2))
+    static = dict(act=act, variances=variances, gain2=float(net.input_gain2))
     p, n_layers = len(x_train), net.depth - 1
     with jax.enable_x64(True):
         args = (float(net.width), jnp.asarray(x_train), jnp.asarray(y), float(temperature))
@@ -542,7 +521,7 @@ def kernel_renormalisation(
         if float(jnp.linalg.eigvalsh(_action_hessian(t, *args, **static)).max()) >= 0:
             raise ValueError(f"no kernel-renormalisation maximum at width {net.width} (saddle of S(t) only)")
         x_all = jnp.asarray(np.concatenate([x_train, x_test]))
-        _, cross = _renormalised_kernel(t, x_all, act.name, act.slopes, variances, float(net.input_gain2), p)
+        _, cross = _renormalised_kernel(t, x_all, act, variances, float(net.input_gain2), p)
         k = np.asarray(cross)
         mean = k[p:] @ np.linalg.solve(k[:p] + temperature * np.eye(p), y)
         return xr.Dataset(
