@@ -124,3 +124,7 @@ def test_gram_refuses_rows_off_the_sphere():
         kernels.gram(net, x, x * math.sqrt(4))
     with pytest.raises(ValueError, match="kind"):
         kernels.gram(net, x, kind="nngp_ntk")
+    # a linear network's kernel is a function of x.y for any inputs: sigma_w2^L x.y + biases, off the sphere too
+    linear = model.FCN(dim=4, depth=3, activation="identity", sigma_w2=1.5, sigma_b2=0.1)
+    k = kernels.gram(linear, 2.0 * x)
+    np.testing.assert_allclose(k, 1.5**3 * 4.0 * x @ x.T + 0.1 * (1 + 1.5 + 1.5**2), rtol=1e-12)

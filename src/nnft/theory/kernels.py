@@ -92,11 +92,13 @@ SPHERE_TOLERANCE = 1e-5  # relative deviation of a row's norm from 1 that gram a
 
 def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp") -> np.ndarray:
     """Kernel matrix K(x_i . y_j) for rows on the unit sphere (the kernels are functions of x.y there; the input
-    scaling of net is applied inside); kind is "nngp" or "ntk". ValueError naming x or y for rows off the sphere."""
+    scaling of net is applied inside); kind is "nngp" or "ntk". ValueError naming x or y for rows off the sphere,
+    except for linear networks (identity activation), whose kernels are functions of x.y for any inputs."""
     if kind not in ("nngp", "ntk"):
         raise ValueError(f"kind must be 'nngp' or 'ntk' (got {kind!r})")
+    linear = net.act.slopes == (1.0, 1.0)
     for name, rows in (("x", x), ("y", y)):
-        if rows is None:
+        if rows is None or linear:
             continue
         norms = np.linalg.norm(np.asarray(rows, dtype=np.float64), axis=-1)
         if norms.size and not np.all(np.abs(norms - 1) <= SPHERE_TOLERANCE):
