@@ -3,6 +3,8 @@
 import sys
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from nnft import store
 from nnft.plots.learning_curves import cohen_fig1_figure
 
@@ -17,8 +19,11 @@ title = (
     f"{theory.attrs['kernel'].upper()} regression on $S^{{{data.sizes['dim'] - 1}}}$, ridge {theory.attrs['ridge']:g}; "
     f"target degrees {data.target_degree.values.tolist()} at equal power; {data.sizes['draw']} datasets"
 )
-fig = cohen_fig1_figure(
-    data, theory, store.read(snakemake.input.comparison), store.read(snakemake.input.convergence), title
-)
+convergence = store.read(snakemake.input.convergence)
+d2, draws = convergence.distance2, convergence.sizes["draw"]
+convergence = convergence.assign(distance2_mean=d2.mean("draw"))
+if draws > 1:
+    convergence = convergence.assign(distance2_se=d2.std("draw", ddof=1) / np.sqrt(draws))
+fig = cohen_fig1_figure(data, theory, store.read(snakemake.input.comparison), convergence, title)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

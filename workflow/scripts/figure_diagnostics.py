@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 trains = sorted((store.read(p) for p in snakemake.input.train), key=lambda t: (int(t.n_train[0]), int(t.width[0])))
 title = f"{snakemake.wildcards.experiment}: Langevin equilibration of every training job"
+# the mean data loss over chains at every record, (record,)
+trains = [t.assign(loss_chain_mean=("record", t.loss.values.reshape(-1, t.sizes["record"]).mean(0))) for t in trains]
 fig = diagnostics_figure(trains, title)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

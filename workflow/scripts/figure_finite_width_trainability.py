@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-fig = trainability_figure(store.read(snakemake.input[0]))
+ds = store.read(snakemake.input[0])
+fig = trainability_figure(ds.assign(accuracy_seed_mean=ds.accuracy.mean("seed")))  # NaN (diverged) propagates
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

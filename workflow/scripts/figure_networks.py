@@ -4,6 +4,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+import numpy as np
 import xarray as xr
 
 from nnft import store
@@ -26,7 +27,12 @@ title = (
 )
 gp = store.read(snakemake.input.gp)
 summary = langevin.network_summary(data, gp, train)
-fig = networks_figure(store.read(snakemake.input.theory), gp, summary, title)
+pop = gp.mse_population
+gp_mse = xr.Dataset(
+    {"mean": pop.mean("draw"), "se": pop.std("draw", ddof=1) / np.sqrt(pop.sizes["draw"])},
+    attrs={"draws": pop.sizes["draw"]},
+)
+fig = networks_figure(store.read(snakemake.input.theory), gp_mse, summary, title)
 print(summary.to_dataframe().to_string(), file=sys.stderr)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

@@ -183,10 +183,10 @@ def depth_scales_figure(ds: xr.Dataset):
 
 def trainability_figure(ds: xr.Dataset):
     """F7: train accuracy after a fixed SGD budget over (sigma_w2, depth) with the mean-field xi_c and 6 xi_c, and
-    the same accuracies against depth / xi_c."""
+    the same accuracies against depth / xi_c (ds.accuracy_seed_mean: the mean over seeds, from the figure's script)."""
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.2), constrained_layout=True)
     w2, depth = ds.sigma_w2.values, ds.depth.values
-    acc = ds.accuracy.mean("seed").values  # (depth, sigma_w2); NaN = diverged
+    acc = ds.accuracy_seed_mean.values  # (depth, sigma_w2); NaN = diverged
     crit, seeds = ds.attrs["critical_sigma_w2"], ds.sizes["seed"]
     mesh = ax.pcolormesh(
         style.cell_edges(w2), style.cell_edges(depth, log=True), acc, cmap="viridis", vmin=0.5, vmax=1.0

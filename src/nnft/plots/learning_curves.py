@@ -12,23 +12,23 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 
-def networks_figure(theory: xr.Dataset, gp: xr.Dataset, summary: xr.Dataset, title: str):
+def networks_figure(theory: xr.Dataset, gp_mse: xr.Dataset, summary: xr.Dataset, title: str):
     """Two panels: (a) test MSE vs n (exact GP, EK, self-consistent theory, trained networks);
-    (b) network / GP MSE on the same datasets and test points (summary: langevin.network_summary)."""
+    (b) network / GP MSE on the same datasets and test points (summary: langevin.network_summary).
+    gp_mse: the exact GP's population MSE over datasets, `mean` and `se` per n_train, attrs["draws"]."""
     fig, (ax, bx) = plt.subplots(
         2, 1, figsize=(6.4, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}, constrained_layout=True
     )
-    n_gp = gp.n_train.values
-    pop = gp.mse_population
+    n_gp = gp_mse.n_train.values
     ax.errorbar(
         n_gp,
-        pop.mean("draw"),
-        yerr=pop.std("draw", ddof=1) / np.sqrt(pop.sizes["draw"]),
+        gp_mse["mean"],
+        yerr=gp_mse["se"],
         fmt="o-",
         color="k",
         ms=5,
         capsize=3,
-        label=f"exact GP, population MSE (mean ± s.e., {pop.sizes['draw']} datasets)",
+        label=f"exact GP, population MSE (mean ± s.e., {gp_mse.attrs['draws']} datasets)",
     )
     ax.plot(theory.n_train, theory.sc, "-", color="tab:blue", lw=1.5, label="self-consistent theory")
     ax.plot(theory.n_train, theory.ek, "--", color="tab:green", lw=1.5, label="equivalent kernel (EK)")
@@ -271,8 +271,9 @@ def width_convergence_figure(summary: xr.Dataset, title: str):
 
 def diagnostics_figure(trains: list[xr.Dataset], title: str):
     """Equilibration of every training job of an experiment: (a) data loss SSE/2 against Langevin steps (mean over
-    chains, one line per job; the burn-in, which is not recorded, shaded), (b) the first probe output of every chain
-    of the last job, (c) effective sample size of the probe outputs per chain against the number of records."""
+    chains, one line per job, `loss_chain_mean` of each train store, computed by the figure's script; the burn-in,
+    which is not recorded, shaded), (b) the first probe output of every chain of the last job, (c) effective sample
+    size of the probe outputs per chain against the number of records."""
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(15.0, 4.2), constrained_layout=True)
     colors = plt.cm.viridis(np.linspace(0.1, 0.85, len(trains)))
     burn = max(int(t.attrs["burn_in_steps"]) for t in trains)
@@ -280,8 +281,7 @@ def diagnostics_figure(trains: list[xr.Dataset], title: str):
     for i, (t, color) in enumerate(zip(trains, colors, strict=True)):
         label = f"n = {int(t.n_train.values[0])}, width {int(t.width.values[0])}"
         steps = t.attrs["burn_in_steps"] + (np.arange(t.sizes["record"]) + 1) * t.attrs["steps_per_eval"]
-        loss = t.loss.values.reshape(-1, t.sizes["record"])  # (chain, record)
-        ax.plot(steps, loss.mean(0), color=color, lw=1.0, label=label)
+        ax.plot(steps, t.loss_chain_mean.values, color=color, lw=1.0, label=label)
         ess = t.ess.values.ravel()
         cx.plot(np.full(ess.size, i) + np.linspace(-0.15, 0.15, ess.size), ess, "o", ms=3, color=color)
         cx.plot([i - 0.3, i + 0.3], [t.sizes["record"]] * 2, "k-", lw=0.8)
@@ -320,7 +320,8 @@ def cohen_fig1_figure(
     standard errors over datasets) against leading EK with renormalised noise (dotted), EK + 1/n (dashed) and the
     self-consistent theory (solid); the EK family is drawn grey where its expansion parameter C / sigma_r^2 exceeds
     `out_of_range`. Below: each theory / the GP observable it predicts - 1, with the paper's +-3 % band. Right: the
-    dataset-averaged population distance (g*_r - g*_inf)^2 against the cut-off r at several n."""
+    dataset-averaged population distance (g*_r - g*_inf)^2 against the cut-off r at several n (convergence:
+    distance2_mean and, with more than one dataset, distance2_se over datasets, computed by the figure's script)."""
     fig = plt.figure(figsize=(12.0, 6.8), constrained_layout=True)
     grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.5], width_ratios=[1.35, 1])
     ax, bx = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
@@ -398,13 +399,11 @@ def cohen_fig1_figure(
     bx.legend(fontsize=6.5, loc="lower right", ncol=2)
     r = convergence.cutoff.values
     colors = plt.cm.viridis(np.linspace(0, 0.85, convergence.sizes["n_train"]))
-    draws = convergence.sizes["draw"]
     for color, nn in zip(colors, convergence.n_train.values, strict=True):
-        d2 = convergence.distance2.sel(n_train=nn)
         cx.errorbar(
             r,
-            d2.mean("draw"),
-            d2.std("draw", ddof=1) / np.sqrt(draws) if draws > 1 else None,
+            convergence.distance2_mean.sel(n_train=nn),
+            convergence.distance2_se.sel(n_train=nn) if "distance2_se" in convergence else None,
             fmt="o-",
             color=color,
             ms=4,
@@ -416,7 +415,7 @@ def cohen_fig1_figure(
     cx.set_ylabel(r"dataset-averaged $\int d\mu\,(g^\star_r - g^\star_\infty)^2$")
     cx.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     cx.grid(True, which="both", alpha=0.25)
-    cx.legend(fontsize=8, title=f"{draws} datasets", title_fontsize=8)
+    cx.legend(fontsize=8, title=f"{convergence.sizes['draw']} datasets", title_fontsize=8)
     cx.set_title("renormalisation: trimmed vs full-kernel predictor", fontsize=9)
     return fig
 
