@@ -51,12 +51,13 @@ def kernel_flow_figure(flow: xr.Dataset):
 
 
 def kurtosis_figure(fw: xr.Dataset):
-    """F2: n x excess kurtosis vs l; exact product form (scale-invariant) per width, 3 V / K^2 (leading order)."""
+    """F2: n x excess kurtosis vs l; exact product form (scale-invariant) per width, 3 V / K^2 (leading order,
+    fw.kurtosis_leading_n from the figure's script: finite_width.kurtosis_leading at n = 1)."""
     models = fw.single_model.values
     fig, axes, colors, layers = _per_width_panels(fw, models, (4.2, 4.2))
     for ax, model in zip(axes, models, strict=True):
         d = fw.sel(single_model=model)
-        ax.plot(layers, 3 * d.V / d.K**2, "k-", lw=1.5, label=r"leading order $3V/K^2$")
+        ax.plot(layers, d.kurtosis_leading_n, "k-", lw=1.5, label=r"leading order $3V/K^2$")
         for n in fw.width.values:
             dn = d.sel(width=n)
             if np.isfinite(dn.kurtosis_exact).all():
