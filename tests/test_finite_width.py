@@ -192,16 +192,16 @@ def test_moments_against_closed_forms():
     g = np.array([q1, c, q2])
     theta = np.arccos(c / np.sqrt(q1 * q2))
     with jax.enable_x64(True):
-        assert float(fw.moment2(RELU, 1, 1, g)) == pytest.approx(float(RELU.pair(q1, c, q2)), rel=1e-13)
+        assert float(activations.pair_moment(RELU, 1, 1, g)) == pytest.approx(float(RELU.pair(q1, c, q2)), rel=1e-13)
         two_two = (
             q1 * q2 / (2 * np.pi) * (3 * np.sin(theta) * np.cos(theta) + (np.pi - theta) * (1 + 2 * np.cos(theta) ** 2))
         )
-        assert float(fw.moment2(RELU, 2, 2, g)) == pytest.approx(two_two, rel=1e-13)
-        assert float(fw.moment2(RELU, 4, 0, g)) == pytest.approx(1.5 * q1**2, rel=1e-13)
-        assert float(fw.moment2(ERF, 1, 1, g)) == pytest.approx(float(ERF.pair(q1, c, q2)), rel=1e-12)
+        assert float(activations.pair_moment(RELU, 2, 2, g)) == pytest.approx(two_two, rel=1e-13)
+        assert float(activations.pair_moment(RELU, 4, 0, g)) == pytest.approx(1.5 * q1**2, rel=1e-13)
+        assert float(activations.pair_moment(ERF, 1, 1, g)) == pytest.approx(float(ERF.pair(q1, c, q2)), rel=1e-12)
         # leaky ReLU by polar route vs the quadrature-free closed form, and vs Gauss-Hermite (loose: kinks)
         leaky = activations.parse("leaky_relu(0.2)")
-        assert float(fw.moment2(leaky, 1, 1, g)) == pytest.approx(float(leaky.pair(q1, c, q2)), rel=1e-13)
+        assert float(activations.pair_moment(leaky, 1, 1, g)) == pytest.approx(float(leaky.pair(q1, c, q2)), rel=1e-13)
         # chi_parallel by autodiff = (C_W / K) <s' s z> (Sec. 2), by independent quadrature
         x, w = np.polynomial.hermite_e.hermegauss(160)
         w = w / np.sqrt(2 * np.pi)

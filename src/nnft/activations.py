@@ -16,6 +16,10 @@ growth of the integrand off the real axis) loses digits: E[sech^4(sqrt(q) z)] at
 Gauss-Hermite nodes and by 3e-13 with this rule (test_activations checks tanh and GELU moments against adaptive
 quadrature up to q = 10 at 1e-12 and at q = 20 at 1e-8).
 
+Higher moments E[s(z)^p] and E[s(z1)^p s(z2)^q] (the finite-width recursions need p + q up to 4) are `moment` and
+`pair_moment`, in jax.numpy so that they can be differentiated: exact by polar coordinates for the scale-invariant
+class, `gaussian_nodes` otherwise.
+
 `parse` turns a config string ("relu", "leaky_relu(0.1)", "erf", "tanh", "gelu", "identity") into an Activation,
 `resolve` accepts a name or an Activation; `from_function` wraps any elementwise JAX function.
 """
@@ -36,6 +40,7 @@ from scipy import special
 NAMES = ("relu", "leaky_relu(a)", "erf", "tanh", "gelu", "identity")
 QUADRATURE_STEP = 0.08  # trapezoidal step in z ~ N(0, 1): relative error < 1e-12 for tanh / GELU moments, q <= 10
 QUADRATURE_HALF_WIDTH = 10.0  # |z| <= 10: the Gaussian weight beyond is below 1e-22
+POLAR_ORDER = 48  # angular Gauss-Legendre nodes per smooth piece in pair_moment (a trig polynomial there)
 
 
 # The differentiable (JAX) closed forms keep |rho| <= 1 - RHO_MARGIN: kappa_1'(rho) adds two terms that diverge as
@@ -151,6 +156,57 @@ def gauss_pair(f, g, q1, c, q2):
     for j in range(x.size):  # loop the inner node: memory stays O(size * nodes)
         out += w[j] * (fu * g(slope * x + resid * x[j])) @ w
     return out
+
+
+@lru_cache(maxsize=4)
+def _legendre(order: int):
+    return np.polynomial.legendre.leggauss(order)
+
+
+def _abs_moment(p: int) -> float:
+    """E|xi|^p for a standard normal xi."""
+    return 2 ** (p / 2) * special.gamma((p + 1) / 2) / math.sqrt(math.pi)
+
+
+def moment(act: Activation, p: int, k):
+    """E[s(z)^p], z ~ N(0, k), in jax.numpy (differentiable in k): exact for the scale-invariant class (ReLU,
+    leaky ReLU, identity), `gaussian_nodes` otherwise. The finite-width recursions need p up to 4."""
+    a = act.slopes
+    if a is not None:
+        return (a[0] ** p + (-a[1]) ** p) / 2 * _abs_moment(p) * k ** (p / 2)
+    x, w = gaussian_nodes()
+    return jnp.sum(w * act.jax_fn(jnp.sqrt(k) * x) ** p)
+
+
+def pair_moment(act: Activation, p: int, q: int, g):
+    """E[s(z1)^p s(z2)^q] for z ~ N(0, [[g0, g1], [g1, g2]]) with |g1| < sqrt(g0 g2), in jax.numpy (differentiable in
+    g). Scale-invariant activations s(r u) = r s(u): polar coordinates, the radial integral in closed form and the
+    angular one by Gauss-Legendre (POLAR_ORDER nodes) on the pieces between kinks, where the integrand is a
+    trigonometric polynomial (exact to rounding); other activations: the tensor rule of `gaussian_nodes`."""
+    g0, g1, g2 = g[0], g[1], g[2]
+    a = act.slopes
+    if a is None:
+        x, w = gaussian_nodes()
+        z1 = jnp.sqrt(g0) * x[:, None]
+        z2 = (g1 / jnp.sqrt(g0)) * x[:, None] + jnp.sqrt(g2 - g1**2 / g0) * x[None, :]
+        return jnp.sum(w[:, None] * w[None, :] * act.jax_fn(z1) ** p * act.jax_fn(z2) ** q)
+    # z = r (sqrt(g0) cos phi, sqrt(g2) cos(phi - theta)), cos theta = g1 / sqrt(g0 g2); s(r u) = r s(u)
+    ap, am = a
+    m = p + q
+    theta = jnp.arccos(g1 / jnp.sqrt(g0 * g2))
+    kinks = jnp.sort(jnp.mod(jnp.array([[0.5, 1.5]]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
+    edges = jnp.concatenate([jnp.zeros(1), kinks, jnp.full(1, 2 * jnp.pi)])
+    x, w = _legendre(POLAR_ORDER)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    phi = (lo + hi) / 2 + (hi - lo) / 2 * x[None, :]
+    weight = (hi - lo) / 2 * w[None, :]
+
+    def s(u):
+        return jnp.where(u > 0, ap * u, am * u)
+
+    integrand = s(jnp.sqrt(g0) * jnp.cos(phi)) ** p * s(jnp.sqrt(g2) * jnp.cos(phi - theta)) ** q
+    radial = 2 ** (m / 2) * special.gamma(m / 2 + 1) / (2 * math.pi)
+    return radial * jnp.sum(weight * integrand)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from ..theory.finite_width import (
     flow_single,
     kurtosis_product_form,
     ntk_flow_single,
-    slopes,
 )
 from .trainability import (
     NTKModel,
@@ -118,7 +117,7 @@ def finite_width_dataset(key, kurtosis_models, correlation_models, depth: int, w
         out["K"][i], out["V"][i], out["K1"][i] = flow.K, flow.V, flow.K1
         for j, n in enumerate(widths):
             net = _net(name, w2, 0.0, n, depth)
-            if slopes(net.act) is not None:
+            if net.act.slopes is not None:
                 out["kurtosis_exact"][i, j] = kurtosis_product_form(net)
             g = gram_sampler(jax.random.fold_in(key, 100 * i + j), net, 1.0, n_networks)
             g = g[..., 0, 0]

@@ -12,10 +12,9 @@ F(g) = C_b + C_W (M_20, M_11, M_02) (Sec. 3, implementation form):
     V^(l+1) = C_W^2 Cov_K(S) + J V^(l) J^T,     K^{1}(l+1) = J K^{1}(l) + 1/2 sum_ab H_ab V^(l)_ab,
 
 with S = (s1^2, s1 s2, s2^2), V^(1) = 0, K^{1}(1) = 0; the single-input recursion is the same with g = K.
-Moments: the scale-invariant class s(z) = a_+ z (z > 0), a_- z (z < 0) (ReLU, leaky ReLU, identity) exactly, by
-polar coordinates (radial integral in closed form, angular Gauss-Legendre on the pieces between kinks); smooth
-activations by the project's one Gaussian quadrature rule (activations.gaussian_nodes; kinks would make it converge
-only algebraically).
+Moments (activations.moment, activations.pair_moment): exact for the scale-invariant class s(z) = a_+ z (z > 0),
+a_- z (z < 0) (ReLU, leaky ReLU, identity) by polar coordinates; smooth activations by the project's one Gaussian
+quadrature rule (activations.gaussian_nodes).
 
 The mean-field maps (Sec. 5: q*, chi_1, the critical line, c*, depth scales) are properties of the activation and
 the two variances alone; they take `activation` (a name or an Activation) and arrays sigma_w2, sigma_b2.
@@ -24,22 +23,15 @@ the two variances alone; they take `activation` (a name or an Activation) and ar
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from .. import activations, model
-
-GL_ORDER = 48  # angular Gauss-Legendre nodes per smooth piece (the integrand is a trig polynomial there)
-
-
-def slopes(act: activations.Activation) -> tuple[float, float] | None:
-    """(a_+, a_-) of a scale-invariant activation, None for the others."""
-    return act.slopes
+from ..activations import moment, pair_moment
 
 
 def uniform_variances(net: model.FCN) -> tuple[float, float]:
@@ -59,53 +51,6 @@ def _layers(net: model.FCN) -> tuple[activations.Activation, float, float]:
     return net.act, w2, b2
 
 
-@lru_cache(maxsize=4)
-def _gl(order: int):
-    return np.polynomial.legendre.leggauss(order)
-
-
-def _abs_moment(p: int) -> float:
-    """E|xi|^p for a standard normal xi."""
-    return 2 ** (p / 2) * special.gamma((p + 1) / 2) / math.sqrt(math.pi)
-
-
-def moment1(act: activations.Activation, p: int, k):
-    """E[s(z)^p], z ~ N(0, k) (differentiable in k)."""
-    a = slopes(act)
-    if a is not None:
-        return (a[0] ** p + (-a[1]) ** p) / 2 * _abs_moment(p) * k ** (p / 2)
-    x, w = activations.gaussian_nodes()
-    return jnp.sum(w * act.jax_fn(jnp.sqrt(k) * x) ** p)
-
-
-def moment2(act: activations.Activation, p: int, q: int, g):
-    """E[s(z1)^p s(z2)^q] for z ~ N(0, [[g0, g1], [g1, g2]]) with |g1| < sqrt(g0 g2) (differentiable in g)."""
-    g0, g1, g2 = g[0], g[1], g[2]
-    a = slopes(act)
-    if a is None:
-        x, w = activations.gaussian_nodes()
-        z1 = jnp.sqrt(g0) * x[:, None]
-        z2 = (g1 / jnp.sqrt(g0)) * x[:, None] + jnp.sqrt(g2 - g1**2 / g0) * x[None, :]
-        return jnp.sum(w[:, None] * w[None, :] * act.jax_fn(z1) ** p * act.jax_fn(z2) ** q)
-    # z = r (sqrt(g0) cos phi, sqrt(g2) cos(phi - theta)), cos theta = g1 / sqrt(g0 g2); s(r u) = r s(u)
-    ap, am = a
-    m = p + q
-    theta = jnp.arccos(g1 / jnp.sqrt(g0 * g2))
-    kinks = jnp.sort(jnp.mod(jnp.array([[0.5, 1.5]]) * jnp.pi + jnp.array([[0.0], [1.0]]) * theta, 2 * jnp.pi).ravel())
-    edges = jnp.concatenate([jnp.zeros(1), kinks, jnp.full(1, 2 * jnp.pi)])
-    x, w = _gl(GL_ORDER)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    phi = (lo + hi) / 2 + (hi - lo) / 2 * x[None, :]
-    weight = (hi - lo) / 2 * w[None, :]
-
-    def s(u):
-        return jnp.where(u > 0, ap * u, am * u)
-
-    integrand = s(jnp.sqrt(g0) * jnp.cos(phi)) ** p * s(jnp.sqrt(g2) * jnp.cos(phi - theta)) ** q
-    radial = 2 ** (m / 2) * special.gamma(m / 2 + 1) / (2 * math.pi)
-    return radial * jnp.sum(weight * integrand)
-
-
 class Flow(NamedTuple):
     """Layer-by-layer results, index 0 = layer 1. Single input: arrays (L,); pairs: K, K1 (L, 3), V (L, 3, 3)."""
 
@@ -117,22 +62,22 @@ class Flow(NamedTuple):
 
 
 def _single_map(act, sigma_w2, sigma_b2, k):
-    return sigma_b2 + sigma_w2 * moment1(act, 2, k)
+    return sigma_b2 + sigma_w2 * moment(act, 2, k)
 
 
 def _single_cov(act, sigma_w2, k):
-    return sigma_w2**2 * (moment1(act, 4, k) - moment1(act, 2, k) ** 2)
+    return sigma_w2**2 * (moment(act, 4, k) - moment(act, 2, k) ** 2)
 
 
 def _pair_map(act, sigma_w2, sigma_b2, g):
-    return sigma_b2 + sigma_w2 * jnp.stack([moment2(act, 2, 0, g), moment2(act, 1, 1, g), moment2(act, 0, 2, g)])
+    return sigma_b2 + sigma_w2 * jnp.stack([pair_moment(act, p, q, g) for p, q in ((2, 0), (1, 1), (0, 2))])
 
 
 def _pair_cov_s(act, sigma_w2, g):
     """C_W^2 Cov(S), S = (s1^2, s1 s2, s2^2): fourth moments minus products of second moments."""
     powers = [(2, 0), (1, 1), (0, 2)]
-    mean = jnp.stack([moment2(act, p, q, g) for p, q in powers])
-    second = jnp.stack([jnp.stack([moment2(act, p + r, q + s, g) for r, s in powers]) for p, q in powers])
+    mean = jnp.stack([pair_moment(act, p, q, g) for p, q in powers])
+    second = jnp.stack([jnp.stack([pair_moment(act, p + r, q + s, g) for r, s in powers]) for p, q in powers])
     return sigma_w2**2 * (second - jnp.outer(mean, mean))
 
 
@@ -208,7 +153,7 @@ def kurtosis_product_form(net: model.FCN) -> np.ndarray:
     3 [(1 + nu / n)^(l - 1) - 1], nu = 3 A4 / A2^2 - 1, l = 1..net.depth, n = net.width."""
     act, _, sigma_b2 = _layers(net)
     width, depth = net.width, net.depth
-    a = slopes(act)
+    a = act.slopes
     if a is None or sigma_b2 != 0:
         raise ValueError(f"net: the product form holds for the scale-invariant class with sigma_b2 = 0 only "
                          f"(got {act.name}, sigma_b2 = {sigma_b2})")  # fmt: skip
@@ -288,7 +233,7 @@ def chi_1(activation, sigma_w2, sigma_b2):
     class, where it is sigma_w2 (a_+^2 + a_-^2) / 2)."""
     act = activations.resolve(activation)
     w2, b2 = _variances(sigma_w2, sigma_b2)
-    a = slopes(act)
+    a = act.slopes
     if a is not None:
         return _out(w2 * (a[0] ** 2 + a[1] ** 2) / 2 + 0 * b2)
     return _out(w2 * _derivative_moment(act, np.asarray(q_star(act, w2, b2))))
@@ -323,7 +268,7 @@ def critical_sigma_w2(activation, sigma_b2, bracket=None):
             raise ValueError(f"bracket {tuple(bracket)} does not contain the critical sigma_w2 of {act.name} at "
                              f"sigma_b2 = {b2[outside]}")  # fmt: skip
     w2 = _bisect(lambda w: ~chaotic(w), lo, hi)
-    q = q_star(act, w2, b2) if slopes(act) is None else _out(np.full(b2.shape, np.nan))
+    q = q_star(act, w2, b2) if act.slopes is None else _out(np.full(b2.shape, np.nan))
     return _out(w2), q
 
 
