@@ -61,6 +61,19 @@ def test_lazy_regime_weights_move_as_one_over_sqrt_width():
     assert out[1024]["ntk_change"] < 0.25 * out[64]["ntk_change"]
 
 
+def test_lazy_dataset_trains_the_configured_model_and_refuses_width_in_it():
+    """The default model is the documented two-layer ReLU; another model (tanh, depth 3, biases) is the one trained
+    (its train MSE reaches tol and the store names it); dim / width inside model_fields are refused."""
+    args = dict(seed=0, dim=4, degrees=[1], weights=[1.0], n_train=10, n_test=20, widths=[16, 64], seeds=2, tol=1e-3)
+    assert survey.lazy_dataset(**args).attrs["activation"] == "relu"
+    fields = {"activation": "tanh", "depth": 3, "sigma_w2": 1.5, "sigma_b2": 0.1}
+    out = survey.lazy_dataset(**args, model_fields=fields)
+    assert (out.attrs["activation"], out.attrs["depth"], out.attrs["sigma_b2"]) == ("tanh", 3, 0.1)
+    assert (out.train_mse <= 1e-3).all()
+    with pytest.raises(ValueError, match="model_fields"):
+        survey.lazy_dataset(**args, model_fields={**fields, "width": 8})
+
+
 def _sawtooth_direct(x, m):
     """f_m(x) = x - sum_s g_s(x) / 4^s with g = 2 min(x, 1 - x), composed directly (no network)."""
     g, out = np.array(x, dtype=np.float64), np.array(x, dtype=np.float64)

@@ -27,7 +27,7 @@ if "double_descent" in p:
 elif "lazy" in p:
     c = p["lazy"]
     ds = survey.lazy_dataset(seed, c["dim"], c["target"]["degrees"], c["target"]["weights"], c["n_train"],
-                             c["n_test"], c["widths"], c["seeds"], c["tol"], progress=progress)  # fmt: skip
+                             c["n_test"], c["widths"], c["seeds"], c["tol"], c["model"], progress=progress)  # fmt: skip
 else:
     c = p["depth"]
     ds = survey.depth_dataset(c["max_m"], c["shallow_knots"])

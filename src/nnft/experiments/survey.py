@@ -151,6 +151,9 @@ def _gradient_descent(net: model.FCN, params, x, y, lr, tol, max_steps: int):
     return params, steps, 2 * loss(params)
 
 
+LAZY_MODEL = {"activation": "relu", "depth": 2, "sigma_w2": 2.0, "sigma_b2": 0.0}  # lazy_dataset's default networks
+
+
 def lazy_training(key: jax.Array, net: model.FCN, x_train, y_train, x_test, tol: float = 1e-4,
                   max_steps: int = 200_000) -> dict[str, float]:  # fmt: skip
     """Full-batch gradient descent on the mean squared error (1/2n) |f - y|^2 from a prior draw, learning rate
@@ -177,15 +180,20 @@ def lazy_training(key: jax.Array, net: model.FCN, x_train, y_train, x_test, tol:
 
 
 def lazy_dataset(seed: int, dim: int, degrees, weights, n_train: int, n_test: int, widths, seeds: int,
-                 tol: float = 1e-4, progress=None) -> xr.Dataset:  # fmt: skip
-    """F9b: two-layer ReLU networks (NTK parametrisation, sigma_w2 = 2) trained by full-batch GD on a noiseless
-    target, for each width and `seeds` initialisations (one dataset): relative weight and NTK change and the gap
-    to NTK kernel regression, mean and s.e. over seeds, with the fitted log-log slopes against the width."""
+                 tol: float = 1e-4, model_fields=None, progress=None) -> xr.Dataset:  # fmt: skip
+    """F9b: networks model.FCN(dim=dim, width=m, **model_fields) (NTK parametrisation; default: two-layer ReLU,
+    sigma_w2 = 2, no biases) trained by full-batch GD on a noiseless target, for each width m of `widths` and `seeds`
+    initialisations (one dataset): relative weight and NTK change and the gap to NTK kernel regression, mean and s.e.
+    over seeds, with the fitted log-log slopes against the width."""
+    fields = dict(LAZY_MODEL if model_fields is None else model_fields)
+    if {"dim", "width", "parametrization", "input_scaling"} & fields.keys():
+        raise ValueError(f"model_fields: dim and width come from the arguments, the parametrisation is NTK's and the "
+                         f"input scaling the default (got {sorted(fields)})")  # fmt: skip
+    nets = [model.FCN(dim=dim, width=int(m), **fields) for m in widths]
     ds = data.make_dataset(seed, dim, degrees, weights, n_max=n_train, n_test=n_test, n_draws=1)
     names = ("weight_change", "ntk_change", "kernel_gap", "steps", "train_mse")
     out = {k: np.empty((len(widths), seeds)) for k in names}
-    for i, m in enumerate(widths):
-        net = model.FCN(dim=dim, depth=2, activation="relu", sigma_w2=2.0, sigma_b2=0.0, width=int(m))
+    for i, (m, net) in enumerate(zip(widths, nets, strict=True)):
         for s in range(seeds):
             r = lazy_training(jax.random.key(1000 * seed + s), net, ds.x_train.values[0], ds.y_train.values[0],
                               ds.x_test.values, tol)  # fmt: skip
@@ -201,7 +209,9 @@ def lazy_dataset(seed: int, dim: int, degrees, weights, n_train: int, n_test: in
         variables[k] = ("width", out[k].mean(1))
         variables[f"{k}_se"] = ("width", out[k].std(1, ddof=1) / math.sqrt(seeds))
     return xr.Dataset(variables, coords={"width": np.asarray(widths)},
-                      attrs={"n_train": n_train, "dim": dim, "seeds": seeds, "tol": tol, **slopes})  # fmt: skip
+                      attrs={"n_train": n_train, "dim": dim, "seeds": seeds, "tol": tol, "activation": nets[0].act.name,
+                             "depth": nets[0].depth, "sigma_w2": fields["sigma_w2"], "sigma_b2": fields["sigma_b2"],
+                             **slopes})  # fmt: skip
 
 
 # --- Depth efficiency -------------------------------------------------------------------------------------------------

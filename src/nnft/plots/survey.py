@@ -47,7 +47,9 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
     ref = lazy.weight_change.values[0] * (m / m[0]) ** -0.5
     cx.plot(m, ref, "k--", lw=1, label=r"$\propto m^{-1/2}$")
     cx.set(xscale="log", yscale="log", xlabel="width m", ylabel="relative change after training")
-    cx.set_title(f"(c) lazy training: two-layer ReLU, NTK parametrisation, GD to train MSE "
+    layers = {2: "two-layer", 3: "three-layer"}.get(lazy.attrs["depth"], f"depth-{lazy.attrs['depth']}")
+    act = {"relu": "ReLU", "gelu": "GELU"}.get(lazy.attrs["activation"], lazy.attrs["activation"])
+    cx.set_title(f"(c) lazy training: {layers} {act}, NTK parametrisation, GD to train MSE "
                  f"{lazy.attrs['tol']:g}, n = {lazy.attrs['n_train']}", fontsize=10)  # fmt: skip
     cx.legend(fontsize=8)
 
