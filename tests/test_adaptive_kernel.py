@@ -108,7 +108,7 @@ def test_refusals():
     y = rng.standard_normal(6)
     net = model.FCN(dim=4, depth=3, activation="relu", width=64)
     key = jax.random.key(0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="ridge"):
         adaptive_kernel.saddle_point(net, x, y, xt, 0.0, key)
     with pytest.raises(ValueError, match="y_train"):
         adaptive_kernel.saddle_point(net, x, y[:4], xt, T, key)

@@ -305,11 +305,7 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
         SAMPLER_T,
         jax.random.key(seed),
         members=members,
-        integrator=integrator,
-        step_factor=STEP_FACTOR[integrator],
-        burn_in=5,
-        sample=SAMPLE[integrator],
-        n_samples=200,
+        plan=langevin.Plan(integrator, STEP_FACTOR[integrator], burn_in=5, sample=SAMPLE[integrator], n_samples=200),
     )
     assert out.ess.values.min() > 20
     for target in (0, 1):

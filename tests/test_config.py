@@ -46,7 +46,7 @@ def library_accepts(exp) -> bool:
         data.check_target(exp["dim"], exp["target"]["degrees"], exp["target"]["weights"])
         t = exp.get("train")  # an experiment without trained networks (a paper experiment) has none
         if t is not None:
-            langevin.schedule(1.0, exp["ridge"], t["integrator"], t["step_factor"], t["burn_in"], t["sample"], 10)
+            langevin.schedule(1.0, exp["ridge"], langevin.Plan.from_config(t))
     except ValueError:
         return False
     return True

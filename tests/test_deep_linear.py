@@ -28,7 +28,7 @@ def test_exact_posterior_against_importance_sampling_over_the_full_prior():
     # Self-normalised importance sampling over every weight (W1 (d, N), W2 (N, N), a (N,) standard normal),
     # f = sqrt(s / N^2) x . W1 W2 a, weights exp(-SSE / 2T): no use of the reduction to u or of its law.
     rng = np.random.default_rng(4)
-    d, p, n, temperature = 3, 5, 3, 0.5
+    d, p, n, ridge = 3, 5, 3, 0.5
     x = sphere.sample_sphere(rng, p, d)
     beta = rng.standard_normal(d)
     beta *= 2 * math.sqrt(d) / np.linalg.norm(beta)
@@ -39,12 +39,12 @@ def test_exact_posterior_against_importance_sampling_over_the_full_prior():
     w1, w2, a = rng.standard_normal((m, d, n)), rng.standard_normal((m, n, n)), rng.standard_normal((m, n))
     v = np.einsum("mij,mj->mi", w2, a)
     c = math.sqrt(math.prod(variances) / n**2) * np.einsum("mdi,mi->md", w1, v)
-    log_w = -0.5 * ((c @ x.T - y) ** 2).sum(1) / temperature
+    log_w = -0.5 * ((c @ x.T - y) ** 2).sum(1) / ridge
     weights = np.exp(log_w - log_w.max())
     weights /= weights.sum()
-    exact, infinite = bl.exact_posterior(net, x, y, temperature), bl.gp(net, x, y, temperature)
+    exact, infinite = bl.exact_posterior(net, x, y, ridge), bl.gp(net, x, y, ridge)
     # the one-Gamma law of a single hidden layer of width N / L (the same prior variance of u to first order)
-    one_layer = bl.exact_posterior(deep_linear_net(d, 2, 2, sigma_w2=(1.3, 0.9 * 0.7)), x, y, temperature)
+    one_layer = bl.exact_posterior(deep_linear_net(d, 2, 2, sigma_w2=(1.3, 0.9 * 0.7)), x, y, ridge)
     for q, theory, gp_value in ((c, exact.c_mean, infinite.c_mean), ((v**2).sum(1) / n**2, exact.u_mean, 1.0)):
         mean = weights @ q
         se = np.sqrt(weights**2 @ (q - mean) ** 2)
@@ -58,7 +58,7 @@ def test_exact_posterior_against_the_bessel_law_of_a_product_of_two_gammas():
     # / (Gamma(k)^2 u). Adaptive quadrature in u with dense kernel matrices (kernels.gram) against the spectral
     # convolution grid: E[u], posterior mean and variance of test outputs to 1e-7.
     rng = np.random.default_rng(5)
-    d, p, n, temperature = 8, 16, 6, 0.2
+    d, p, n, ridge = 8, 16, 6, 0.2
     x, x_test = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, 4, d)
     y = x @ (1.5 * rng.standard_normal(d))
     net = deep_linear_net(d, 3, n, sigma_w2=(0.8, 1.1, 1.7))
@@ -66,7 +66,7 @@ def test_exact_posterior_against_the_bessel_law_of_a_product_of_two_gammas():
     half, theta = n / 2, 2 / n
 
     def gp_at(u):
-        chol = np.linalg.cholesky(u * k + temperature * np.eye(p))
+        chol = np.linalg.cholesky(u * k + ridge * np.eye(p))
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, y))
         v = np.linalg.solve(chol, u * ks.T)
         return -0.5 * y @ alpha - np.log(np.diag(chol)).sum(), u * ks @ alpha, u * kss - (v**2).sum(0)
@@ -75,7 +75,7 @@ def test_exact_posterior_against_the_bessel_law_of_a_product_of_two_gammas():
         z = 2 * math.sqrt(u) / theta
         return half * math.log(u / theta**2) + math.log(special.kve(0, z)) - z - math.log(u) + gp_at(u)[0]
 
-    post = bl.exact_posterior(net, x, y, temperature)
+    post = bl.exact_posterior(net, x, y, ridge)
     ref = log_p(post.u_mode)
 
     def expect(fn):
@@ -144,15 +144,15 @@ def test_hmc_on_a_deep_linear_network_matches_the_exact_posterior(width):
     # The Metropolis-adjusted sampler on the network itself (two hidden layers, every weight sampled) against the
     # scale mixture over u1 u2: posterior mean and total variance of test outputs, prior-mismatched teacher.
     rng = np.random.default_rng(1)
-    d, p, temperature = 8, 16, 0.1
+    d, p, ridge = 8, 16, 0.1
     x, x_test = sphere.sample_sphere(rng, p, d), sphere.sample_sphere(rng, 6, d)
     beta = rng.standard_normal(d)
     y = x @ (2 * math.sqrt(d) * beta / np.linalg.norm(beta))
     net = deep_linear_net(d, 3, width)
     chains = 32
-    out = metropolis.run_hmc_ensemble(net, x[None], y[None], x_test, temperature, jax.random.key(11 + width),
+    out = metropolis.run_hmc_ensemble(net, x[None], y[None], x_test, ridge, jax.random.key(11 + width),
                                       members=chains, warmup_iterations=100, n_samples=300)  # fmt: skip
-    exact, infinite = (bl.predict(f(net, x, y, temperature), x_test) for f in (bl.exact_posterior, bl.gp))
+    exact, infinite = (bl.predict(f(net, x, y, ridge), x_test) for f in (bl.exact_posterior, bl.gp))
     f_mean, f_var = out.f_mean.values[0], out.f_var.values[0]
     fbar, se = f_mean.mean(0), f_mean.std(0, ddof=1) / math.sqrt(chains)
     assert np.abs((fbar - exact["mean"].values) / se).max() < 4.5

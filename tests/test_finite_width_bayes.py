@@ -118,13 +118,13 @@ def test_refuses_what_it_cannot_compute(kwargs, match):
         finite_width_bayes.first_order(net, x, np.ones(3), x, 0.1, jax.random.key(0), n_samples=8)
 
 
-def test_refuses_bad_shapes_and_temperature():
+def test_refuses_bad_shapes_and_ridge():
     net = model.FCN(dim=4, depth=2)
     x = np.eye(4)[:3]
     for args, match in [
         ((x, np.ones(2), x, 0.1), "y_train"),
         ((x[:, :3], np.ones(3), x, 0.1), "x_train"),
-        ((x, np.ones(3), x, 0.0), "temperature"),
+        ((x, np.ones(3), x, 0.0), "ridge"),
     ]:
         with pytest.raises(ValueError, match=match):
             finite_width_bayes.first_order(net, *args, jax.random.key(0), n_samples=8)
@@ -260,7 +260,7 @@ def test_kernel_renormalisation_of_a_deep_relu_network():
     assert np.all(np.abs(shifts[-1]) > 1)  # a real shift, resolved
     with pytest.raises(ValueError, match="closed-form"):
         finite_width_bayes.kernel_renormalisation(replace(net, activation="tanh"), x, y, x_test, 0.05)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="ridge"):
         finite_width_bayes.kernel_renormalisation(net, x, y, x_test, 0.0)
     with pytest.raises(ValueError, match="widths"):
         finite_width_bayes.kernel_renormalisation_mse(net, x[None], y[None], x_test, y[:5], 0.05, [0])

@@ -22,11 +22,7 @@ def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
         ridge,
         jax.random.key(3),
         members=members,
-        integrator=integrator,
-        step_factor=step_factor,
-        burn_in=5,
-        sample=100,
-        n_samples=100,
+        plan=langevin.Plan(integrator, step_factor, burn_in=5, sample=100, n_samples=100),
     )
     f = out.f_mean.values[0]  # (member, test): independent chains' time averages
     se = f.std(0, ddof=1) / np.sqrt(members)
@@ -41,7 +37,14 @@ def test_linear_model_posterior_variance(linear_problem):
     # harmonic potential's configurations exactly, so no step-size bias. Error bar: jackknife over chains.
     net, x, y, xt, ridge, _, var, _ = linear_problem
     out = langevin.run_ensemble(
-        net, x[None], y[None], xt, ridge, jax.random.key(4), members=32, burn_in=5, sample=40, n_samples=200
+        net,
+        x[None],
+        y[None],
+        xt,
+        ridge,
+        jax.random.key(4),
+        members=32,
+        plan=langevin.Plan(burn_in=5, sample=40, n_samples=200),
     )
     fm, fv = out.f_mean.values[0], out.f_var.values[0]
 
@@ -81,7 +84,14 @@ def test_divergence_is_reported(monkeypatch, linear_problem):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"step_factor": 2.5}, "step_factor"), ({"integrator": "leapfrog"}, "integrator"), ({"members": 1}, "members")],
+    [
+        ({"plan": langevin.Plan(step_factor=2.5)}, "step_factor"),
+        ({"plan": langevin.Plan("leapfrog")}, "integrator"),
+        ({"plan": langevin.Plan(n_samples=0)}, "n_samples"),
+        ({"plan": {"integrator": "underdamped"}}, "plan"),
+        ({"checkpoint": 60}, "checkpoint"),
+        ({"members": 1}, "members"),
+    ],
 )
 def test_bad_arguments(linear_problem, kwargs, match):
     net, x, y, xt, ridge, _, _, _ = linear_problem
@@ -96,7 +106,7 @@ class Killed(Exception):
 def test_checkpoint_resume_is_identical(linear_problem, tmp_path):
     # A job killed mid-sampling and rerun resumes from its checkpoint and returns exactly the uninterrupted result.
     net, x, y, xt, ridge, *_ = linear_problem
-    kwargs = dict(members=4, burn_in=1, sample=4, n_samples=60, evals_per_block=10)
+    kwargs = dict(members=4, plan=langevin.Plan(burn_in=1, sample=4, n_samples=60, evals_per_block=10))
     ckpt = tmp_path / "ckpt.npz"
 
     def run(seed, **extra):
@@ -126,7 +136,7 @@ def test_sharded_over_two_devices_matches_one(linear_problem, monkeypatch):
     # conftest gives JAX two CPU devices; 4 chains are split over both and give the single-device result.
     assert jax.device_count() == 2
     net, x, y, xt, ridge, *_ = linear_problem
-    kwargs = dict(members=4, burn_in=1, sample=2, n_samples=20)
+    kwargs = dict(members=4, plan=langevin.Plan(burn_in=1, sample=2, n_samples=20))
     sharded = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(2), **kwargs)
     assert sharded.attrs["devices"] == 2
     monkeypatch.setattr(langevin, "_shard", lambda s, a, b, c: (s, a, b, c, 1))
@@ -188,7 +198,7 @@ def test_standard_parametrisation_samples_the_same_posterior(linear_problem, int
     # coordinates: same key, same trajectory up to float32 rounding, and the analytic posterior mean.
     net, x, y, xt, ridge, mean, *_ = linear_problem
     std = model.FCN(**{**net.__dict__, "parametrization": "standard"})
-    kwargs = dict(members=16, integrator=integrator, step_factor=0.3, burn_in=5, sample=40, n_samples=100)
+    kwargs = dict(members=16, plan=langevin.Plan(integrator, 0.3, burn_in=5, sample=40, n_samples=100))
     a = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
     b = langevin.run_ensemble(std, x[None], y[None], xt, ridge, jax.random.key(5), **kwargs)
     np.testing.assert_allclose(b.f_mean.values, a.f_mean.values, rtol=1e-3, atol=1e-3)
@@ -221,7 +231,15 @@ def test_random_feature_model_posterior():
 
     members = 48
     out = langevin.run_ensemble(
-        net, x[None], y[None], xt, ridge, key, members=members, burn_in=5, sample=40, n_samples=200, frozen=(0,)
+        net,
+        x[None],
+        y[None],
+        xt,
+        ridge,
+        key,
+        members=members,
+        plan=langevin.Plan(burn_in=5, sample=40, n_samples=200),
+        frozen=(0,),
     )
     assert out.attrs["frozen_layers"] == [0]
     fm, fv = out.f_mean.values[0], out.f_var.values[0]
@@ -262,12 +280,12 @@ def test_readout_marginal_mean_is_an_unbiased_quieter_estimator():
     net = model.FCN(dim=5, depth=3, activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=64)
     members = 16
     out = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=members,
-                                burn_in=3, sample=20, n_samples=100)  # fmt: skip
+                                plan=langevin.Plan(burn_in=3, sample=20, n_samples=100))  # fmt: skip
     f, marginal = out.f_mean.values[0], out.f_mean_marginal.values[0]
     diff = f - marginal
     z = diff.mean(0) / (diff.std(0, ddof=1) / np.sqrt(members))
     assert np.abs(z).max() < 4.5, z
     assert np.median(marginal.std(0) / f.std(0)) < 0.7
-    frozen = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=2, burn_in=1,
-                                   sample=1, n_samples=4, frozen=(2,))  # fmt: skip
+    frozen = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=2,
+                                   plan=langevin.Plan(burn_in=1, sample=1, n_samples=4), frozen=(2,))  # fmt: skip
     assert "f_mean_marginal" not in frozen

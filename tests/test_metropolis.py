@@ -83,7 +83,7 @@ def test_standard_parametrisation_is_ntk_in_other_coordinates(linear_run):
     np.testing.assert_allclose(std.f_mean.values, ntk.f_mean.values, rtol=1e-3, atol=1e-3)
 
 
-def _readout_marginal_reference(net, x, y, xt, temperatures, n_mc, rng):
+def _readout_marginal_reference(net, x, y, xt, ridges, n_mc, rng):
     """Exact posterior of a depth-2 network whose readout layer is linear-Gaussian, by integrating that layer out
     analytically (docs/finite_width_bayes.md: the evidence-weighted average of GP predictors over the hidden-layer
     kernel G): given the first-layer weights W, f | W ~ N(0, G) with G = Phi Phi^T, Phi = [sqrt(sigma_w2 / width)
@@ -99,7 +99,7 @@ def _readout_marginal_reference(net, x, y, xt, temperatures, n_mc, rng):
     phi = np.concatenate([np.sqrt(w2_1 / net.width) * h, np.full((*h.shape[:2], 1), np.sqrt(b2_1))], -1)
     g = phi @ phi.swapaxes(1, 2)
     out = []
-    for t in temperatures:
+    for t in ridges:
         a = g[:, :n, :n] + t * np.eye(n)
         sol = np.linalg.solve(a, np.concatenate([np.broadcast_to(y[:, None], (n_mc, n, 1)), g[:, :n, n:]], -1))
         log_evidence = -0.5 * sol[:, :, 0] @ y - 0.5 * np.linalg.slogdet(a)[1]
@@ -176,7 +176,14 @@ def test_output_layout_matches_langevin(linear_problem, linear_run):
     net, x, y, xt, ridge, *_ = linear_problem
     hmc = linear_run("ntk")
     lang = langevin.run_ensemble(
-        net, x[None], y[None], xt, ridge, jax.random.key(0), members=2, burn_in=0.01, sample=0.01, n_samples=2
+        net,
+        x[None],
+        y[None],
+        xt,
+        ridge,
+        jax.random.key(0),
+        members=2,
+        plan=langevin.Plan(burn_in=0.01, sample=0.01, n_samples=2),
     )
     assert set(lang.data_vars) <= set(hmc.data_vars)
     for name in lang.data_vars:
@@ -192,13 +199,13 @@ def test_potential_is_the_langevin_energy():
         dim=4, depth=3, width=8, sigma_w2=(1.5, 2.0, 2.5), sigma_b2=(0.1, 0.0, 0.2), parametrization="standard"
     )
     rng = np.random.default_rng(0)
-    x, y, temperature = sphere.sample_sphere(rng, 7, 4), rng.standard_normal(7), 0.05
+    x, y, ridge = sphere.sample_sphere(rng, 7, 4), rng.standard_normal(7), 0.05
     std = model.prior_std(net)
 
     @jax.jit
     def energies(params):
-        u, grad_u = jax.value_and_grad(lambda p: langevin.potential(net, temperature, p, x, y))(params)
-        return u, grad_u, *langevin._loss_and_grad(net, temperature, params, x, y), model.apply(net, params, x)
+        u, grad_u = jax.value_and_grad(lambda p: langevin.potential(net, ridge, p, x, y))(params)
+        return u, grad_u, *langevin._loss_and_grad(net, ridge, params, x, y), model.apply(net, params, x)
 
     for seed in range(3):
         params = model.init_params(jax.random.key(seed), net)
@@ -207,15 +214,15 @@ def test_potential_is_the_langevin_energy():
         for a, b in zip(jax.tree.leaves(grad_u), jax.tree.leaves(grad), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
         f = np.asarray(f, np.float64)
-        log_lik = -0.5 * np.sum((f - y) ** 2) / temperature
+        log_lik = -0.5 * np.sum((f - y) ** 2) / ridge
         log_prior = sum(
             -0.5 * np.sum(np.asarray(layer[k], np.float64) ** 2) / s[k] ** 2
             for layer, s in zip(params, std, strict=True)
             for k in ("w", "b")
             if s[k] > 0
         )
-        assert -u / temperature == pytest.approx(log_prior + log_lik, rel=1e-5)
-        assert u - float(loss) == pytest.approx(-temperature * log_prior, rel=1e-5)
+        assert -u / ridge == pytest.approx(log_prior + log_lik, rel=1e-5)
+        assert u - float(loss) == pytest.approx(-ridge * log_prior, rel=1e-5)
 
 
 @pytest.mark.parametrize(

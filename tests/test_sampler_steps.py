@@ -26,9 +26,9 @@ def _tree_equal(a, b):
 def test_langevin_step_is_pure_and_run_steps_is_its_loop(linear_problem, integrator):
     net, x, y, *_ = linear_problem
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-    temperature, h, gamma = jnp.float32(0.3), jnp.float32(0.05), jnp.float32(1.1)
+    ridge, h, gamma = jnp.float32(0.3), jnp.float32(0.05), jnp.float32(1.1)
     state = langevin.init_chain(jax.random.key(0), net, 0.3, x, y)
-    step = langevin.make_step(net, temperature, h, gamma, integrator)
+    step = langevin.make_step(net, ridge, h, gamma, integrator)
     k1, k2 = jax.random.split(jax.random.key(1))
     a, b, c = step(k1, state, (x, y)), step(k1, state, (x, y)), step(k2, state, (x, y))
     assert _tree_equal(a, b) and not _tree_equal(a[0].params, c[0].params)
@@ -41,7 +41,7 @@ def test_langevin_step_is_pure_and_run_steps_is_its_loop(linear_problem, integra
 
     by_hand = jax.jit(lambda s: jax.lax.scan(loop, s, None, length=25)[0])(state)
     batched = jax.tree.map(lambda v: v[None], state)
-    driven = langevin.run_steps(net, integrator, temperature, h, gamma, batched, x[None], y[None], n_steps=25)
+    driven = langevin.run_steps(net, integrator, ridge, h, gamma, batched, x[None], y[None], n_steps=25)
     for u, v in zip(jax.tree.leaves(by_hand.params), jax.tree.leaves(driven.params), strict=True):
         np.testing.assert_allclose(u, v[0], rtol=1e-5, atol=1e-6)
 

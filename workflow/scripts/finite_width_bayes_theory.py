@@ -24,7 +24,7 @@ out = finite_width_bayes.first_order_mse(
     ds.y_train.values[draws, :n],
     ds.x_test.values[:q],
     ds.g_test.values[:q],
-    temperature=p["ridge"],
+    ridge=p["ridge"],
     key=jax.random.fold_in(jax.random.key(p["seed"]), n),
     n_samples=p["theory_samples"],
 )
@@ -77,7 +77,7 @@ out = out.merge(kr.assign_coords(draw=out.draw.values))
 # The exactly solvable reference beside it: one-hidden-layer linear network, the isotropic design of
 # docs/finite_width_bayes.md Sec. 4 with a prior-mismatched teacher (|beta|^2 = 4 d), d = 30, P = 60, T = 0.05.
 x, y, beta = bayes_linear.isotropic_design(dim=30, n_train=60, target_scale2=4.0)
-linear = bayes_linear.width_sweep(x, y, beta, [15, 30, 60, 120, 240, 480, 960, 1920, 3840], temperature=0.05)
+linear = bayes_linear.width_sweep(x, y, beta, [15, 30, 60, 120, 240, 480, 960, 1920, 3840], ridge=0.05)
 # ... and the adaptive kernel with its loop there (a Monte Carlo of the same module as the deep networks'; NaN where
 # the saddle point does not exist).
 loop_lin = np.full(linear.sizes["width"], np.nan)
@@ -95,7 +95,7 @@ out = out.merge(linear.rename(width="linear_width").rename({k: f"linear_{k}" for
 out.attrs.update({f"linear_{k}": v for k, v in linear.attrs.items()})
 # ... and the deep linear network of this experiment's depth (one Gamma scalar per hidden layer, Sec. 9).
 if net.depth > 2:
-    deep = bayes_linear.width_sweep(x, y, beta, linear.width.values, temperature=0.05, depth=net.depth)
+    deep = bayes_linear.width_sweep(x, y, beta, linear.width.values, ridge=0.05, depth=net.depth)
     out = out.merge(deep.rename({k: f"linear_deep_{k}" for k in deep.data_vars}).rename(width="linear_width"))
     out.attrs["linear_deep_depth"] = net.depth
 print(out, file=sys.stderr)

@@ -40,6 +40,7 @@ def progress(done, total, loss, step):
     bar.update(done - bar.n)
 
 
+checkpoint_path = f"results/.checkpoints/hyperparameters/{snakemake.wildcards.name}/p{i}.npz"
 out = langevin.run_ensemble(
     net,
     data.x_train.values[draws, :n],
@@ -48,14 +49,9 @@ out = langevin.run_ensemble(
     ridge=float(point["ridge"]),
     key=jax.random.fold_in(jax.random.key(p["seed"]), i),
     members=v["members"],
-    integrator=v["integrator"],
-    step_factor=v["step_factor"],
-    burn_in=v["burn_in"],
-    sample=v["sample"],
-    n_samples=v["n_samples"],
+    plan=langevin.Plan.from_config(v),
     progress=progress,
-    checkpoint=f"results/.checkpoints/hyperparameters/{snakemake.wildcards.name}/p{i}.npz",
-    checkpoint_seconds=60 * every_minutes,
+    checkpoint=langevin.Checkpoint(checkpoint_path, seconds=60 * every_minutes),
 )
 bar.close()
 mse, mse_se = langevin.posterior_mean_mse(langevin.chain_means(out), data.g_test.values)

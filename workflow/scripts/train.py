@@ -29,6 +29,7 @@ def progress(done, total, loss, step):
     bar.update(done - bar.n)
 
 
+checkpoint_path = f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}_w{net.width}.npz"
 out = langevin.run_ensemble(
     net,
     ds.x_train.values[draws, :n],
@@ -37,15 +38,10 @@ out = langevin.run_ensemble(
     ridge=p["ridge"],
     key=jax.random.fold_in(jax.random.key(p["seed"]), n),
     members=t["members"],
-    integrator=t["integrator"],
-    step_factor=t["step_factor"],
-    burn_in=t["burn_in"],
-    sample=t["sample"],
-    n_samples=t["n_samples"],
+    plan=langevin.Plan.from_config(t),
     progress=progress,
     # resumable: a killed job rerun (--rerun-incomplete) continues from here; stale checkpoints are ignored
-    checkpoint=f"results/.checkpoints/{snakemake.wildcards.experiment}/n{n}_w{net.width}.npz",
-    checkpoint_seconds=60 * every_minutes,
+    checkpoint=langevin.Checkpoint(checkpoint_path, seconds=60 * every_minutes),
 )
 bar.close()
 out = out.assign_coords(draw=ds.draw.values[draws]).expand_dims(n_train=[n], width=[net.width])

@@ -20,23 +20,23 @@ from ..theory.bayes_linear import check_model, spectrum
 from . import langevin
 
 
-def _linear_gaussian_draw(key, h, y, temperature):
+def _linear_gaussian_draw(key, h, y, ridge):
     """A draw of z | y for y = h z + e, z ~ N(0, I_n), e ~ N(0, T I_p): mean Lambda^-1 h^T y / T and covariance
     Lambda^-1, Lambda = I + h^T h / T (Cholesky of Lambda when n <= p; otherwise Matheron's rule with the p x p
     system, z = z0 + h^T (h h^T + T I)^-1 (y - h z0 - e) with (z0, e) a prior draw: the same law, cheaper)."""
     p, n = h.shape
     k1, k2 = jax.random.split(key)
     if n <= p:
-        chol = jnp.linalg.cholesky(jnp.eye(n) + h.T @ h / temperature)
-        mean = jax.scipy.linalg.cho_solve((chol, True), h.T @ y / temperature)
+        chol = jnp.linalg.cholesky(jnp.eye(n) + h.T @ h / ridge)
+        mean = jax.scipy.linalg.cho_solve((chol, True), h.T @ y / ridge)
         return mean + jax.scipy.linalg.solve_triangular(chol.T, jax.random.normal(k1, (n,), h.dtype), lower=False)
     z0 = jax.random.normal(k1, (n,), h.dtype)
-    e = jnp.sqrt(temperature) * jax.random.normal(k2, (p,), h.dtype)
-    chol = jnp.linalg.cholesky(h @ h.T + temperature * jnp.eye(p))
+    e = jnp.sqrt(ridge) * jax.random.normal(k2, (p,), h.dtype)
+    chol = jnp.linalg.cholesky(h @ h.T + ridge * jnp.eye(p))
     return z0 + h.T @ jax.scipy.linalg.cho_solve((chol, True), y - h @ z0 - e)
 
 
-def make_step(net: model.FCN, temperature):
+def make_step(net: model.FCN, ridge):
     """The Gibbs sweep as a pure function, in the style of BlackJAX: step(key, state, batch) -> state for a depth-2
     linear network `net`, state = (W, A) in NTK coordinates and batch = (x, y) (`_gibbs_sweep`)."""
     (w2, _), (a2, _) = net.layer_variances()
@@ -44,22 +44,22 @@ def make_step(net: model.FCN, temperature):
 
     def step(key: jax.Array, state, batch):
         x, y = batch
-        return _gibbs_sweep(gain, temperature, x, y, state, key)
+        return _gibbs_sweep(gain, ridge, x, y, state, key)
 
     return step
 
 
-def _gibbs_sweep(gain, temperature, x, y, state, key):
+def _gibbs_sweep(gain, ridge, x, y, state, key):
     """One sweep in NTK coordinates (W (d, N), A (N,) standard normal a priori; f(x) = gain x W A, Sec. 1):
     A | W: f_train = H A with H = gain X W, so A ~ N(Lambda^-1 H^T y / T, Lambda^-1), Lambda = I + H^T H / T;
     W | A: f = gain |A| X v with v = W A^ ~ N(0, I_d) a priori, Lambda_v = I + gain^2 |A|^2 X^T X / T, mean
     Lambda_v^-1 gain |A| X^T y / T; the rest of W is a fresh prior draw: W = G (I - A^ A^T) + v A^T."""
     w, a = state
     k_a, k_v, k_g = jax.random.split(key, 3)
-    a = _linear_gaussian_draw(k_a, gain * (x @ w), y, temperature)
+    a = _linear_gaussian_draw(k_a, gain * (x @ w), y, ridge)
     norm = jnp.linalg.norm(a)
     a_hat = a / norm
-    v = _linear_gaussian_draw(k_v, gain * norm * x, y, temperature)
+    v = _linear_gaussian_draw(k_v, gain * norm * x, y, ridge)
     g = jax.random.normal(k_g, w.shape, w.dtype)
     w = g - jnp.outer(g @ a_hat, a_hat) + jnp.outer(v, a_hat)
     return w, a
@@ -76,8 +76,8 @@ def _as_params(net: model.FCN, w, a) -> list[dict]:
 
 
 @partial(jax.jit, static_argnames=("net", "n_sweeps", "burn_in", "n_probe"))
-def _gibbs_chains(net, temperature, x, y, x_test, keys, n_sweeps: int, burn_in: int, n_probe: int):
-    step = make_step(net, temperature)
+def _gibbs_chains(net, ridge, x, y, x_test, keys, n_sweeps: int, burn_in: int, n_probe: int):
+    step = make_step(net, ridge)
 
     def one(key):
         k_init, k_burn, k_run = jax.random.split(key, 3)
@@ -112,7 +112,7 @@ def gibbs_ensemble(
     x_train,
     y_train,
     x_test,
-    temperature: float,
+    ridge: float,
     n_chains: int,
     n_sweeps: int,
     burn_in: int,
@@ -134,7 +134,7 @@ def gibbs_ensemble(
         f64 = partial(jnp.asarray, dtype=jnp.float64)
         f_mean, f2_mean, u, probe = _gibbs_chains(
             net,
-            f64(temperature),
+            f64(ridge),
             f64(x_train),
             f64(y_train),
             f64(x_test),
@@ -158,7 +158,7 @@ def gibbs_ensemble(
         coords={"member": np.arange(n_chains), "sweep": np.arange(n_sweeps), "probe": np.arange(n_probe)},
         attrs={
             "sampler": "block Gibbs (a | W, W | a), docs/finite_width_bayes.md Sec. 1",
-            "temperature": float(temperature),
+            "ridge": float(ridge),
             "burn_in_sweeps": burn_in,
             "n_sweeps": n_sweeps,
             "description": "u = |A|^2 / N (A the standard-normal readout); ess_u: effective sample size of u; ess: of "

@@ -55,7 +55,7 @@ def _decay_and_precond(net, frozen: tuple[int, ...] = ()):
     return decay, precond
 
 
-def _loss_and_grad(net, temperature, params, x, y):
+def _loss_and_grad(net, ridge, params, x, y):
     """Data loss SSE / 2 and the gradient of U = SSE / 2 + sum_leaves (T gamma / 2) |theta|^2."""
 
     def data_loss(p):
@@ -64,10 +64,10 @@ def _loss_and_grad(net, temperature, params, x, y):
 
     loss, g = jax.value_and_grad(data_loss)(params)
     decay, _ = _decay_and_precond(net)
-    return loss, jax.tree.map(lambda gi, pi, c: gi + temperature * c * pi, g, params, decay)
+    return loss, jax.tree.map(lambda gi, pi, c: gi + ridge * c * pi, g, params, decay)
 
 
-def potential(net: model.FCN, temperature, params: list[dict], x, y) -> jax.Array:
+def potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.Array:
     """The energy the samplers equilibrate, U = SSE / 2 + sum_leaves (T gamma / 2) |theta|^2, with the decay gamma of
     _decay_and_precond (1 / prior variance; 0 for zero-variance leaves): exp(-U / T) is the prior times the Gaussian
     likelihood of noise variance T, i.e. the Bayesian posterior (docs/finite_width_bayes.md). Its gradient is the
@@ -75,10 +75,10 @@ def potential(net: model.FCN, temperature, params: list[dict], x, y) -> jax.Arra
     r = apply(net, params, x) - y
     decay, _ = _decay_and_precond(net)
     prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay), jax.tree.leaves(params), strict=True))
-    return 0.5 * jnp.sum(r**2) + 0.5 * temperature * prior
+    return 0.5 * jnp.sum(r**2) + 0.5 * ridge * prior
 
 
-def make_step(net: model.FCN, temperature, step_size, friction, integrator: str = "underdamped", frozen=()):
+def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "underdamped", frozen=()):
     """The sampler's transition as a pure function, in the style of BlackJAX and optax:
     step(key, state, batch) -> (state, data loss), batch = (x, y), the key the step's noise (state.key is left to
     the driver, run_steps). One step, preconditioned by the prior variance P (identity in NTK parametrisation);
@@ -94,21 +94,21 @@ def make_step(net: model.FCN, temperature, step_size, friction, integrator: str 
         noise = _normal_like(key, state.params)
         if integrator == "overdamped":
             params = jax.tree.map(
-                lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * temperature * h * c) * xi,
+                lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * ridge * h * c) * xi,
                 state.params,
                 state.grad,
                 noise,
                 pre,
             )
-            loss, grad = _loss_and_grad(net, temperature, params, x, y)
+            loss, grad = _loss_and_grad(net, ridge, params, x, y)
             return ChainState(params, state.momentum, grad, state.key), loss
         c1 = jnp.exp(-gamma * h)
-        c2 = jnp.sqrt(temperature * (1 - c1**2))
+        c2 = jnp.sqrt(ridge * (1 - c1**2))
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, state.momentum, state.grad, pre)  # B
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
         v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
-        loss, grad = _loss_and_grad(net, temperature, params, x, y)
+        loss, grad = _loss_and_grad(net, ridge, params, x, y)
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
         return ChainState(params, v, grad, state.key), loss
 
@@ -130,7 +130,7 @@ def _normal_like(key, tree):
     )
 
 
-def init_chain(key: jax.Array, net: model.FCN, temperature: float, x, y, frozen=(), shared=None) -> ChainState:
+def init_chain(key: jax.Array, net: model.FCN, ridge: float, x, y, frozen=(), shared=None) -> ChainState:
     """A chain started from the prior; the layers listed in `frozen` are taken from `shared` (the same random
     features for every chain) and never move."""
     k_param, k_mom, k_chain = jax.random.split(key, 3)
@@ -138,16 +138,16 @@ def init_chain(key: jax.Array, net: model.FCN, temperature: float, x, y, frozen=
     if frozen:
         params = [shared[i] if i in frozen else layer for i, layer in enumerate(params)]
     _, pre = _decay_and_precond(net, frozen)
-    momentum = jax.tree.map(lambda a, c: math.sqrt(temperature * c) * a, _normal_like(k_mom, params), pre)
-    _, grad = _loss_and_grad(net, temperature, params, x, y)
+    momentum = jax.tree.map(lambda a, c: math.sqrt(ridge * c) * a, _normal_like(k_mom, params), pre)
+    _, grad = _loss_and_grad(net, ridge, params, x, y)
     return ChainState(params, momentum, grad, k_chain)
 
 
 @partial(jax.jit, static_argnames=("net", "integrator", "n_steps", "frozen"))
-def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int, frozen: tuple[int, ...] = ()):
+def run_steps(net, integrator, ridge, h, gamma, states, x, y, n_steps: int, frozen: tuple[int, ...] = ()):
     """Advance a batch of chains (leading axis) n_steps; x, y carry the same leading axis."""
 
-    step = make_step(net, temperature, h, gamma, integrator, frozen)
+    step = make_step(net, ridge, h, gamma, integrator, frozen)
 
     def one(state, xc, yc):
         def body(s, _):
@@ -158,7 +158,7 @@ def run_steps(net, integrator, temperature, h, gamma, states, x, y, n_steps: int
     return jax.vmap(one)(states, x, y)
 
 
-def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, temperature) -> jax.Array:
+def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, ridge) -> jax.Array:
     """E[f(x_test) | hidden layers, data] from the test points' features h_test (model.features): given every
     layer below it, the readout layer is a Bayesian linear model with a Gaussian prior, so its posterior can be
     integrated out exactly, G_*(G + T)^-1 y with G the readout's empirical kernel (model.readout_kernel;
@@ -166,7 +166,7 @@ def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, temp
     Rao-Blackwellisation) with the readout's own noise removed."""
     h_train = features(net, params, x)
     g = readout_kernel(net, h_train, h_train)
-    chol = jnp.linalg.cholesky(g + temperature * jnp.eye(g.shape[0], dtype=g.dtype))
+    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
     alpha = jax.scipy.linalg.cho_solve((chol, True), y)
     return readout_kernel(net, h_test, h_train) @ alpha
 
@@ -175,7 +175,7 @@ def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, temp
 def sample_block(
     net,
     integrator,
-    temperature,
+    ridge,
     h,
     gamma,
     states,
@@ -191,7 +191,7 @@ def sample_block(
     readout-marginal mean (readout_marginal_mean), the data loss and f at the first n_probe test points at every
     evaluation (for autocorrelation diagnostics), and the sum of W1 W1^T / width."""
 
-    step = make_step(net, temperature, h, gamma, integrator, frozen)
+    step = make_step(net, ridge, h, gamma, integrator, frozen)
 
     def one(state, xc, yc):
         def round_(s, _):
@@ -201,7 +201,7 @@ def sample_block(
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
             h_test = features(net, s.params, x_test)
             f = readout(net, s.params, h_test)
-            marginal = readout_marginal_mean(net, s.params, xc, yc, h_test, temperature)
+            marginal = readout_marginal_mean(net, s.params, xc, yc, h_test, ridge)
             w = s.params[0]["w"]  # (dim, fan_out): first-layer weights, one column per unit
             return s, (f, marginal, losses[-1], w @ w.T / w.shape[1])
 
@@ -209,6 +209,33 @@ def sample_block(
         return state, f.sum(0), (f**2).sum(0), marginal.sum(0), loss, f[:, :n_probe], m.sum(0)
 
     return jax.vmap(one)(states, x, y)
+
+
+class Plan(NamedTuple):
+    """How run_ensemble samples (the config's train block): the integrator, the step size as a fraction of its
+    stability limit, and the run length in units of the slowest relaxation time."""
+
+    integrator: str = "underdamped"  # one of INTEGRATORS
+    step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) underdamped
+    burn_in: float = 5.0  # relaxation times discarded
+    sample: float = 20.0  # relaxation times averaged over
+    n_samples: int = 200  # evaluations of the test outputs, evenly spaced over `sample`
+    evals_per_block: int = 20  # evaluations per compiled block (progress, checkpoints and memory, not results)
+
+    @classmethod
+    def from_config(cls, block: dict) -> Plan:
+        """The plan of a config block (keys it does not name keep their defaults; other keys are ignored)."""
+        return cls(**{k: block[k] for k in cls._fields if k in block})
+
+
+DEFAULT_PLAN = Plan()
+
+
+class Checkpoint(NamedTuple):
+    """Where run_ensemble keeps its resumable state (.npz, no pickle), and how often it rewrites it."""
+
+    path: str | os.PathLike
+    seconds: float = 0.0  # at most one write per `seconds` of sampling (0: after every block)
 
 
 class Schedule(NamedTuple):
@@ -220,31 +247,29 @@ class Schedule(NamedTuple):
     n_evals: int
 
 
-def schedule(
-    mu_max: float,
-    temperature: float,
-    integrator: str,
-    step_factor: float,
-    burn_in: float,
-    sample: float,
-    n_samples: int,
-) -> Schedule:
-    """Step size, friction and step counts; burn_in and sample are in units of the slowest relaxation time."""
+def schedule(mu_max: float, ridge: float, plan: Plan) -> Schedule:
+    """Step size, friction and step counts of `plan` for NTK top eigenvalue mu_max and ridge T."""
+    integrator, step_factor = plan.integrator, plan.step_factor
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
-    if temperature <= 0:
-        raise ValueError(f"Langevin sampling needs ridge = temperature > 0 (got {temperature})")
+    if ridge <= 0:
+        raise ValueError(f"Langevin sampling needs ridge = temperature > 0 (got {ridge})")
     if not 0 < step_factor < 2:
         raise ValueError(f"step_factor must lie in (0, 2), the stability range (got {step_factor})")
+    if not (plan.burn_in >= 0 and plan.sample > 0):
+        raise ValueError(f"plan: need burn_in >= 0 and sample > 0 relaxation times (got {plan.burn_in}, {plan.sample})")
+    if int(plan.n_samples) != plan.n_samples or plan.n_samples < 1 or plan.evals_per_block < 1:
+        raise ValueError(f"plan: n_samples and evals_per_block must be integers >= 1 (got {plan.n_samples}, "
+                         f"{plan.evals_per_block})")  # fmt: skip
     if integrator == "overdamped":
-        h, gamma = step_factor / (mu_max + temperature), 0.0
-        per_relax = 1.0 / (h * temperature)
+        h, gamma = step_factor / (mu_max + ridge), 0.0
+        per_relax = 1.0 / (h * ridge)
     else:
-        h, gamma = step_factor / math.sqrt(mu_max + temperature), 2.0 * math.sqrt(temperature)
-        per_relax = 1.0 / (h * math.sqrt(temperature))
-    sample_steps = sample * per_relax
-    steps_per_eval = max(1, round(sample_steps / n_samples))
-    return Schedule(h, gamma, per_relax, math.ceil(burn_in * per_relax), steps_per_eval, n_samples)
+        h, gamma = step_factor / math.sqrt(mu_max + ridge), 2.0 * math.sqrt(ridge)
+        per_relax = 1.0 / (h * math.sqrt(ridge))
+    sample_steps = plan.sample * per_relax
+    steps_per_eval = max(1, round(sample_steps / plan.n_samples))
+    return Schedule(h, gamma, per_relax, math.ceil(plan.burn_in * per_relax), steps_per_eval, int(plan.n_samples))
 
 
 def run_ensemble(
@@ -255,28 +280,24 @@ def run_ensemble(
     ridge: float,
     key: jax.Array,
     members: int,
-    integrator: str = "underdamped",
-    step_factor: float = 0.5,
-    burn_in: float = 5.0,
-    sample: float = 20.0,
-    n_samples: int = 200,
-    evals_per_block: int = 20,
-    progress=None,
-    checkpoint: str | os.PathLike | None = None,
-    checkpoint_seconds: float = 0.0,
-    n_probe: int = 8,
+    plan: Plan = DEFAULT_PLAN,
+    *,
     frozen: tuple[int, ...] = (),
+    n_probe: int = 8,
+    checkpoint: Checkpoint | None = None,
+    progress=None,
 ) -> xr.Dataset:
     """Sample `members` independent chains per dataset draw; x_train (draw, n, d), y_train (draw, n).
 
     One compiled program advances every chain (vmap over draws x members, lax.scan over steps); the chain axis is
     sharded over all local devices when it divides evenly. Test outputs are accumulated as float64 running sums
-    between blocks of `evals_per_block` evaluations, so memory does not grow with the number of steps.
+    between blocks of `plan.evals_per_block` evaluations, so memory does not grow with the number of steps.
+    plan: the integrator, step size and run length (`Plan`).
 
-    checkpoint: a file (.npz, no pickle) written atomically after burn-in and after every block that ends at least
-    `checkpoint_seconds` after the last write (0: every block); if it
-    exists and matches this run (a fingerprint of every input), sampling resumes from it and the result is
-    identical to an uninterrupted run. It is removed on success.
+    checkpoint: a `Checkpoint` (or a path: one with seconds = 0), a file written atomically after burn-in and
+    after every block that ends at least `checkpoint.seconds` after the last write; if it exists and matches this run
+    (a fingerprint of every input), sampling resumes from it and the result is identical to an uninterrupted run. It
+    is removed on success.
 
     Returns the time average f_mean and time variance f_var of each chain's outputs on x_test
     (dims draw, member, test_sample), the data-loss and probe-output traces, and the effective sample size
@@ -290,10 +311,18 @@ def run_ensemble(
     random-feature model.
     """
     n_draws, n, _ = x_train.shape
+    if not isinstance(plan, Plan):
+        raise ValueError(f"plan must be a langevin.Plan (got {type(plan).__name__}; from a dict: Plan.from_config)")
     if members < 2:
         raise ValueError(f"members must be >= 2 to estimate the sampling error (got {members})")
     mu_max = max(np.linalg.eigvalsh(kernels.gram(net, xb, kind="ntk"))[-1] for xb in x_train)
-    sch = schedule(mu_max, ridge, integrator, step_factor, burn_in, sample, n_samples)
+    sch = schedule(mu_max, ridge, plan)
+    integrator, evals_per_block = plan.integrator, plan.evals_per_block
+    if isinstance(checkpoint, (str, os.PathLike)):
+        checkpoint = Checkpoint(checkpoint)
+    if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+        raise ValueError(f"checkpoint must be a path or a langevin.Checkpoint (got {type(checkpoint).__name__})")
+    checkpoint, checkpoint_seconds = (None, 0.0) if checkpoint is None else checkpoint
     n_chains = n_draws * members
     n_probe = min(n_probe, len(x_test))
     xc = jnp.asarray(np.repeat(x_train, members, axis=0), jnp.float32)
@@ -355,7 +384,7 @@ def run_ensemble(
         {
             "integrator": integrator,
             "frozen_layers": list(frozen),
-            "temperature": float(ridge),
+            "ridge": float(ridge),
             "ntk_mu_max": float(mu_max),
             "step_size": sch.step_size,
             "friction": sch.friction,

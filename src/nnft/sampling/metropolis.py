@@ -96,17 +96,17 @@ def _inverse_mass(net: model.FCN) -> jax.Array:
     return ravel_pytree(tree)[0]
 
 
-def log_density(net: model.FCN, temperature, x, y):
+def log_density(net: model.FCN, ridge, x, y):
     """position -> log p = -U / T (up to a constant), U = langevin.potential."""
-    return lambda position: -potential(net, temperature, _params(net, position), x, y) / temperature
+    return lambda position: -potential(net, ridge, _params(net, position), x, y) / ridge
 
 
-def initial_step_size(mu_max: float, temperature: float, step_factor: float) -> float:
+def initial_step_size(mu_max: float, ridge: float, step_factor: float) -> float:
     """step_factor / omega_max, omega_max^2 = (mu_max + T) / T the top curvature of -log p (leapfrog: stable < 2)."""
-    return step_factor / math.sqrt((mu_max + temperature) / temperature)
+    return step_factor / math.sqrt((mu_max + ridge) / ridge)
 
 
-def make_step(net: model.FCN, temperature, integrator: str, step_size, n_max, jitter):
+def make_step(net: model.FCN, ridge, integrator: str, step_size, n_max, jitter):
     """The HMC transition as a pure function, in the style of BlackJAX: step(key, state, batch) -> (state, info) for
     a blackjax HMCState `state` and batch = (x, y): ceil(u n_max) integration steps of size step_size,
     u ~ U(1 - jitter, 1] (a jittered trajectory length), then BlackJAX's Metropolis correction."""
@@ -119,15 +119,15 @@ def make_step(net: model.FCN, temperature, integrator: str, step_size, n_max, ji
         k_len, k_hmc = jax.random.split(key)
         u = 1.0 - jitter * jax.random.uniform(k_len)
         n = jnp.maximum(1, jnp.ceil(u * n_max)).astype(jnp.int32)
-        return kernel(k_hmc, state, log_density(net, temperature, x, y), step_size, _inverse_mass(net), n)
+        return kernel(k_hmc, state, log_density(net, ridge, x, y), step_size, _inverse_mass(net), n)
 
     return step
 
 
-def _hmc_step(net, integrator, temperature, chain: HMCChain, x, y, step, n_max, jitter) -> tuple[HMCChain, object]:
+def _hmc_step(net, integrator, ridge, chain: HMCChain, x, y, step, n_max, jitter) -> tuple[HMCChain, object]:
     """make_step's transition for a chain that carries its own key."""
     key, k_step = jax.random.split(chain.key)
-    state, info = make_step(net, temperature, integrator, step, n_max, jitter)(k_step, chain.state, (x, y))
+    state, info = make_step(net, ridge, integrator, step, n_max, jitter)(k_step, chain.state, (x, y))
     return HMCChain(state, key), info
 
 
@@ -147,7 +147,7 @@ def init_adaptation(step0) -> DualAveragingAdaptationState:
 def hmc_block(
     net,
     integrator,
-    temperature,
+    ridge,
     chains,
     da,
     x,
@@ -179,15 +179,13 @@ def hmc_block(
             chains, da = carry
             step = jnp.where(adapt, jnp.exp(da.log_step_size), da_final(da))
             n_max = _n_steps(trajectory_length, step, max_leapfrog)
-            chains, info = jax.vmap(lambda c: _hmc_step(net, integrator, temperature, c, xd, yd, step, n_max, jitter))(
-                chains
-            )
+            chains, info = jax.vmap(lambda c: _hmc_step(net, integrator, ridge, c, xd, yd, step, n_max, jitter))(chains)
             acc = info.acceptance_rate.mean()
             da = jax.tree.map(lambda new, old: jnp.where(adapt, new, old), da_update(da, acc), da)
             params = jax.vmap(partial(_params, net))(chains.state.position)
             h_test = jax.vmap(lambda p: features(net, p, x_test))(params)
             f = jax.vmap(lambda p, h: readout(net, p, h))(params, h_test)
-            marginal = jax.vmap(lambda p, h: readout_marginal_mean(net, p, xd, yd, h, temperature))(params, h_test)
+            marginal = jax.vmap(lambda p, h: readout_marginal_mean(net, p, xd, yd, h, ridge))(params, h_test)
             loss = jax.vmap(lambda p: 0.5 * jnp.sum((apply(net, p, xd) - yd) ** 2))(params)
             w = params[0]["w"]  # (member, dim, fan_out): first-layer weights, one column per unit
             moment = jnp.einsum("mdu,meu->mde", w, w) / w.shape[-1]
@@ -203,14 +201,14 @@ def hmc_block(
 
 
 @partial(jax.jit, static_argnames=("net", "members"))
-def init_chains(key: jax.Array, net: model.FCN, temperature, x, y, members: int) -> HMCChain:
+def init_chains(key: jax.Array, net: model.FCN, ridge, x, y, members: int) -> HMCChain:
     """members chains per dataset draw (x (draw, n, d), y (draw, n)), each started from a prior draw."""
     keys = jax.random.split(key, x.shape[0] * members).reshape(x.shape[0], members)
 
     def one(k, xd, yd):
         k_param, k_chain = jax.random.split(k)
         position = _position(net, init_params(k_param, net))
-        return HMCChain(blackjax.hmc.init(position, log_density(net, temperature, xd, yd)), k_chain)
+        return HMCChain(blackjax.hmc.init(position, log_density(net, ridge, xd, yd)), k_chain)
 
     return jax.vmap(jax.vmap(one, (0, None, None)))(keys, x, y)
 
@@ -305,11 +303,11 @@ def run_hmc_ensemble(
     xd = jnp.asarray(x_train, jnp.float32)
     yd = jnp.asarray(y_train, jnp.float32)
     xt = jnp.asarray(x_test, jnp.float32)
-    temperature = jnp.float32(ridge)
+    ridge = jnp.float32(ridge)
     common = (jnp.float32(trajectory_length), jnp.float32(jitter))
 
     t0 = time.perf_counter()
-    chains = init_chains(key, net, temperature, xd, yd, members)
+    chains = init_chains(key, net, ridge, xd, yd, members)
     da = init_adaptation(step0)
     n_chains = n_draws * members
     f_sum = np.zeros((n_draws, members, len(x_test)))
@@ -327,7 +325,7 @@ def run_hmc_ensemble(
             chains, da, fs, f2s, ms, loss, probe, acc, div, n, ws, acc_iter, step_iter = hmc_block(
                 net,
                 integrator,
-                temperature,
+                ridge,
                 chains,
                 da,
                 xd,
@@ -397,7 +395,7 @@ def run_hmc_ensemble(
         attrs={
             "sampler": "hmc",
             "integrator": integrator,
-            "temperature": float(ridge),
+            "ridge": float(ridge),
             "target_accept": float(target_accept),
             "trajectory_length": float(trajectory_length),
             "jitter": float(jitter),

@@ -77,12 +77,12 @@ def _tilted_layer(s, s_train, gamma, c, base, w2):
 
 
 @partial(jax.jit, static_argnames=("net",))
-def _iterate(net, s1, xi, k_train, g_layers, y, temperature, damping):
+def _iterate(net, s1, xi, k_train, g_layers, y, ridge, damping):
     """One damped fixed-point step of the saddle-point equations on the train points (module docstring; the tilts
     only see the train points, so the iteration never needs the test points). g_layers: G^(2..L), train blocks.
     Returns the new kernels, each hidden layer's effective sample fraction and the Gammas."""
     variances, n = net.layer_variances(), net.width
-    gammas = evidence_gradients(net, g_layers, y, temperature)
+    gammas = evidence_gradients(net, g_layers, y, ridge)
     new, ess = [], []
     for l in range(1, net.depth):  # hidden layer l produces G^(l+1) through weight layer l (0-based)
         w2, b2 = variances[l]
@@ -190,7 +190,7 @@ def _evidence_curvature(a, alpha):
     return h * wgt[:, None] * wgt[None, :]
 
 
-def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
+def _loop(net, p, x_all, g_full, gammas, y, ridge, key, m, chunk=256):
     """The fluctuation (loop) correction at the saddle point, m'[mu] + 1/2 m''[C_RPA] on the test points.
 
     C is the covariance of the top kernel's fluctuation around G^(L): every hidden unit drawn from its tilted law
@@ -206,7 +206,7 @@ def _loop(net, p, x_all, g_full, gammas, y, temperature, key, m, chunk=256):
     (> 0: the fluctuations are stable)."""
     n = net.width
     g_top = g_full[-1]
-    a = jnp.linalg.inv(g_top[:p, :p] + temperature * jnp.eye(p))
+    a = jnp.linalg.inv(g_top[:p, :p] + ridge * jnp.eye(p))
     a = 0.5 * (a + a.T)
     alpha = a @ y
     bmat = g_top[p:, :p] @ a
@@ -282,7 +282,7 @@ def saddle_point(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
-    temperature: float,
+    ridge: float,
     key: jax.Array,
     n_samples: int = 16384,
     directions: np.ndarray | None = None,
@@ -302,7 +302,7 @@ def saddle_point(
     `loop_kernel_shift` (its m'[mu] part) and `loop_stability` (> 0 where the Gaussian fluctuations exist).
     Raises ValueError when there is no saddle point: the margin reaches 1 (at small width the tilt outgrows the
     prior), the kernels diverge, or the iteration does not converge."""
-    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, ridge)
     if n_samples < 16:
         raise ValueError(f"n_samples must be >= 16 (got {n_samples})")
     if not 0 < damping <= 1:
@@ -336,7 +336,7 @@ def saddle_point(
             iterations += 1
             if iterations > max_iter:
                 raise ValueError(f"no saddle point at width {net.width}: not converged in {max_iter} iterations")
-            new, ess, gammas = _iterate(net, s1_train, xi, k_train, g_layers, yj, float(temperature), float(damping))
+            new, ess, gammas = _iterate(net, s1_train, xi, k_train, g_layers, yj, float(ridge), float(damping))
             margin = float(2 * rest[0][0] / net.width * jnp.max(jnp.einsum("mi,ij,mj->m", s_dir, gammas[2], s_dir)))
             if margin >= 1:
                 raise ValueError(
@@ -349,19 +349,19 @@ def saddle_point(
                 raise ValueError(f"no saddle point at width {net.width}: the kernels diverged (tilt too strong)")
             if change < tol * damping:
                 break
-        gammas = evidence_gradients(net, g_layers, yj, float(temperature))
+        gammas = evidence_gradients(net, g_layers, yj, float(ridge))
         g_full = _complete(net, p, s1, xi, xi_test, k_full, gammas)
         g_top = np.asarray(g_full[-1])
         k_top = np.asarray(k_full[-1])
         omega = np.asarray(_weights(s1_train, gammas[2], rest[0][0] / net.width))
         if loop_samples:
-            loop = _loop(net, p, jnp.asarray(x_all), g_full, gammas, yj, float(temperature),
+            loop = _loop(net, p, jnp.asarray(x_all), g_full, gammas, yj, float(ridge),
                          jax.random.fold_in(key, 1), int(loop_samples))  # fmt: skip
             loop = [np.asarray(v) for v in loop]
     out = xr.Dataset(
         {
-            "mean": (("test_sample",), g_top[p:, :p] @ np.linalg.solve(g_top[:p, :p] + temperature * np.eye(p), y)),
-            "gp_mean": (("test_sample",), k_top[p:, :p] @ np.linalg.solve(k_top[:p, :p] + temperature * np.eye(p), y)),
+            "mean": (("test_sample",), g_top[p:, :p] @ np.linalg.solve(g_top[:p, :p] + ridge * np.eye(p), y)),
+            "gp_mean": (("test_sample",), k_top[p:, :p] @ np.linalg.solve(k_top[:p, :p] + ridge * np.eye(p), y)),
             "ess_fraction": (("hidden_layer",), np.asarray(ess)),
             "kernel_scale": float(np.trace(g_top[:p, :p]) / np.trace(k_top[:p, :p])),
             "normalisability_margin": margin,
@@ -371,7 +371,7 @@ def saddle_point(
             "width": int(net.width),
             "iterations": iterations,
             "n_samples": int(n_samples),
-            "temperature": float(temperature),
+            "ridge": float(ridge),
         },  # fmt: skip
     )
     if loop_samples:
@@ -396,7 +396,7 @@ def width_sweep(
     y_train: np.ndarray,
     x_test: np.ndarray,
     g_test: np.ndarray,
-    temperature: float,
+    ridge: float,
     widths,
     key: jax.Array,
     n_samples: int = 8192,
@@ -429,7 +429,7 @@ def width_sweep(
         for j, width in enumerate(widths):
             net_w = dataclasses.replace(net, width=int(width))
             try:
-                r = saddle_point(net_w, x, y, x_test, temperature, keys[i], n_samples, directions,
+                r = saddle_point(net_w, x, y, x_test, ridge, keys[i], n_samples, directions,
                                  loop_samples=loop_samples if int(width) in loop_widths else 0)  # fmt: skip
             except ValueError as err:
                 if "no saddle point" not in str(err):

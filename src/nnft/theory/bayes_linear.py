@@ -110,48 +110,48 @@ def spectrum(net: model.FCN, x_train: np.ndarray, y_train: np.ndarray) -> Spectr
     )
 
 
-def log_evidence(spec: Spectrum, u, temperature: float) -> np.ndarray:
+def log_evidence(spec: Spectrum, u, ridge: float) -> np.ndarray:
     """l(u) = log N(y; 0, u K0 + T I) = -1/2 sum_k [y~_k^2 / (u lambda_k + T) + log(u lambda_k + T)]
     - |y_perp|^2 / 2T - (P - r)/2 log T - P/2 log 2 pi, for every entry of u."""
     u = np.asarray(u, dtype=np.float64)[..., None]
-    den = u * spec.lam + temperature
+    den = u * spec.lam + ridge
     r = spec.lam.size
-    quad = (spec.y_tilde**2 / den).sum(-1) + spec.residual2 / temperature
-    logdet = np.log(den).sum(-1) + (spec.n_train - r) * math.log(temperature)
+    quad = (spec.y_tilde**2 / den).sum(-1) + spec.residual2 / ridge
+    logdet = np.log(den).sum(-1) + (spec.n_train - r) * math.log(ridge)
     return -0.5 * (quad + logdet + spec.n_train * math.log(2 * math.pi))
 
 
-def _dl(spec: Spectrum, u, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+def _dl(spec: Spectrum, u, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """(l'(u), l''(u)) with D = u lambda + T: l' = 1/2 sum [lambda y~^2 / D^2 - lambda / D],
     l'' = sum [lambda^2 / 2 D^2 - lambda^2 y~^2 / D^3]."""
     u = np.asarray(u, dtype=np.float64)[..., None]
     lam, y2 = spec.lam, spec.y_tilde**2
-    den = u * lam + temperature
+    den = u * lam + ridge
     d1 = 0.5 * (lam * y2 / den**2 - lam / den).sum(-1)
     d2 = (0.5 * lam**2 / den**2 - lam**2 * y2 / den**3).sum(-1)
     return d1, d2
 
 
-def _log_density_t(spec: Spectrum, t, temperature: float) -> np.ndarray:
+def _log_density_t(spec: Spectrum, t, ridge: float) -> np.ndarray:
     """log p(t | D) up to a constant: (N/2) t - (N/2) e^t + l(e^t) (Sec. 1; = S(e^t) of Sec. 2)."""
     n = spec.width
     t = np.asarray(t, dtype=np.float64)
-    return 0.5 * n * (t - np.exp(t)) + log_evidence(spec, np.exp(t), temperature)
+    return 0.5 * n * (t - np.exp(t)) + log_evidence(spec, np.exp(t), ridge)
 
 
-def _dlog_density_t(spec: Spectrum, t, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+def _dlog_density_t(spec: Spectrum, t, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """First and second t-derivatives of _log_density_t: N/2 (1 - u) + u l'(u) and -N u/2 + u l' + u^2 l''."""
     u = np.exp(np.asarray(t, dtype=np.float64))
-    d1, d2 = _dl(spec, u, temperature)
+    d1, d2 = _dl(spec, u, ridge)
     n = spec.width
     return 0.5 * n * (1 - u) + u * d1, -0.5 * n * u + u * d1 + u**2 * d2
 
 
-def _bound(spec: Spectrum, t, temperature: float):
+def _bound(spec: Spectrum, t, ridge: float):
     """B(t) = (N/2)(t - e^t) - 1/2 sum log(e^t lambda + T) >= log density + const (the y-term is <= 0); B is concave
     in t, so {B >= level} is one interval that contains all the mass. Returns (B, B')."""
     u = np.exp(np.asarray(t, dtype=np.float64))[..., None]
-    den = u * spec.lam + temperature
+    den = u * spec.lam + ridge
     n = spec.width
     value = 0.5 * n * (np.log(u[..., 0]) - u[..., 0]) - 0.5 * np.log(den).sum(-1)
     slope = 0.5 * n * (1 - u[..., 0]) - 0.5 * (u * spec.lam / den).sum(-1)
@@ -169,11 +169,11 @@ def _root_bracket(f, start: float, step: float) -> tuple[float, float]:
     raise RuntimeError("no sign change found while bracketing a root")
 
 
-def _local_mode(spec: Spectrum, temperature: float, t_lo: float, t_hi: float) -> float:
+def _local_mode(spec: Spectrum, ridge: float, t_lo: float, t_hi: float) -> float:
     """A root of d log p / dt in [t_lo, t_hi] (the derivative is N/2 > 0 at u -> 0 and -> -infinity at u -> inf)."""
 
     def g1(t):
-        return float(_dlog_density_t(spec, t, temperature)[0])
+        return float(_dlog_density_t(spec, t, ridge)[0])
 
     if g1(t_lo) <= 0:
         t_lo = _root_bracket(g1, t_lo, -1.0)[0]
@@ -182,51 +182,51 @@ def _local_mode(spec: Spectrum, temperature: float, t_lo: float, t_hi: float) ->
     return optimize.brentq(g1, t_lo, t_hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
 
 
-def _sd_at(spec: Spectrum, t: float, temperature: float) -> float:
-    curvature = -float(_dlog_density_t(spec, t, temperature)[1])
+def _sd_at(spec: Spectrum, t: float, ridge: float) -> float:
+    curvature = -float(_dlog_density_t(spec, t, ridge)[1])
     return 1.0 / math.sqrt(curvature) if curvature > 0 else 1.0
 
 
-def _t_grid(spec: Spectrum, temperature: float) -> tuple[np.ndarray, np.ndarray, float]:
+def _t_grid(spec: Spectrum, ridge: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Uniform nodes in t = log u over the interval where the density can exceed exp(-LOG_MARGIN) of its maximum,
     POINTS_PER_SD nodes per standard deviation at the (global) mode; returns (t, log density, global mode)."""
-    t0 = _local_mode(spec, temperature, -1.0, 1.0)
-    level = float(_log_density_t(spec, t0, temperature)) - LOG_MARGIN
-    tb = _local_mode_bound(spec, temperature)
+    t0 = _local_mode(spec, ridge, -1.0, 1.0)
+    level = float(_log_density_t(spec, t0, ridge)) - LOG_MARGIN
+    tb = _local_mode_bound(spec, ridge)
 
     def excess(t):
-        return float(_bound(spec, t, temperature)[0]) - level
+        return float(_bound(spec, t, ridge)[0]) - level
 
     lo = optimize.brentq(excess, *_root_bracket(excess, tb, -1.0), xtol=1e-10)
     hi = optimize.brentq(excess, *_root_bracket(excess, tb, 1.0), xtol=1e-10)
-    sd = _sd_at(spec, t0, temperature)
+    sd = _sd_at(spec, t0, ridge)
     for _ in range(3):
         n = int(min(max(np.ceil((hi - lo) / sd * POINTS_PER_SD), 512), 2_000_000)) | 1  # odd: halving keeps the ends
         t = np.linspace(lo, hi, n)
-        logp = _log_density_t(spec, t, temperature)
+        logp = _log_density_t(spec, t, ridge)
         i = int(np.argmax(logp))
-        mode = _local_mode(spec, temperature, t[max(i - 1, 0)], t[min(i + 1, n - 1)])
-        sd_mode = _sd_at(spec, mode, temperature)
+        mode = _local_mode(spec, ridge, t[max(i - 1, 0)], t[min(i + 1, n - 1)])
+        sd_mode = _sd_at(spec, mode, ridge)
         if sd_mode >= 0.99 * sd:
             return t, logp, mode
         sd = sd_mode  # another, narrower mode dominates: refine
     return t, logp, mode
 
 
-def _local_mode_bound(spec: Spectrum, temperature: float) -> float:
+def _local_mode_bound(spec: Spectrum, ridge: float) -> float:
     """Maximum of the concave bound B(t)."""
 
     def slope(t):
-        return float(_bound(spec, t, temperature)[1])
+        return float(_bound(spec, t, ridge)[1])
 
     return optimize.brentq(slope, *_root_bracket(slope, 0.0, -1.0 if slope(0.0) < 0 else 1.0), xtol=1e-12)
 
 
-def _gp_moments(spec: Spectrum, u, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+def _gp_moments(spec: Spectrum, u, ridge: float) -> tuple[np.ndarray, np.ndarray]:
     """GP posterior of c at kernel u K0 in the V basis: mean u b / (u lambda + T), variance u s T / (u lambda + T)."""
     u = np.asarray(u, dtype=np.float64)[..., None]
-    den = u * spec.lam + temperature
-    return u * spec.b / den, u * spec.s * temperature / den
+    den = u * spec.lam + ridge
+    return u * spec.b / den, u * spec.s * ridge / den
 
 
 def _assemble(spec: Spectrum, mean_v, cov_v, off_span_var: float) -> tuple[np.ndarray, np.ndarray]:
@@ -243,7 +243,7 @@ def _layer_log_prior(t, width: int) -> np.ndarray:
     return 0.5 * width * (t - np.exp(t) + 1)
 
 
-def _joint_mode(spec: Spectrum, temperature: float) -> float:
+def _joint_mode(spec: Spectrum, ridge: float) -> float:
     """t* of Sec. 9 (kernel renormalisation with one scalar per hidden layer, Li & Sompolinsky): the global maximum
     over (t_1 .. t_L) of sum_l (N/2)(t_l - e^t_l) + l(e^(t_1 + ... + t_L)). For equal widths every t_l is equal at
     the maximum (sum_l t_l fixed, the prior term is strictly concave and symmetric), so it is the maximum of
@@ -252,11 +252,11 @@ def _joint_mode(spec: Spectrum, temperature: float) -> float:
     n, lay = spec.width, spec.layers
 
     def g(t):
-        return lay * _layer_log_prior(t, n) + log_evidence(spec, np.exp(lay * np.asarray(t)), temperature)
+        return lay * _layer_log_prior(t, n) + log_evidence(spec, np.exp(lay * np.asarray(t)), ridge)
 
     def g1(t):
         u = math.exp(lay * t)
-        return float(lay * 0.5 * n * (1 - math.exp(t)) + lay * u * _dl(spec, u, temperature)[0])
+        return float(lay * 0.5 * n * (1 - math.exp(t)) + lay * u * _dl(spec, u, ridge)[0])
 
     grid = np.linspace(-20.0 / lay, 5.0, 40_001)
     i = int(np.argmax(g(grid)))
@@ -266,7 +266,7 @@ def _joint_mode(spec: Spectrum, temperature: float) -> float:
     raise ValueError(f"no kernel-renormalisation saddle point inside u in [e^-20, e^{5 * lay}] (width {n})")
 
 
-def _deep_grid(spec: Spectrum, temperature: float, step: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+def _deep_grid(spec: Spectrum, ridge: float, step: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Nodes tau = log u (u = u_1 ... u_L) at spacing `step` and the unnormalised log posterior density there: the
     prior of tau is the L-fold convolution of the layers' log-Gamma densities (trapezoidal sums of positive terms,
     so small values keep their relative accuracy), each cut where it falls below exp(-margin) of its maximum."""
@@ -284,10 +284,10 @@ def _deep_grid(spec: Spectrum, temperature: float, step: float, margin: float) -
         prior = np.convolve(prior, layer) * step
     tau = lay * t_lo + step * np.arange(prior.size)
     with np.errstate(divide="ignore"):
-        return tau, np.log(prior) + log_evidence(spec, np.exp(tau), temperature)
+        return tau, np.log(prior) + log_evidence(spec, np.exp(tau), ridge)
 
 
-def _deep_grids(spec: Spectrum, temperature: float):
+def _deep_grids(spec: Spectrum, ridge: float):
     """(tau, log density) at POINTS_PER_SD nodes per standard deviation (of one layer's prior and of the posterior,
     whichever is narrower) and the same at twice the spacing, with a range wide enough that the posterior density at
     both ends is below exp(-LOG_MARGIN) of its maximum."""
@@ -296,7 +296,7 @@ def _deep_grids(spec: Spectrum, temperature: float):
     for _ in range(4):
         step = sd_layer / POINTS_PER_SD
         for _ in range(3):
-            tau, logp = _deep_grid(spec, temperature, step, margin)
+            tau, logp = _deep_grid(spec, ridge, step, margin)
             w = np.exp(logp - logp.max())
             w /= w.sum()
             sd = math.sqrt(max(w @ tau**2 - (w @ tau) ** 2, 0.0))
@@ -304,12 +304,12 @@ def _deep_grids(spec: Spectrum, temperature: float):
                 break
             step = sd / POINTS_PER_SD
         if max(logp[0], logp[-1]) < logp.max() - LOG_MARGIN:
-            return (tau, logp), _deep_grid(spec, temperature, 2 * step, margin)
+            return (tau, logp), _deep_grid(spec, ridge, 2 * step, margin)
         margin = min(2 * margin, 650.0 / spec.layers)
     raise ValueError(f"net: the kernel scale's posterior lies outside its prior's range (width {spec.width})")
 
 
-def exact_posterior(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def exact_posterior(net: model.FCN, x_train, y_train, ridge: float) -> LinearPosterior:
     """The exact finite-width posterior of a deep linear network (docs/finite_width_bayes.md Secs. 1 and 9) by
     trapezoidal quadrature in t = log u, u = u_1 ... u_L the kernel scale (one Gamma(N/2, 2/N) scalar per hidden
     layer; L = 1 is Sec. 1):
@@ -323,11 +323,11 @@ def exact_posterior(net: model.FCN, x_train, y_train, temperature: float) -> Lin
     spacing (an upper bound on the error of the full grid). u_mode: the saddle point u* (kernel_renormalisation)."""
     spec = spectrum(net, x_train, y_train)
     if spec.layers == 1:
-        t, logp, mode = _t_grid(spec, temperature)
+        t, logp, mode = _t_grid(spec, ridge)
         coarse = (t[::2], logp[::2])
     else:
-        (t, logp), coarse = _deep_grids(spec, temperature)
-        mode = _joint_mode(spec, temperature)
+        (t, logp), coarse = _deep_grids(spec, ridge)
+        mode = _joint_mode(spec, ridge)
 
     top = logp.max()
 
@@ -336,7 +336,7 @@ def exact_posterior(net: model.FCN, x_train, y_train, temperature: float) -> Lin
         z = w.sum()
         w = w / z
         u = np.exp(tt)
-        mu, var = _gp_moments(spec, u, temperature)
+        mu, var = _gp_moments(spec, u, ridge)
         return z * (tt[1] - tt[0]), w, u, mu, var
 
     z, w, u, mu, var = moments(t, logp)
@@ -353,37 +353,37 @@ def exact_posterior(net: model.FCN, x_train, y_train, temperature: float) -> Lin
     )
 
 
-def _at_scale(spec: Spectrum, u: float, temperature: float, u_mode: float, method: str) -> LinearPosterior:
-    mu, var = _gp_moments(spec, u, temperature)
+def _at_scale(spec: Spectrum, u: float, ridge: float, u_mode: float, method: str) -> LinearPosterior:
+    mu, var = _gp_moments(spec, u, ridge)
     c_mean, c_cov = _assemble(spec, mu, np.diag(var), spec.s * u)
     return LinearPosterior(c_mean, c_cov, float(u), 0.0, float(u_mode), 0.0, method)
 
 
-def saddle_point(net: model.FCN, x_train, y_train, temperature: float) -> float:
+def saddle_point(net: model.FCN, x_train, y_train, ridge: float) -> float:
     """The kernel scale u* = u_1* ... u_L* of kernel renormalisation. One hidden layer (Sec. 2): the global maximum
     of S(u) = (N/2)(log u - u + 1) + l(u), a root of N (1/u - 1) = sum_k lambda_k / (u lambda_k + T) -
     sum_k lambda_k y~_k^2 / (u lambda_k + T)^2 (brentq in log u). L hidden layers (Sec. 9, Li & Sompolinsky): the
     joint maximum over the L scalars, where N (1 - u_l) = -2 u l'(u) in every layer (u = u_1 ... u_L)."""
     spec = spectrum(net, x_train, y_train)
     if spec.layers == 1:
-        return float(np.exp(_t_grid(spec, temperature)[2]))
-    return float(np.exp(_joint_mode(spec, temperature)))
+        return float(np.exp(_t_grid(spec, ridge)[2]))
+    return float(np.exp(_joint_mode(spec, ridge)))
 
 
-def kernel_renormalisation(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def kernel_renormalisation(net: model.FCN, x_train, y_train, ridge: float) -> LinearPosterior:
     """Secs. 2 and 9: GP regression with the renormalised kernel u* K0, u* = saddle_point."""
     spec = spectrum(net, x_train, y_train)
-    u_star = saddle_point(net, x_train, y_train, temperature)
-    return _at_scale(spec, u_star, temperature, u_star, "kernel_renormalisation")
+    u_star = saddle_point(net, x_train, y_train, ridge)
+    return _at_scale(spec, u_star, ridge, u_star, "kernel_renormalisation")
 
 
-def gp(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def gp(net: model.FCN, x_train, y_train, ridge: float) -> LinearPosterior:
     """The infinite-width posterior: GP regression with kernel K0 and noise variance T (u = 1)."""
     spec = spectrum(net, x_train, y_train)
-    return _at_scale(spec, 1.0, temperature, 1.0, "gp")
+    return _at_scale(spec, 1.0, ridge, 1.0, "gp")
 
 
-def first_order(net: model.FCN, x_train, y_train, temperature: float) -> LinearPosterior:
+def first_order(net: model.FCN, x_train, y_train, ridge: float) -> LinearPosterior:
     """Sec. 3: first order in 1/N around the GP. For any g(u), E[g | D] = g(1) + (L/N)[g''(1) + 2 g'(1) l'(1)] +
     O(1/N^2): u = u_1 ... u_L has mean 1, variance (1 + 2/N)^L - 1 = 2L/N + O(1/N^2) and higher cumulants
     O(1/N^2) (u_l ~ Gamma(N/2, 2/N)), so L hidden layers of width N act as one of width N/L. With
@@ -394,7 +394,7 @@ def first_order(net: model.FCN, x_train, y_train, temperature: float) -> LinearP
     m = V mu, mu_k = u b_k / D_k, mu' = b T / D^2, mu'' = -2 lambda b T / D^3 (D = u lambda + T), and the covariance
     to the same order, Sigma(1) + (L/N)[Sigma''(1) + 2 Sigma'(1) l'(1) + 2 mu'(1) mu'(1)^T] (Sigma_k = u s T / D)."""
     spec = spectrum(net, x_train, y_train)
-    n, lam, b, s, T = spec.width / spec.layers, spec.lam, spec.b, spec.s, temperature
+    n, lam, b, s, T = spec.width / spec.layers, spec.lam, spec.b, spec.s, ridge
     den = lam + T
     l1 = float(_dl(spec, 1.0, T)[0])
     mu, var = _gp_moments(spec, 1.0, T)
@@ -408,7 +408,7 @@ def first_order(net: model.FCN, x_train, y_train, temperature: float) -> LinearP
 
 
 def adaptive_kernel(
-    net: model.FCN, x_train, y_train, temperature: float, damping: float = 0.5, max_iter: int = 10_000
+    net: model.FCN, x_train, y_train, ridge: float, damping: float = 0.5, max_iter: int = 10_000
 ) -> LinearPosterior:
     """The adaptive-kernel saddle point (docs/finite_width_bayes.md Sec. 8) in closed form: a linear unit tilted by
     exp(sigma_a2 / N z^T Gamma z), z = sqrt(sigma_w2 g) X w, is Gaussian, w ~ N(0, S) with
@@ -426,7 +426,7 @@ def adaptive_kernel(
     cov = np.eye(d)
     for _ in range(max_iter):
         g = s_ * x @ cov @ x.T
-        a = np.linalg.inv(g + temperature * np.eye(p))
+        a = np.linalg.inv(g + ridge * np.eye(p))
         alpha = a @ y
         prec = np.eye(d) - (s_ / n) * x.T @ (np.outer(alpha, alpha) - a) @ x
         prec = 0.5 * (prec + prec.T)
@@ -440,7 +440,7 @@ def adaptive_kernel(
     else:
         raise ValueError(f"no adaptive-kernel saddle point at width {n}: not converged in {max_iter} iterations")
     prior = s_ * cov
-    gain = prior @ x.T @ np.linalg.inv(s_ * x @ cov @ x.T + temperature * np.eye(p))
+    gain = prior @ x.T @ np.linalg.inv(s_ * x @ cov @ x.T + ridge * np.eye(p))
     scale = float(np.trace(cov @ x.T @ x) / np.trace(x.T @ x))
     return LinearPosterior(gain @ y, prior - gain @ x @ prior, scale, 0.0, scale, 0.0, "adaptive_kernel")
 
@@ -481,7 +481,7 @@ def isotropic_design(dim: int, n_train: int, target_scale2: float, seed: int = 0
 
 
 def width_sweep(
-    x, y, beta, widths, temperature: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0, depth: int = 2
+    x, y, beta, widths, ridge: float, sigma_w2: float = 1.0, sigma_a2: float = 1.0, depth: int = 2
 ) -> xr.Dataset:
     """Test MSE of the exact finite-width posterior, kernel renormalisation (one scalar per hidden layer), first
     order in 1/N and the GP of the linear network with depth - 1 hidden layers at each width; for one hidden layer
@@ -490,11 +490,11 @@ def width_sweep(
     for width in widths:
         net = model.FCN(dim=x.shape[1], depth=depth, activation="identity",
                           sigma_w2=(sigma_w2,) * (depth - 1) + (sigma_a2,), sigma_b2=0.0, width=int(width))  # fmt: skip
-        row = [test_mse(f(net, x, y, temperature).c_mean, beta)
+        row = [test_mse(f(net, x, y, ridge).c_mean, beta)
                for f in (gp, exact_posterior, kernel_renormalisation, first_order)]  # fmt: skip
         if depth == 2:
             try:
-                row.append(test_mse(adaptive_kernel(net, x, y, temperature).c_mean, beta))
+                row.append(test_mse(adaptive_kernel(net, x, y, ridge).c_mean, beta))
             except ValueError:  # no saddle point at this width
                 row.append(np.nan)
         rows.append(row)
@@ -503,5 +503,5 @@ def width_sweep(
     return xr.Dataset(
         {name: (("width",), rows[:, i]) for i, name in enumerate(names[: rows.shape[1]])},
         coords={"width": np.asarray(widths, dtype=np.int64)},
-        attrs={"n_train": int(x.shape[0]), "dim": int(x.shape[1]), "temperature": float(temperature), "depth": depth},
+        attrs={"n_train": int(x.shape[0]), "dim": int(x.shape[1]), "ridge": float(ridge), "depth": depth},
     )

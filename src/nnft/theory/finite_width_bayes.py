@@ -60,7 +60,7 @@ def _check_net(net: model.FCN) -> None:
         raise ValueError(f"net: depth must be >= 2 (a hidden layer) for finite-width effects (got {net.depth})")
 
 
-def check_problem(net: model.FCN, x_train, y_train, x_test, temperature: float):
+def check_problem(net: model.FCN, x_train, y_train, x_test, ridge: float):
     """The inputs every finite-width theory here takes, as float64 arrays (x_train, y_train, x_test); raises
     ValueError naming the bad argument."""
     _check_net(net)
@@ -70,8 +70,8 @@ def check_problem(net: model.FCN, x_train, y_train, x_test, temperature: float):
         raise ValueError(f"x_train, x_test: need (points, {net.dim}) arrays (got {x_train.shape}, {x_test.shape})")
     if y.shape != (x_train.shape[0],):
         raise ValueError(f"y_train: need shape ({x_train.shape[0]},) (got {y.shape})")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    if not ridge > 0:
+        raise ValueError(f"ridge must be > 0 (got {ridge})")
     return x_train, y, x_test
 
 
@@ -168,7 +168,7 @@ def first_order(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
-    temperature: float,
+    ridge: float,
     key: jax.Array,
     n_samples: int = 4096,
     chunk: int = 64,
@@ -183,7 +183,7 @@ def first_order(
     the part m'[mu] + 1/2 m''[C] that the adaptive-kernel saddle point leaves out (adaptive_kernel.py); the rest,
     E m'[Delta] l'[Delta], is the saddle point's own first order.
     """
-    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, ridge)
     if n_samples < 2 or chunk < 1:
         raise ValueError(f"n_samples must be >= 2 and chunk >= 1 (got {n_samples}, {chunk})")
     p = x_train.shape[0]
@@ -193,7 +193,7 @@ def first_order(
     blocks = layer_kernels(net, x_all, p)
     chol = _cholesky_all(x_all, net)
     k_out = blocks[-1][1]
-    a = np.linalg.inv(k_out[:p] + temperature * np.eye(p))
+    a = np.linalg.inv(k_out[:p] + ridge * np.eye(p))
     a = 0.5 * (a + a.T)
     alpha = a @ y
     b = k_out[p:] @ a
@@ -226,7 +226,7 @@ def first_order(
             "loop": (("test_sample",), loop.mean(0)),
             "loop_se": (("test_sample",), loop.std(0, ddof=1) / math.sqrt(n_samples)),
         },
-        attrs={"temperature": float(temperature), "n_samples": int(n_samples),
+        attrs={"ridge": float(ridge), "n_samples": int(n_samples),
                "description": "posterior mean = gp_mean + correction / width + O(1/width^2)"},
     )  # fmt: skip
     if resid is not None:
@@ -272,7 +272,7 @@ def first_order_mse(
     y_train: np.ndarray,
     x_test: np.ndarray,
     g_test: np.ndarray,
-    temperature: float,
+    ridge: float,
     key: jax.Array,
     n_samples: int = 8192,
     chunk: int = 256,
@@ -283,14 +283,14 @@ def first_order_mse(
     if x_train.ndim != 3 or y_train.shape != x_train.shape[:2]:
         raise ValueError(f"x_train, y_train: need (draw, n, d) and (draw, n) (got {x_train.shape}, {y_train.shape})")
     rows = [
-        first_order(net, x, y, x_test, temperature, k, n_samples, chunk, g_test=g_test)
+        first_order(net, x, y, x_test, ridge, k, n_samples, chunk, g_test=g_test)
         for x, y, k in zip(x_train, y_train, jax.random.split(key, len(x_train)), strict=True)
     ]
     names = ("gp_mse", "mse_coefficient", "mse_coefficient_se", "mse_loop_coefficient", "mse_loop_coefficient_se")
     return xr.Dataset(
         {name: (("draw",), np.array([float(r[name]) for r in rows])) for name in names},
         coords={"draw": np.arange(len(rows))},
-        attrs={"n_train": int(x_train.shape[1]), "temperature": float(temperature), "n_samples": int(n_samples),
+        attrs={"n_train": int(x_train.shape[1]), "ridge": float(ridge), "n_samples": int(n_samples),
                "test_points": int(len(x_test)),
                "description": "networks' posterior-mean test MSE = gp_mse + mse_coefficient / width + O(1/width^2)"},
     )  # fmt: skip
@@ -375,13 +375,13 @@ def first_layer_preactivation(net: model.FCN, w, b, x):
     return math.sqrt(w2 * net.input_gain2) * w @ x.T + math.sqrt(b2) * b[:, None]
 
 
-def evidence_gradients(net: model.FCN, g_layers, y, temperature: float) -> list:
+def evidence_gradients(net: model.FCN, g_layers, y, ridge: float) -> list:
     """Gamma^(L) = dl/dG^(L) = 1/2 (alpha alpha^T - A) on the train points (l = log N(y; 0, G^(L) + T)), pulled down
     through the kernel maps: Gamma^(l) = J_l^T Gamma^(l+1) at the kernels g_layers = G^(2..L) (train blocks).
     Entry l of the result holds Gamma^(l) (entries 0 and 1 are None)."""
     act, variances, depth = net.act, net.layer_variances(), net.depth
     p = y.shape[0]
-    a = jnp.linalg.inv(g_layers[-1] + temperature * jnp.eye(p))
+    a = jnp.linalg.inv(g_layers[-1] + ridge * jnp.eye(p))
     a = 0.5 * (a + a.T)
     alpha = a @ y
     gammas = [None] * (depth + 1)
@@ -394,20 +394,20 @@ def evidence_gradients(net: model.FCN, g_layers, y, temperature: float) -> list:
     return gammas
 
 
-def _evidence_gradient_on_layer2(net: model.FCN, x_train: np.ndarray, y: np.ndarray, temperature: float):
+def _evidence_gradient_on_layer2(net: model.FCN, x_train: np.ndarray, y: np.ndarray, ridge: float):
     """Gamma = dl/dG^(2) on the train points, the layers above at infinite width (evidence_gradients at the NNGP)."""
     x = np.asarray(x_train, np.float64)
     p = len(x)
     with jax.enable_x64(True):
         g_layers = [jnp.asarray(c[:p]) for _, c in layer_kernels(net, x, p)[1:]]
-        return np.asarray(evidence_gradients(net, g_layers, jnp.asarray(y), temperature)[2])
+        return np.asarray(evidence_gradients(net, g_layers, jnp.asarray(y), ridge)[2])
 
 
 def first_layer_second_moment(
     net: model.FCN,
     x_train: np.ndarray,
     y_train: np.ndarray,
-    temperature: float,
+    ridge: float,
     directions: np.ndarray,
     key: jax.Array,
     n_samples: int = 200_000,
@@ -425,7 +425,7 @@ def first_layer_second_moment(
         raise ValueError(f"directions: need (k, {net.dim}) (got {directions.shape})")
     directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
     x = np.asarray(x_train, np.float64)
-    gamma = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), temperature)
+    gamma = _evidence_gradient_on_layer2(net, x, np.asarray(y_train, np.float64), ridge)
     (w2_0, b2_0), (w2_1, _), *_ = net.layer_variances()
     act = net.act
     phi = act.jax_fn
@@ -464,11 +464,11 @@ def _renormalised_kernel(t, x_all, act, variances, gain2, n_train):
     return diag, cross
 
 
-def _renormalisation_action(t, width, x_train, y, temperature, act, variances, gain2):
+def _renormalisation_action(t, width, x_train, y, ridge, act, variances, gain2):
     """S(t) = sum_l (N/2)(t_l - e^t_l) + log N(y; 0, K(e^t) + T), the log posterior density of t_l = log u_l."""
     p = y.shape[0]
     _, k = _renormalised_kernel(t, x_train, act, variances, gain2, p)
-    chol = jnp.linalg.cholesky(k + temperature * jnp.eye(p))
+    chol = jnp.linalg.cholesky(k + ridge * jnp.eye(p))
     z = jax.scipy.linalg.solve_triangular(chol, y, lower=True)
     evidence = -0.5 * z @ z - jnp.sum(jnp.log(jnp.diag(chol)))
     return 0.5 * width * jnp.sum(t - jnp.exp(t)) + evidence
@@ -481,7 +481,7 @@ _action_hessian = jax.jit(jax.hessian(_renormalisation_action), static_argnames=
 
 
 def kernel_renormalisation(
-    net: model.FCN, x_train, y_train, x_test, temperature: float, tol: float = 1e-10, max_iter: int = 100
+    net: model.FCN, x_train, y_train, x_test, ridge: float, tol: float = 1e-10, max_iter: int = 100
 ) -> xr.Dataset:
     """Kernel renormalisation with one scalar per hidden layer (docs/finite_width_bayes.md Sec. 9): each hidden
     layer's empirical post-activation kernel is replaced by u_l times its mean, with the law of a Wishart trace,
@@ -495,13 +495,13 @@ def kernel_renormalisation(
 
     Returns mean (test_sample), layer_scale u_l* (layer, 1 = first hidden layer) and action. Raises ValueError when
     Newton's method does not reach a maximum."""
-    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, temperature)
+    x_train, y, x_test = check_problem(net, x_train, y_train, x_test, ridge)
     act = net.act
     variances = tuple((float(w2), float(b2)) for w2, b2 in net.layer_variances())
     static = dict(act=act, variances=variances, gain2=float(net.input_gain2))
     p, n_layers = len(x_train), net.depth - 1
     with jax.enable_x64(True):
-        args = (float(net.width), jnp.asarray(x_train), jnp.asarray(y), float(temperature))
+        args = (float(net.width), jnp.asarray(x_train), jnp.asarray(y), float(ridge))
         t = jnp.zeros(n_layers)
         value, grad = _action_derivatives(t, *args, **static)
         for _ in range(max_iter):
@@ -523,17 +523,15 @@ def kernel_renormalisation(
         x_all = jnp.asarray(np.concatenate([x_train, x_test]))
         _, cross = _renormalised_kernel(t, x_all, act, variances, float(net.input_gain2), p)
         k = np.asarray(cross)
-        mean = k[p:] @ np.linalg.solve(k[:p] + temperature * np.eye(p), y)
+        mean = k[p:] @ np.linalg.solve(k[:p] + ridge * np.eye(p), y)
         return xr.Dataset(
             {"mean": (("test_sample",), mean), "layer_scale": (("layer",), np.exp(np.asarray(t)))},
             coords={"layer": np.arange(1, n_layers + 1)},
-            attrs={"action": float(value), "width": int(net.width), "temperature": float(temperature)},
+            attrs={"action": float(value), "width": int(net.width), "ridge": float(ridge)},
         )
 
 
-def kernel_renormalisation_mse(
-    net: model.FCN, x_train, y_train, x_test, g_test, temperature: float, widths
-) -> xr.Dataset:
+def kernel_renormalisation_mse(net: model.FCN, x_train, y_train, x_test, g_test, ridge: float, widths) -> xr.Dataset:
     """kernel_renormalisation's test MSE against g_test per draw and width: x_train (draw, n, d), y_train (draw, n);
     returns kr_mse (draw, kr_width) and layer_scale (draw, kr_width, layer)."""
     x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
@@ -547,7 +545,7 @@ def kernel_renormalisation_mse(
     scale = np.zeros((len(x_train), len(widths), net.depth - 1))
     for i, (x, y) in enumerate(zip(x_train, y_train, strict=True)):
         for j, width in enumerate(widths):
-            out = kernel_renormalisation(replace(net, width=int(width)), x, y, x_test, temperature)
+            out = kernel_renormalisation(replace(net, width=int(width)), x, y, x_test, ridge)
             mse[i, j] = np.mean((out["mean"].values - g_test) ** 2)
             scale[i, j] = out.layer_scale.values
     return xr.Dataset(
