@@ -69,7 +69,7 @@ def test_data_and_networks_refuse_bad_input():
     with pytest.raises(ValueError, match="dim"):
         tr.sphere_sign_data(0, 2, 10)
     with pytest.raises(ValueError, match="depth"):
-        tr.standard_normal_params(jax.random.key(0), 4, 8, 1)
+        model.stack_normals(jax.random.key(0), 4, 8, 1)
     x, y, _ = tr.sphere_sign_data(0, 8, 16)
     with pytest.raises(ValueError, match="batch"):
         tr.trainability_grid(jax.random.key(0), TANH, x, y, [1.0], [3], 0.05, 8, 10, 32)
@@ -90,8 +90,8 @@ def test_data_and_networks_refuse_bad_input():
 def small_network():
     """A depth-4 tanh network (float64) on 6 inputs, and its parameters."""
     with jax.enable_x64(True):
-        normals = tr.standard_normal_params(jax.random.key(1), 5, 7, 4, dtype=jnp.float64)
-        params = tr.scale_params(normals, 1.7, 0.2)
+        normals = model.stack_normals(jax.random.key(1), 5, 7, 4, dtype=jnp.float64)
+        params = model.scale_stack(normals, 1.7, 0.2)
         x, y, _ = tr.sphere_sign_data(1, 5, 6)
         yield params, jnp.asarray(x), jnp.asarray(y)
 
@@ -101,10 +101,26 @@ def test_empirical_ntk_is_the_jacobian_contraction(small_network):
     params, x, _ = small_network
     with jax.enable_x64(True):
         for lb, lw in ((1.0, 1.0), (0.3, 2.0)):
-            jac = jax.jacrev(lambda p: tr.mlp_apply(TANH, p, x))(params)
+            jac = jax.jacrev(lambda p: model.apply_stack(TANH, p, x))(params)
             rates = tr.learning_rate_tensor(params, lb, lw)
             brute = sum(rates[k] * jac[k].reshape(x.shape[0], -1) @ jac[k].reshape(x.shape[0], -1).T for k in jac)
-            np.testing.assert_allclose(tr.empirical_ntk(TANH, params, x, lb, lw), brute, rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(model.stack_ntk(TANH, params, x, lb, lw), brute, rtol=1e-11, atol=1e-12)
+
+
+def test_stack_is_the_fcn_in_standard_parametrisation(small_network):
+    # The deep-stack form and the list form of model.FCN are one network: same outputs, same NTK (the stack's rank-one
+    # NTK against model.empirical_ntk's Jacobians with the same learning-rate tensor).
+    params, x, _ = small_network
+    net = model.FCN(dim=5, depth=4, activation="tanh", sigma_w2=1.7, sigma_b2=0.2, width=7, input_scaling="unit",
+                    parametrization="standard")  # fmt: skip
+    layers = [{"w": params["w_in"].T, "b": params["b_in"]}]
+    layers += [{"w": w.T, "b": b} for w, b in zip(params["w_hidden"], params["b_hidden"], strict=True)]
+    layers += [{"w": params["w_out"][:, None], "b": params["b_out"][None]}]
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(model.apply(net, layers, x), model.apply_stack(TANH, params, x), rtol=1e-13)
+        rates = [{"w": 0.7 / fan, "b": 0.3} for fan in (5, 7, 7, 7)]
+        np.testing.assert_allclose(model.empirical_ntk(net, layers, x, rates=rates),
+                                   model.stack_ntk(TANH, params, x, 0.3, 0.7), rtol=1e-12)  # fmt: skip
 
 
 def test_gradient_descent_moves_the_outputs_by_the_ntk(small_network):
@@ -112,12 +128,12 @@ def test_gradient_descent_moves_the_outputs_by_the_ntk(small_network):
     params, x, y = small_network
     with jax.enable_x64(True):
         eta = 1e-4
-        z0 = tr.mlp_apply(TANH, params, x)
-        z1 = tr.mlp_apply(TANH, tr.gradient_descent(TANH, params, x, y, eta, 1), x)
-        predicted = -eta * tr.empirical_ntk(TANH, params, x) @ (z0 - y) / x.shape[0]
+        z0 = model.apply_stack(TANH, params, x)
+        z1 = model.apply_stack(TANH, tr.gradient_descent(TANH, params, x, y, eta, 1), x)
+        predicted = -eta * model.stack_ntk(TANH, params, x) @ (z0 - y) / x.shape[0]
         np.testing.assert_allclose(z1 - z0, predicted, rtol=1e-3)
         # momentum: two steps move the same as 1 + (1 + momentum) single-step kicks, to first order in eta
-        z2 = tr.mlp_apply(TANH, tr.gradient_descent(TANH, params, x, y, eta, 2, momentum=0.5), x)
+        z2 = model.apply_stack(TANH, tr.gradient_descent(TANH, params, x, y, eta, 2, momentum=0.5), x)
         np.testing.assert_allclose(z2 - z0, 2.5 * predicted, rtol=2e-3)
 
 

@@ -10,7 +10,8 @@ infinite-width limit is the NNGP (docs/learning_curves.md Secs. 2-3):
     z^(l) = sqrt(sigma_w2[l] / width) s(z^(l-1)) . W^(l) + sqrt(sigma_b2[l]) b^(l),      f = z^(depth)
 
 `empirical_ntk` is one network's NTK J(x).J(y); `empirical_kernels` averages f f' and it over random networks: the
-empirical NNGP and NTK.
+empirical NNGP and NTK. The last section holds the same networks as deep stacks for lax.scan (`apply_stack`,
+`stack_ntk`): the finite-width experiments' form.
 """
 
 from __future__ import annotations
@@ -191,3 +192,82 @@ def empirical_kernels(net: FCN, x, key: jax.Array, n_networks: int, chunk: int =
         nngp.append(np.asarray(a, np.float64))
         ntk.append(np.asarray(b, np.float64))
     return {"nngp": np.concatenate(nngp), "ntk": np.concatenate(ntk)}
+
+
+# --- Deep stacks ----------------------------------------------------------------------------------------------------
+# The same networks in PDLT's standard parametrisation with the hidden layers stacked on a leading axis, run by
+# lax.scan: depths of tens of layers compile once, the standard normals can be kept apart from the variances (one draw
+# serves a whole grid of traced, vmapped sigma_w2: common random numbers), and the rank-one weight gradients give the
+# empirical NTK in one forward and one backward pass (`stack_ntk`). Weights are (fan_out, fan_in) here. Every deep
+# scan of the project (this section, sampling.ensembles, experiments.trainability) applies `hidden_layer`.
+
+Stack = dict  # w_in (width, dim), b_in (width,), w_hidden (depth-2, width, width), b_hidden (depth-2, width),
+# w_out (width,), b_out ()
+
+
+def hidden_layer(act: activations.Activation, z: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
+    """The next preactivations s(z) W^T + b from preactivations z (..., fan_in); W (fan_out, fan_in), b (fan_out,)
+    (standard parametrisation: the variances are in W and b; b is broadcast over the rows of z explicitly)."""
+    out = act.jax_fn(z) @ jnp.swapaxes(w, -1, -2)
+    return out + jnp.broadcast_to(b, out.shape)
+
+
+def stack_normals(key: jax.Array, dim: int, width: int, depth: int, dtype=jnp.float32) -> Stack:
+    """Standard normals for every parameter of a network with `depth` >= 2 weight layers (`scale_stack` turns them
+    into a prior draw)."""
+    if depth < 2 or width < 1 or dim < 1:
+        raise ValueError(f"need depth >= 2, width >= 1, dim >= 1 (got depth {depth}, width {width}, dim {dim})")
+    shapes = {"w_in": (width, dim), "b_in": (width,), "w_hidden": (depth - 2, width, width),
+              "b_hidden": (depth - 2, width), "w_out": (width,), "b_out": ()}  # fmt: skip
+    keys = jax.random.split(key, len(shapes))
+    return {name: jax.random.normal(k, shape, dtype) for k, (name, shape) in zip(keys, shapes.items(), strict=True)}
+
+
+def stack_fan_in(params: Stack) -> dict[str, int]:
+    """n_{l-1} of every weight array (the input width of its layer)."""
+    return {"w_in": params["w_in"].shape[-1], "w_hidden": params["w_out"].shape[-1], "w_out": params["w_out"].shape[-1]}
+
+
+def scale_stack(normals: Stack, sigma_w2, sigma_b2) -> Stack:
+    """The prior draw W = sqrt(sigma_w2 / n_{l-1}) xi, b = sqrt(sigma_b2) xi (sigma_w2, sigma_b2 may be traced)."""
+    fans = stack_fan_in(normals)
+    return {k: v * jnp.sqrt((sigma_w2 / fans[k]) if k in fans else sigma_b2) for k, v in normals.items()}
+
+
+def apply_stack(act: activations.Activation, params: Stack, x: jax.Array, shifts: Stack | None = None) -> jax.Array:
+    """Outputs z^(depth) at the rows of x: the same function as `apply` of the FCN(parametrization="standard") with
+    these weights. `shifts` (b_in, b_hidden, b_out shaped) are added to the preactivations: their gradients are
+    delta^(l) = dz/dz^(l)."""
+    if shifts is None:
+        shifts = {k: 0.0 for k in ("b_in", "b_hidden", "b_out")}
+    shift_in = shifts["b_in"] if jnp.ndim(shifts["b_in"]) == 0 else shifts["b_in"][None, :]  # over the rows of x
+    z = x @ params["w_in"].T + params["b_in"][None, :] + shift_in
+
+    def layer(z, wbs):
+        w, b, s = wbs
+        return hidden_layer(act, z, w, b + s), None
+
+    z, _ = jax.lax.scan(layer, z, (params["w_hidden"], params["b_hidden"], shifts["b_hidden"] + 0 * params["b_hidden"]))
+    return act.jax_fn(z) @ params["w_out"] + params["b_out"] + shifts["b_out"]
+
+
+def stack_ntk(act: activations.Activation, params: Stack, x: jax.Array, lambda_b: float = 1.0,
+              lambda_w: float = 1.0) -> jax.Array:  # fmt: skip
+    """The empirical NTK of a stack with PDLT's learning-rate tensor, Theta-hat(x_a, x_b) = sum_params
+    lambda dz_a/dtheta dz_b/dtheta on the rows of x, (k, k): `empirical_ntk(rates=...)` computed from the rank-one
+    weight gradients, sum_l (delta_a^(l) . delta_b^(l)) (lambda_b + lambda_W s_a^(l-1) . s_b^(l-1) / n_{l-1})."""
+    zero = {"b_in": jnp.zeros_like(params["b_in"]), "b_hidden": jnp.zeros_like(params["b_hidden"]),
+            "b_out": jnp.zeros_like(params["b_out"])}  # fmt: skip
+    deltas = jax.vmap(lambda xa: jax.grad(lambda s: apply_stack(act, params, xa[None], s)[0])(zero))(x)
+    h = x @ params["w_in"].T + params["b_in"][None, :]
+
+    def hidden(z, wb):
+        return hidden_layer(act, z, *wb), act.jax_fn(z)
+
+    z_top, s_hidden = jax.lax.scan(hidden, h, (params["w_hidden"], params["b_hidden"]))
+    s_top = act.jax_fn(z_top)
+    n0, n = params["w_in"].shape[-1], params["w_out"].shape[-1]
+    theta = (deltas["b_in"] @ deltas["b_in"].T) * (lambda_b + lambda_w * (x @ x.T) / n0)
+    theta += jnp.einsum("alj,blj,lab->ab", deltas["b_hidden"], deltas["b_hidden"],
+                        lambda_b + lambda_w * jnp.einsum("laj,lbj->lab", s_hidden, s_hidden) / n)  # fmt: skip
+    return theta + lambda_b + lambda_w * (s_top @ s_top.T) / n  # readout: delta = 1

@@ -11,11 +11,10 @@ Theta-hat = sum_l [lambda_b |dz/db^(l)|^2 + lambda_W / n_{l-1} |dz/dW^(l)|^2] wh
 delta^(l) = dz/dz^(l), which gives every NTK here from one forward and one backward pass.
 
 The model of every network here is a `model.FCN` in PDLT's conventions (parametrization "standard", input_scaling
-"unit"; `mean_ntk` and `NTKModel` take one). The trained networks themselves are stored differently from
-model.init_params: the hidden layers stacked in one array (`standard_normal_params`), so that lax.scan runs depths up
-to 60 without unrolling, standard normals kept apart from the variances so that one draw serves every sigma_w2 of a
-grid (common random numbers, vmapped), and the rank-one gradients give the per-layer NTK in one backward pass
-(`layer_ntks`; checked against model.empirical_ntk-style brute-force Jacobians in test_trainability).
+"unit"; `mean_ntk` and `NTKModel` take one). The trained networks are its deep-stack form (model.stack_normals,
+model.apply_stack, model.stack_ntk): lax.scan runs depths up to 60 without unrolling, and one draw of standard normals
+serves every sigma_w2 of a grid (common random numbers, vmapped). `layer_ntks` gives the NTK of every depth of one
+network in one backward pass (checked against brute-force Jacobians in test_trainability).
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ from .. import activations, data, model, sphere
 from ..theory import finite_width
 from ..theory.finite_width import ntk_flow_single
 
-Params = dict  # w_in (width, dim), b_in (width,), w_hidden (depth-2, width, width), b_hidden (depth-2, width),
-# w_out (width,), b_out ()
+Params = model.Stack
 
 
 # --- Data on the sphere ---------------------------------------------------------------------------------------------
@@ -63,59 +61,21 @@ def sphere_sign_data(seed: int, dim: int, n_points: int, degree: int = 3, direct
 # --- Networks -------------------------------------------------------------------------------------------------------
 
 
-def standard_normal_params(key: jax.Array, dim: int, width: int, depth: int, dtype=jnp.float32) -> Params:
-    """Standard normals for every parameter of a network with `depth` >= 2 weight layers (scale with
-    `scale_params`; keeping them separate lets one draw serve every sigma_w2: common random numbers)."""
-    if depth < 2 or width < 1 or dim < 1:
-        raise ValueError(f"need depth >= 2, width >= 1, dim >= 1 (got depth {depth}, width {width}, dim {dim})")
-    shapes = {"w_in": (width, dim), "b_in": (width,), "w_hidden": (depth - 2, width, width),
-              "b_hidden": (depth - 2, width), "w_out": (width,), "b_out": ()}  # fmt: skip
-    keys = jax.random.split(key, len(shapes))
-    return {name: jax.random.normal(k, shape, dtype) for k, (name, shape) in zip(keys, shapes.items(), strict=True)}
-
-
 def _first_layers(normals: Params, depth: int) -> Params:
     """The normals of the network made of the first depth - 1 layers of a deeper draw and its readout."""
     return {**normals, "w_hidden": normals["w_hidden"][..., : depth - 2, :, :],
             "b_hidden": normals["b_hidden"][..., : depth - 2, :]}  # fmt: skip
 
 
-def fan_in(params: Params) -> dict[str, int]:
-    """n_{l-1} of every weight array (the input width of its layer)."""
-    return {"w_in": params["w_in"].shape[-1], "w_hidden": params["w_out"].shape[-1], "w_out": params["w_out"].shape[-1]}
-
-
-def scale_params(normals: Params, sigma_w2, sigma_b2) -> Params:
-    """The prior: W = sqrt(C_W / n_{l-1}) xi, b = sqrt(C_b) xi (sigma_w2, sigma_b2 may be traced, e.g. vmapped)."""
-    fans = fan_in(normals)
-    return {k: v * jnp.sqrt((sigma_w2 / fans[k]) if k in fans else sigma_b2) for k, v in normals.items()}
-
-
 def learning_rate_tensor(params: Params, lambda_b: float = 1.0, lambda_w: float = 1.0) -> dict[str, float]:
     """Per-array step multipliers: lambda_W / n_{l-1} for weights, lambda_b for biases."""
-    fans = fan_in(params)
+    fans = model.stack_fan_in(params)
     return {k: (lambda_w / fans[k]) if k in fans else lambda_b for k in params}
-
-
-def mlp_apply(act: activations.Activation, params: Params, x: jax.Array, shifts: Params | None = None) -> jax.Array:
-    """Outputs z^(depth) at the rows of x. `shifts` (b_in, b_hidden, b_out shaped) are added to the preactivations:
-    their gradients are delta^(l) = dz/dz^(l)."""
-    if shifts is None:
-        shifts = {k: 0.0 for k in ("b_in", "b_hidden", "b_out")}
-    shift_in = shifts["b_in"] if jnp.ndim(shifts["b_in"]) == 0 else shifts["b_in"][None, :]  # over the rows of x
-    z = x @ params["w_in"].T + params["b_in"][None, :] + shift_in
-
-    def layer(z, wbs):
-        w, b, s = wbs
-        return act.jax_fn(z) @ w.T + b[None, :] + s[None, :], None
-
-    z, _ = jax.lax.scan(layer, z, (params["w_hidden"], params["b_hidden"], shifts["b_hidden"] + 0 * params["b_hidden"]))
-    return act.jax_fn(z) @ params["w_out"] + params["b_out"] + shifts["b_out"]
 
 
 def mse(act: activations.Activation, params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
     """1/2 mean (z - y)^2."""
-    return 0.5 * jnp.mean((mlp_apply(act, params, x) - y) ** 2)
+    return 0.5 * jnp.mean((model.apply_stack(act, params, x) - y) ** 2)
 
 
 def gradient_descent(act: activations.Activation, params: Params, x: jax.Array, y: jax.Array, eta, batches,
@@ -137,28 +97,6 @@ def gradient_descent(act: activations.Activation, params: Params, x: jax.Array, 
     else:
         (params, _), _ = jax.lax.scan(step, (params, zeros), batches)
     return params
-
-
-def empirical_ntk(act: activations.Activation, params: Params, x: jax.Array, lambda_b: float = 1.0,
-                  lambda_w: float = 1.0) -> jax.Array:  # fmt: skip
-    """Theta-hat(x_a, x_b) = sum_params lambda dz_a/dtheta dz_b/dtheta on the rows of x, (k, k), from the rank-one
-    weight gradients: sum_l (delta_a^(l) . delta_b^(l)) (lambda_b + lambda_W s_a^(l-1) . s_b^(l-1) / n_{l-1})."""
-    zero = {"b_in": jnp.zeros_like(params["b_in"]), "b_hidden": jnp.zeros_like(params["b_hidden"]),
-            "b_out": jnp.zeros_like(params["b_out"])}  # fmt: skip
-    deltas = jax.vmap(lambda xa: jax.grad(lambda s: mlp_apply(act, params, xa[None], s)[0])(zero))(x)
-    h = x @ params["w_in"].T + params["b_in"][None, :]
-
-    def hidden(z, wb):
-        s = act.jax_fn(z)
-        return s @ wb[0].T + wb[1][None, :], s
-
-    z_top, s_hidden = jax.lax.scan(hidden, h, (params["w_hidden"], params["b_hidden"]))
-    s_top = act.jax_fn(z_top)
-    n0, n = params["w_in"].shape[-1], params["w_out"].shape[-1]
-    theta = (deltas["b_in"] @ deltas["b_in"].T) * (lambda_b + lambda_w * (x @ x.T) / n0)
-    theta += jnp.einsum("alj,blj,lab->ab", deltas["b_hidden"], deltas["b_hidden"],
-                        lambda_b + lambda_w * jnp.einsum("laj,lbj->lab", s_hidden, s_hidden) / n)  # fmt: skip
-    return theta + lambda_b + lambda_w * (s_top @ s_top.T) / n  # readout: delta = 1
 
 
 # --- F7: trainability -----------------------------------------------------------------------------------------------
@@ -195,10 +133,10 @@ def _train_grid(act, normals, sigma_w2, sigma_b2, eta, momentum, x, y, batches):
     """vmap over sigma_w2 (with its eta) and seeds (normals, batches): accuracy and loss before and after."""
 
     def one(z, w2, lr, idx):
-        p = scale_params(z, w2, sigma_b2)
-        out0 = mlp_apply(act, p, x)
+        p = model.scale_stack(z, w2, sigma_b2)
+        out0 = model.apply_stack(act, p, x)
         p = gradient_descent(act, p, x, y, lr, idx, momentum)
-        out = mlp_apply(act, p, x)
+        out = model.apply_stack(act, p, x)
         loss = lambda o: 0.5 * jnp.mean((o - y) ** 2)  # noqa: E731
         return loss(out0), loss(out), jnp.mean(jnp.sign(out0) == y), jnp.mean(jnp.sign(out) == y)
 
@@ -227,7 +165,7 @@ def trainability_grid(key: jax.Array, activation, x, y, sigma_w2, depths, sigma_
     out = {k: np.empty((len(depths), sigma_w2.size, seeds)) for k in ("loss_init", "loss", "accuracy_init", "accuracy")}
     xs, ys = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     k_init, k_batch = jax.random.split(key)
-    deepest = jax.vmap(lambda k: standard_normal_params(k, x.shape[1], width, max(depths)))(
+    deepest = jax.vmap(lambda k: model.stack_normals(k, x.shape[1], width, max(depths)))(
         jax.random.split(k_init, seeds)
     )
     for i, depth in enumerate(depths):
@@ -254,11 +192,14 @@ def layer_ntks(act: activations.Activation, w: jax.Array, b: jax.Array, x: jax.A
     (lambda_b^(l) + lambda_W^(l) |s^(l-1)|^2 / n_{l-1}), s^(0) = x. Sums in float64 when x64 is enabled."""
     depth, width = b.shape
 
-    def forward(h, wb):
-        z = wb[0] @ h + wb[1]
-        return act.jax_fn(z), (z, h)
+    def forward(z, wb):
+        z_next = model.hidden_layer(act, z, *wb)
+        return z_next, (z_next, act.jax_fn(z))
 
-    _, (z, h) = jax.lax.scan(forward, x, (w, b))  # z^(l) and s^(l-1), l = 1..depth
+    z1 = w[0] @ x + b[0]
+    _, (z_rest, h_rest) = jax.lax.scan(forward, z1, (w[1:], b[1:]))
+    z = jnp.concatenate([z1[None], z_rest])  # z^(l), l = 1..depth
+    h = jnp.concatenate([x[None], h_rest])  # s^(l-1), s^(0) = x
     factor = lambda_b + lambda_w * jnp.sum(h * h, -1) / h.shape[-1]
     s_prime = jax.vmap(jax.grad(act.jax_fn))(jnp.concatenate([z[:1], z[:-1]]).ravel()).reshape(depth, width)
 
@@ -368,9 +309,9 @@ def _ntk_change(act, normals, sigma_w2, sigma_b2, eta, steps, x, y):
     """vmap over seeds: relative Frobenius change of the train-set NTK, and the loss before and after."""
 
     def one(z):
-        p0 = scale_params(z, sigma_w2, sigma_b2)
+        p0 = model.scale_stack(z, sigma_w2, sigma_b2)
         p = gradient_descent(act, p0, x, y, eta, steps)
-        t0, t1 = empirical_ntk(act, p0, x), empirical_ntk(act, p, x)
+        t0, t1 = model.stack_ntk(act, p0, x), model.stack_ntk(act, p, x)
         loss0, loss = mse(act, p0, x, y), mse(act, p, x, y)
         return jnp.linalg.norm(t1 - t0) / jnp.linalg.norm(t0), loss0, loss
 
@@ -398,7 +339,7 @@ def ntk_change(key: jax.Array, activation, x, y, sigma_w2: float, sigma_b2: floa
     xs, ys = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     for j, width in enumerate(widths):
         keys = jax.random.split(jax.random.fold_in(key, width), seeds)
-        deepest = jax.vmap(lambda k: standard_normal_params(k, x.shape[1], width, max(depths)))(keys)  # noqa: B023
+        deepest = jax.vmap(lambda k: model.stack_normals(k, x.shape[1], width, max(depths)))(keys)  # noqa: B023
         for i, depth in enumerate(depths):
             res = _ntk_change(act, _first_layers(deepest, depth), jnp.float32(sigma_w2), jnp.float32(sigma_b2),
                               jnp.float32(eta0 / theta[depth - 1]), steps, xs, ys)  # fmt: skip

@@ -130,8 +130,9 @@ def full_weight_ensemble(
     key: jax.Array, net: model.FCN, k1, n_networks: int, chunk: int = 500, dtype=jnp.float64
 ) -> np.ndarray:
     """The same G-hat^(l) as `gram_sampler`, measured on networks `net` with actual weight matrices: layer 1 exactly
-    N(0, K^(1)) per neuron, then z^(l+1) = b + W s(z^(l)) with W ~ N(0, C_W / n), b ~ N(0, C_b) (vmap over networks,
-    scan over layers, chunks of `chunk` networks). Returns (n_networks, L, k, k) in float64."""
+    N(0, K^(1)) per neuron, then z^(l+1) = b + W s(z^(l)) with W ~ N(0, C_W / n), b ~ N(0, C_b)
+    (model.hidden_layer; vmap over networks, scan over layers drawing each layer's weights inside the scan, chunks of
+    `chunk` networks). Returns (n_networks, L, k, k) in float64."""
     act, sigma_w2, sigma_b2 = _layers(net)
     width, depth = net.width, net.depth
     k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
@@ -149,15 +150,15 @@ def _full_weight_run(act, width, depth, dtype, sigma_w2, sigma_b2, k1, keys):
 
     def network(key):
         k_in, k_layers = jax.random.split(key)
-        z = jax.random.normal(k_in, (width, k1.shape[0]), dtype) @ jnp.linalg.cholesky(k1).T
+        z = (jax.random.normal(k_in, (width, k1.shape[0]), dtype) @ jnp.linalg.cholesky(k1).T).T  # (input, neuron)
 
         def layer(z, key):
             s = act.jax_fn(z)
-            g = sigma_b2 + sigma_w2 / width * (s.T @ s)
+            g = sigma_b2 + sigma_w2 / width * (s @ s.T)
             kw, kb = jax.random.split(key)
             w = jax.random.normal(kw, (width, width), dtype) * jnp.sqrt(sigma_w2 / width)
-            b = jax.random.normal(kb, (width, 1), dtype) * jnp.sqrt(sigma_b2)
-            return w @ s + b, g
+            b = jax.random.normal(kb, (width,), dtype) * jnp.sqrt(sigma_b2)
+            return model.hidden_layer(act, z, w, b), g
 
         # G-hat^(1) = K^(1); G-hat^(l+1) from layer l's activations
         _, gs = jax.lax.scan(layer, z, jax.random.split(k_layers, depth - 1))
@@ -222,7 +223,7 @@ def empirical_chi_1(key, activation, sigma_w2, sigma_b2, width: int, n_networks:
             w = jax.random.normal(kw, (width, width)) * jnp.sqrt(w2 / width)
             b = jax.random.normal(kb, (width,)) * jnp.sqrt(b2)
             v = jax.random.normal(kv, (width,))
-            z_next, jv = jax.jvp(lambda u: w @ act.jax_fn(u) + b, (z,), (v,))
+            z_next, jv = jax.jvp(lambda u: model.hidden_layer(act, u, w, b), (z,), (v,))
             return z_next, jnp.sum(jv**2) / jnp.sum(v**2)
 
         _, ratios = jax.lax.scan(layer, z, jax.random.split(k1, transient + measure))
