@@ -364,7 +364,7 @@ def test_hmc_matches_exact_posterior(sampler_problem, width):
     chains = 32
     out = metropolis.run_hmc_ensemble(
         net, x[None], ys[1][None], x_test, SAMPLER_T, jax.random.key(7 + width), members=chains,
-        warmup_iterations=100, n_samples=600,
+        plan=metropolis.Plan(warmup_iterations=100, n_samples=600),
     )  # fmt: skip
     exact, infinite = exact_and_gp(net, x, ys[1], x_test)
     f_mean = out.f_mean.values[0]

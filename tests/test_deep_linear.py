@@ -151,7 +151,7 @@ def test_hmc_on_a_deep_linear_network_matches_the_exact_posterior(width):
     net = deep_linear_net(d, 3, width)
     chains = 32
     out = metropolis.run_hmc_ensemble(net, x[None], y[None], x_test, ridge, jax.random.key(11 + width),
-                                      members=chains, warmup_iterations=100, n_samples=300)  # fmt: skip
+                                      members=chains, plan=metropolis.Plan(n_samples=300))  # fmt: skip
     exact, infinite = (bl.predict(f(net, x, y, ridge), x_test) for f in (bl.exact_posterior, bl.gp))
     f_mean, f_var = out.f_mean.values[0], out.f_var.values[0]
     fbar, se = f_mean.mean(0), f_mean.std(0, ddof=1) / math.sqrt(chains)

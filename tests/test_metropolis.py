@@ -39,9 +39,7 @@ def linear_run(linear_problem):
                 ridge,
                 jax.random.key(3),
                 members=32,
-                warmup_iterations=40,
-                n_samples=200,
-                integrator=integrator,
+                plan=metropolis.Plan(warmup_iterations=40, n_samples=200, integrator=integrator),
             )
         return cache[parametrization, integrator]
 
@@ -132,7 +130,14 @@ def tanh_problem():
     y /= y.std()
     ridge = 0.1
     out = metropolis.run_hmc_ensemble(
-        net, x[None], y[None], xt, ridge, jax.random.key(1), members=32, warmup_iterations=40, n_samples=200
+        net,
+        x[None],
+        y[None],
+        xt,
+        ridge,
+        jax.random.key(1),
+        members=32,
+        plan=metropolis.Plan(warmup_iterations=40, n_samples=200),
     )
     return net, x, y, xt, ridge, out
 
@@ -240,10 +245,14 @@ def test_potential_is_the_langevin_energy():
         ({"n_samples": 0}, "n_samples"),
         ({"x_test": np.zeros((3, 5))}, "x_test"),
         ({"y_train": np.zeros((1, 5))}, "y_train"),
+        ({"plan": {"n_samples": 10}}, "plan"),
     ],
 )
 def test_bad_arguments(linear_problem, kwargs, match):
     net, x, y, xt, ridge, *_ = linear_problem
-    args = {"x_train": x[None], "y_train": y[None], "x_test": xt, "ridge": ridge, "members": 2, **kwargs}
+    data = {"x_train": x[None], "y_train": y[None], "x_test": xt}
+    plan = metropolis.Plan(**{k: v for k, v in kwargs.items() if k in metropolis.Plan._fields})
+    rest = {k: v for k, v in kwargs.items() if k not in metropolis.Plan._fields}
+    args = {**data, "ridge": ridge, "members": 2, "plan": plan, **rest}
     with pytest.raises(ValueError, match=match):
         metropolis.run_hmc_ensemble(net, key=jax.random.key(0), **args)

@@ -240,6 +240,24 @@ def _check_arguments(x_train, y_train, x_test, ridge, members, **options) -> Non
             raise ValueError(f"{name} must be {what} (got {options[name]!r})")
 
 
+class Plan(NamedTuple):
+    """How run_hmc_ensemble samples: warm-up and sampling iterations, the adaptation target and the trajectories."""
+
+    warmup_iterations: int = 100  # iterations adapting the step size of each draw (discarded)
+    n_samples: int = 200  # iterations at the adapted step, f evaluated after each
+    target_accept: float = 0.75  # mean Metropolis acceptance the step size is adapted to
+    trajectory_length: float = math.pi / 2  # integration time per iteration (a quarter period of the stiffest mode)
+    jitter: float = 0.5  # the trajectory length is drawn uniformly in length x [1 - jitter, 1 + jitter]
+    step_factor: float = 1.0  # initial step = step_factor x the stability limit of the stiffest mode
+    integrator: str = "leapfrog"  # one of INTEGRATORS
+    max_leapfrog: int | None = None  # cap on integration steps per iteration (None: 10 x those of the initial step)
+    adaptation: tuple[float, float, float] = (10.0, 0.2, 0.75)  # dual averaging (t0, gamma, kappa)
+    evals_per_block: int = 20  # iterations per compiled block (progress and memory, not results)
+
+
+DEFAULT_PLAN = Plan()
+
+
 def run_hmc_ensemble(
     net: model.FCN,
     x_train: np.ndarray,
@@ -248,21 +266,14 @@ def run_hmc_ensemble(
     ridge: float,
     key: jax.Array,
     members: int,
-    warmup_iterations: int = 100,
-    n_samples: int = 200,
-    target_accept: float = 0.75,
-    trajectory_length: float = math.pi / 2,
-    jitter: float = 0.5,
-    step_factor: float = 1.0,
-    integrator: str = "leapfrog",
-    max_leapfrog: int | None = None,
-    adaptation: tuple[float, float, float] = (10.0, 0.2, 0.75),
-    evals_per_block: int = 20,
+    plan: Plan = DEFAULT_PLAN,
+    *,
     n_probe: int = 8,
     progress=None,
 ) -> xr.Dataset:
     """HMC on log p = -langevin.potential / T: `members` independent chains per dataset draw, x_train (draw, n, d),
-    y_train (draw, n), the conventions and output layout of langevin.run_ensemble.
+    y_train (draw, n), the conventions and output layout of langevin.run_ensemble; plan: the sampler's settings
+    (`Plan`).
 
     One compiled program advances every chain (vmap over draws x members, lax.scan over iterations): first
     `warmup_iterations` HMC iterations adapting the step size of each draw (module docstring), then `n_samples`
@@ -278,22 +289,11 @@ def run_hmc_ensemble(
     gradient evaluations per chain, the adapted step size and number of integration steps per draw, and the warm-up
     traces of acceptance and step size. progress(done, total, mean_loss, iteration) is called after every block.
     """
-    _check_arguments(
-        x_train,
-        y_train,
-        x_test,
-        ridge,
-        members,
-        integrator=integrator,
-        target_accept=target_accept,
-        trajectory_length=trajectory_length,
-        jitter=jitter,
-        step_factor=step_factor,
-        warmup_iterations=warmup_iterations,
-        n_samples=n_samples,
-        evals_per_block=evals_per_block,
-        max_leapfrog=max_leapfrog,
-    )
+    if not isinstance(plan, Plan):
+        raise ValueError(f"plan must be a metropolis.Plan (got {type(plan).__name__})")
+    _check_arguments(x_train, y_train, x_test, ridge, members, **plan._asdict())
+    warmup_iterations, n_samples, target_accept, trajectory_length, jitter, step_factor = plan[:6]
+    integrator, max_leapfrog, adaptation, evals_per_block = plan[6:]
     n_draws = x_train.shape[0]
     mu_max = np.array([np.linalg.eigvalsh(kernels.gram(net, xb, kind="ntk"))[-1] for xb in x_train])
     step0 = np.array([initial_step_size(m, ridge, step_factor) for m in mu_max])
