@@ -2,6 +2,7 @@
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,23 @@ def test_no_pickle_anywhere():
     files.append(repo / "Snakefile")
     hits = [f"{p}: {m.group()}" for p in files for m in banned.finditer(p.read_text())]
     assert not hits, hits
+
+
+def test_stores_open_without_warnings(tmp_path):
+    """A store as the workflow leaves it (with Snakemake's .snakemake_timestamp inside) opens with a plain
+    xr.open_zarr and with store.read without a single warning; a store written without consolidated metadata (before
+    this change) still reads."""
+    path = tmp_path / "s.zarr"
+    store.write(sample_dataset(), path)
+    (path / ".snakemake_timestamp").touch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xr.open_zarr(path) as ds:
+            assert ds.mse.values.sum() == 15
+        assert store.read(path).mse.values.sum() == 15
+    old = tmp_path / "old.zarr"
+    sample_dataset().to_zarr(old, zarr_format=3, consolidated=False)
+    (old / ".snakemake_timestamp").touch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.read(old).mse.values.sum() == 15

@@ -56,14 +56,21 @@ def provenance(config: dict, seed: int | None = None) -> dict[str, str]:
 
 
 def write(ds: xr.Dataset, path: str | os.PathLike, attrs: dict | None = None) -> None:
-    """Write ds to a Zarr v3 store at path, via a temporary sibling renamed into place (no half stores)."""
+    """Write ds to a Zarr v3 store at path, via a temporary sibling renamed into place (no half stores).
+
+    The metadata is consolidated, so that a plain xr.open_zarr(path) opens the store without listing its directory
+    (no warning about the .snakemake_timestamp file Snakemake adds to directory outputs, none about missing
+    consolidated metadata)."""
     path = Path(path)
     ds = ds.copy()
     ds.attrs.update(attrs or {})
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        with warnings.catch_warnings():
+            # zarr 3 notes that consolidated metadata is not yet in the v3 specification; zarr and xarray read it
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+            ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -93,9 +100,10 @@ _STORAGE_ERRORS = {
 
 
 def read(path: str | os.PathLike) -> xr.Dataset:
-    """Open a store eagerly (stores are small) without consolidated metadata."""
+    """Open a store eagerly (stores are small); stores written before their metadata was consolidated open too."""
     with warnings.catch_warnings():
         # Snakemake drops a .snakemake_timestamp file into directory outputs; it is not part of the store.
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        with xr.open_zarr(path, consolidated=False, zarr_format=3) as ds:
+        warnings.filterwarnings("ignore", message="Failed to open Zarr store with consolidated metadata")
+        with xr.open_zarr(path, zarr_format=3) as ds:
             return ds.load()
