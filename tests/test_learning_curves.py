@@ -50,8 +50,8 @@ def test_self_consistent_reproduces_f5():
     sc = learning_curves.sc_theory(
         spec.eigenvalue_ntk.values, spec.degeneracy.values, power, spec.tail_ntk, [100, 400, 1600, 3500]
     )
-    np.testing.assert_allclose(sc.mse.values, [0.7024, 0.4972, 0.3021, 0.1672], atol=5e-5)
-    np.testing.assert_allclose(sc.mse_mean_predictor.values, [0.5571, 0.4381, 0.2766, 0.1520], atol=5e-5)
+    np.testing.assert_allclose(sc.sc.values, [0.7024, 0.4972, 0.3021, 0.1672], atol=5e-5)
+    np.testing.assert_allclose(sc.sc_mean_predictor.values, [0.5571, 0.4381, 0.2766, 0.1520], atol=5e-5)
 
 
 def test_sc_tends_to_ek_at_large_n():
@@ -64,8 +64,8 @@ def test_sc_tends_to_ek_at_large_n():
     ek = learning_curves.ek_mse(lam, deg, power, 0.1, n)
     # Both deviations are O(number of modes / n) = O(56 / n).
     assert np.all(np.abs(sc.kappa.values * n / 0.1 - 1) < 112 / n)
-    assert np.all(np.abs(sc.mse.values / ek - 1) < 4 * 56 / n)
-    assert np.abs(sc.mse.values / ek - 1)[1] < np.abs(sc.mse.values / ek - 1)[0]
+    assert np.all(np.abs(sc.sc.values / ek - 1) < 4 * 56 / n)
+    assert np.abs(sc.sc.values / ek - 1)[1] < np.abs(sc.sc.values / ek - 1)[0]
 
 
 def test_sc_matches_exact_gp_average():
@@ -77,7 +77,7 @@ def test_sc_matches_exact_gp_average():
     out = learning_curves.exact_gp_learning_curve(net, ds, [30], 0.02, spec.eigenvalue_nngp.values)
     sim = out.mse_population.values[:, 0]
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 40)
-    sc = learning_curves.sc_theory(spec.eigenvalue_nngp.values, spec.degeneracy.values, power, 0.02, [30]).mse.item()
+    sc = learning_curves.sc_theory(spec.eigenvalue_nngp.values, spec.degeneracy.values, power, 0.02, [30]).sc.item()
     se = sim.std(ddof=1) / np.sqrt(sim.size)
     assert abs(sim.mean() - sc) < 4 * se + 0.02 * sc, (sim.mean(), se, sc)
 
@@ -350,7 +350,7 @@ def test_self_consistent_gap_at_small_d_is_the_coupling_of_degrees():
         lam, deg = spec.eigenvalue_nngp.values[:7], spec.degeneracy.values[:7]
         ridge = 0.05 + spec.k1_nngp - (deg * lam).sum()
         power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 6)
-        sc = learning_curves.sc_theory(lam, deg, power, ridge, [n]).mse.item()
+        sc = learning_curves.sc_theory(lam, deg, power, ridge, [n]).sc.item()
         mse, se = _levels_gp_mse(d, n, lam, deg, power, ridge, True, draws, seed=d)
         assert shared_gap[0] < sc / mse - 1 < shared_gap[1] and se < 0.01 * mse, (d, sc / mse - 1, se / mse)
         if d == 8:
@@ -379,7 +379,7 @@ def test_leading_ek_is_wrong_without_renormalisation(f6_kernel):
     assert learning_curves.ek_mse(lam_r, deg, power, ridge_r, [F6_N])[0] == pytest.approx(0.067, abs=5e-4)
     assert learning_curves.ek_one_over_n(lam_r, deg, power, ridge_r, [F6_N])[0][0] == pytest.approx(0.185, abs=5e-4)
     sc = learning_curves.sc_theory(lam, deg, power, 1e-2 + spec.tail_nngp, [F6_N])
-    assert sc.mse.item() == pytest.approx(0.206, abs=5e-4)
+    assert sc.sc.item() == pytest.approx(0.206, abs=5e-4)
     # Eq. 10 with the bare ridge blows up at small n: 8.3 at n = 25 with levels l <= 8 (as in F6); the value grows
     # with the number of levels kept (9.3 converged), since C / ridge >> 1 there.
     bare = learning_curves.ek_one_over_n(lam[:9], deg[:9], power[:9], 1e-2, [25])[0][0]
@@ -422,11 +422,11 @@ def test_spectral_tail_as_ridge_converges():
     spec = kernels.spectrum(net, 40, 1000)
     lam, deg = spec.eigenvalue_nngp.values, spec.degeneracy.values
     power = learning_curves.power_per_degree([1, 2], [0.5, 0.5], 40)
-    full = learning_curves.sc_theory(lam, deg, power, 0.05 + spec.tail_nngp, [200]).mse.item()
+    full = learning_curves.sc_theory(lam, deg, power, 0.05 + spec.tail_nngp, [200]).sc.item()
     errors = []
     for r in (2, 4, 8, 16):
         lam_r, ridge_r = learning_curves.renormalised_spectral(lam, deg, spec.k1_nngp, 0.05, r)
-        errors.append(abs(learning_curves.sc_theory(lam_r, deg, power, ridge_r, [200]).mse.item() / full - 1))
+        errors.append(abs(learning_curves.sc_theory(lam_r, deg, power, ridge_r, [200]).sc.item() / full - 1))
     assert errors[-1] < 1e-3 and all(b < a for a, b in zip(errors, errors[1:], strict=False))
 
 
@@ -451,14 +451,14 @@ def test_sc_noise_conventions():
     lam, deg = np.array([1.0, 0.1, 0.01]), np.array([1, 4, 10])
     power = np.array([0.2, 0.5, 0.3])
     sc = learning_curves.sc_theory(lam, deg, power, 0.1, [5, 50], noise=0.3)
-    np.testing.assert_allclose(sc.mse_noisy_test - sc.mse, 0.09)
-    np.testing.assert_allclose(sc.mode_error.sum("degree") + 0.09 * (sc.e0 - 1), sc.mse)
+    np.testing.assert_allclose(sc.sc_noisy_test - sc.sc, 0.09)
+    np.testing.assert_allclose(sc.mode_error_sc.sum("degree") + 0.09 * (sc.e0 - 1), sc.sc)
     # CBP's explicit E_g with kappa_C = n kappa and gamma = sum n lambda^2 / (n lambda + kappa_C)^2
     n = sc.n_train.values[:, None]
     kc = n * sc.kappa.values[:, None]
     gamma = (deg * n * lam**2 / (n * lam + kc) ** 2).sum(1)
     eg = (power * kc**2 / (n * lam + kc) ** 2).sum(1) / (1 - gamma) + 0.09 * gamma / (1 - gamma)
-    np.testing.assert_allclose(sc.mse.values, eg, rtol=1e-12)
+    np.testing.assert_allclose(sc.sc.values, eg, rtol=1e-12)
 
 
 @pytest.mark.slow

@@ -47,6 +47,10 @@ class FCN:
     parametrization: str = "ntk"  # of the finite networks only: "ntk" or "standard" (same prior over functions)
 
     def __post_init__(self):
+        for name in ("dim", "depth", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1 (got {value!r})")
         if self.parametrization not in ("ntk", "standard"):
             raise ValueError(f"parametrization must be 'ntk' or 'standard' (got {self.parametrization!r})")
         for name in ("sigma_w2", "sigma_b2"):
@@ -58,13 +62,11 @@ class FCN:
         activations.resolve(self.activation)  # raises on unknown names and on other types
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS} (got {self.input_scaling!r})")
-        if self.depth < 1:
-            raise ValueError(f"depth must be >= 1 weight layer (got {self.depth})")
         w2, b2 = zip(*self.layer_variances(), strict=True)
-        if min(w2) <= 0 or min(b2) < 0:
-            raise ValueError(f"need sigma_w2 > 0 and sigma_b2 >= 0 (got {self.sigma_w2}, {self.sigma_b2})")
-        if self.width < 1 or self.dim < 1:
-            raise ValueError(f"width and dim must be positive (got {self.width}, {self.dim})")
+        if not (np.all(np.isfinite(w2)) and min(w2) > 0):
+            raise ValueError(f"sigma_w2 must be finite and > 0 (got {self.sigma_w2})")
+        if not (np.all(np.isfinite(b2)) and min(b2) >= 0):
+            raise ValueError(f"sigma_b2 must be finite and >= 0 (got {self.sigma_b2})")
 
     @property
     def act(self) -> activations.Activation:

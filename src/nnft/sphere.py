@@ -21,6 +21,8 @@ def check_dim(d: int) -> None:
 def sample_sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     """n points uniform on S^{d-1}, shape (n, d), float64."""
     check_dim(d)
+    if int(n) != n or n < 0:
+        raise ValueError(f"n (the number of points) must be an integer >= 0 (got {n!r})")
     x = rng.standard_normal((n, d))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 

@@ -174,10 +174,10 @@ def _out(x):
 
 def _variances(sigma_w2, sigma_b2) -> tuple[np.ndarray, np.ndarray]:
     w2, b2 = np.broadcast_arrays(np.asarray(sigma_w2, dtype=np.float64), np.asarray(sigma_b2, dtype=np.float64))
-    if not np.all(w2 > 0):
-        raise ValueError(f"sigma_w2 must be > 0 (got {sigma_w2})")
-    if not np.all(b2 >= 0):
-        raise ValueError(f"sigma_b2 must be >= 0 (got {sigma_b2})")
+    if not np.all(np.isfinite(w2) & (w2 > 0)):
+        raise ValueError(f"sigma_w2 must be finite and > 0 (got {sigma_w2})")
+    if not np.all(np.isfinite(b2) & (b2 >= 0)):
+        raise ValueError(f"sigma_b2 must be finite and >= 0 (got {sigma_b2})")
     return w2, b2
 
 
@@ -212,6 +212,12 @@ def q_star(activation, sigma_w2, sigma_b2):
     doubled until F(q_max) <= q_max. ValueError where no finite fixed point exists (e.g. ReLU with sigma_w2 >= 2)."""
     act = activations.resolve(activation)
     w2, b2 = _variances(sigma_w2, sigma_b2)
+    if act.slopes is not None:  # F(q) = sigma_b2 + sigma_w2 m q with m = (a_+^2 + a_-^2) / 2: a line
+        gain = w2 * (act.slopes[0] ** 2 + act.slopes[1] ** 2) / 2
+        if np.any(gain >= 1):
+            raise ValueError(f"sigma_w2: the length map of {act.name} has no finite stable fixed point where "
+                             f"sigma_w2 (a_+^2 + a_-^2) / 2 >= 1 (got sigma_w2 = {w2[gain >= 1]})")  # fmt: skip
+        return _out(b2 / (1 - gain))
 
     def length_map(q):
         return b2 + w2 * _second_moment(act, q)

@@ -98,6 +98,8 @@ def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp
         raise ValueError(f"kind must be 'nngp' or 'ntk' (got {kind!r})")
     linear = net.act.slopes == (1.0, 1.0)
     for name, rows in (("x", x), ("y", y)):
+        if rows is not None and (np.ndim(rows) < 2 or np.shape(rows)[-1] != net.dim):
+            raise ValueError(f"{name} must hold rows of net.dim = {net.dim} coordinates (got shape {np.shape(rows)})")
         if rows is None or linear:
             continue
         norms = np.linalg.norm(np.asarray(rows, dtype=np.float64), axis=-1)

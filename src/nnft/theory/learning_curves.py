@@ -32,20 +32,48 @@ def check_kernel(kind: str) -> None:
         raise ValueError(f"kind (the kernel) must be one of {KERNELS} (got {kind!r})")
 
 
+def _sizes(n_train) -> tuple[np.ndarray, np.ndarray]:
+    """n_train (a number or a 1-d sequence, > 0) as floats for the formulas, and as the coordinate of the results:
+    integers stay integers, a continuous grid stays float."""
+    given = np.atleast_1d(np.asarray(n_train))
+    if given.ndim != 1 or given.size == 0 or given.dtype.kind not in "iuf" or not np.all(np.isfinite(given)):
+        raise ValueError(f"n_train must be a number or a non-empty 1-d sequence of finite numbers (got {n_train!r})")
+    if np.any(given <= 0):
+        raise ValueError(f"n_train must be > 0 (got {given.min()})")
+    return given.astype(np.float64), given.astype(np.int64 if given.dtype.kind in "iu" else np.float64)
+
+
+def _train_sizes(n_train, n_max: int) -> list[int]:
+    """Training-set sizes of the exact GP: an int or a sequence of ints in 1..n_max (the dataset's samples)."""
+    given = np.atleast_1d(np.asarray(n_train))
+    if given.ndim != 1 or given.size == 0 or given.dtype.kind not in "iu" or np.any(given < 1):
+        raise ValueError(f"n_train must be an integer >= 1 or a non-empty sequence of them (got {n_train!r})")
+    if given.max() > n_max:
+        raise ValueError(f"n_train {given.max()} exceeds the dataset's {n_max} samples")
+    return [int(n) for n in given]
+
+
+def _check_ridge(ridge) -> None:
+    if not (np.ndim(ridge) == 0 and np.isfinite(ridge) and ridge >= 0):
+        raise ValueError(f"ridge must be a number >= 0 (got {ridge!r})")
+
+
 def _as_levels(eigenvalues, degeneracy, target_power, n_train):
     lam = np.asarray(eigenvalues, dtype=np.float64)
     deg = np.asarray(degeneracy, dtype=np.float64)
     power = np.asarray(target_power, dtype=np.float64)
-    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
-    if not (lam.shape == deg.shape == power.shape):
-        raise ValueError(f"eigenvalues, degeneracy, target_power need one entry per level ({lam.shape}, ...)")
+    n = _sizes(n_train)[0]
+    if not (lam.ndim == 1 and lam.shape == deg.shape == power.shape):
+        raise ValueError(f"eigenvalues, degeneracy, target_power need one entry per level (got shapes {lam.shape}, "
+                         f"{deg.shape}, {power.shape})")  # fmt: skip
     return lam, deg, power, n
 
 
 def ek_learnability(eigenvalues, ridge: float, n_train) -> np.ndarray:
     """EK learned fraction lambda_l / (lambda_l + ridge / n), shape (n, level)."""
+    _check_ridge(ridge)
     lam = np.asarray(eigenvalues, dtype=np.float64)[None, :]
-    kappa0 = ridge / np.atleast_1d(np.asarray(n_train, dtype=np.float64))[:, None]
+    kappa0 = ridge / _sizes(n_train)[0][:, None]
     return lam / (lam + kappa0)
 
 
@@ -56,7 +84,7 @@ def ek_mse(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: 
     adds the variance of the linear filter, noise^2 / n * sum_l N_l (lambda_l / (lambda_l + kappa0))^2.
     """
     lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
-    learn = ek_learnability(lam, ridge, n)
+    learn = ek_learnability(lam, ridge, n)  # checks ridge
     return (power * (1 - learn) ** 2).sum(1) + noise**2 / n * (deg * learn**2).sum(1)
 
 
@@ -68,6 +96,7 @@ def ek_one_over_n(eigenvalues, degeneracy, target_power, ridge: float, n_train) 
     This is the MSE of the dataset-averaged predictor; valid while C << ridge (`perturbative_ratio`).
     """
     lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
+    _check_ridge(ridge)
     kappa0 = ridge / n[:, None]
     c = (deg * lam * kappa0 / (lam + kappa0)).sum(1, keepdims=True)
     a = kappa0 / (lam + kappa0) + c / n[:, None] * lam / (lam + kappa0) ** 2
@@ -76,9 +105,10 @@ def ek_one_over_n(eigenvalues, degeneracy, target_power, ridge: float, n_train) 
 
 def perturbative_ratio(eigenvalues, degeneracy, ridge: float, n_train) -> np.ndarray:
     """C / ridge of Sec. 9; the 1/n expansion needs it << 1 (roughly: retained modes << n)."""
+    _check_ridge(ridge)
     lam = np.asarray(eigenvalues, dtype=np.float64)
     deg = np.asarray(degeneracy, dtype=np.float64)
-    kappa0 = ridge / np.atleast_1d(np.asarray(n_train, dtype=np.float64))[:, None]
+    kappa0 = ridge / _sizes(n_train)[0][:, None]
     return (deg * lam * kappa0 / (lam + kappa0)).sum(1) / ridge
 
 
@@ -107,7 +137,9 @@ def cutoff_degree(n_train, dim: int, tolerance: float = 0.1, max_cutoff: int = 5
     """Cut-off rule of Sec. 8 (lower bound): the smallest r with sqrt(n) d^{-(r+1)/2} <= tolerance, so that the
     off-diagonal part of the trimmed tail is negligible. The upper bound (perturbation theory holds) is reported
     separately by `perturbative_ratio` of the renormalised kernel."""
-    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
+    n = _sizes(n_train)[0]
+    if not dim > 1 or not tolerance > 0:
+        raise ValueError(f"cutoff_degree needs dim > 1 and tolerance > 0 (got dim {dim}, tolerance {tolerance})")
     r = np.ceil(2 * np.log(np.sqrt(n) / tolerance) / np.log(dim) - 1).astype(int)
     return np.clip(r, 0, max_cutoff)
 
@@ -122,9 +154,8 @@ def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.
     deg = np.asarray(degeneracy, dtype=np.float64)
     keep = lam > 0
     lam, deg = lam[keep][None, :], deg[keep][None, :]
-    n = np.atleast_1d(np.asarray(n_train, dtype=np.float64))
-    if ridge < 0 or np.any(n <= 0):
-        raise ValueError(f"need ridge >= 0 and n > 0 (got ridge {ridge}, n {n.min()})")
+    n = _sizes(n_train)[0]
+    _check_ridge(ridge)
     if ridge == 0 and np.any(n >= deg.sum()):
         raise ValueError(f"noiseless self-consistent theory needs n < number of modes ({deg.sum():.0f})")
 
@@ -149,12 +180,13 @@ def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.
 
 
 def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, noise: float = 0.0) -> xr.Dataset:
-    """Self-consistent (CBP / eigenlearning) learning curve (Sec. 10), per n_train and level.
+    """Self-consistent (CBP / eigenlearning) learning curve (Sec. 10), per n_train and level, with the variable names
+    of `theory_curves` (which calls it on a spectrum Dataset; this is its level-wise form, taking arrays like ek_mse).
 
-    learnability L_l = lambda_l / (lambda_l + kappa), E0 = n / (n - sum_l N_l L_l^2);
-    mode_error_l = E0 (1 - L_l)^2 G_l (clean target); mse = sum_l mode_error_l + noise^2 (E0 - 1) (CBP's E_g,
-    against the clean target); mse_noisy_test = mse + noise^2 (Simon's E_test, against noisy test labels);
-    mse_mean_predictor = sum_l (1 - L_l)^2 G_l (the MSE of the dataset-averaged predictor).
+    learnability_sc L_l = lambda_l / (lambda_l + kappa), e0 = n / (n - sum_l N_l L_l^2);
+    mode_error_sc_l = e0 (1 - L_l)^2 G_l (clean target); sc = sum_l mode_error_sc_l + noise^2 (e0 - 1) (CBP's E_g,
+    the test MSE against the clean target); sc_noisy_test = sc + noise^2 (Simon's E_test, against noisy test labels);
+    sc_mean_predictor = sum_l (1 - L_l)^2 G_l (the MSE of the dataset-averaged predictor).
     """
     lam, deg, power, n = _as_levels(eigenvalues, degeneracy, target_power, n_train)
     kappa = self_consistent_kappa(lam, deg, ridge, n)
@@ -166,13 +198,13 @@ def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, nois
         {
             "kappa": ("n_train", kappa),
             "e0": ("n_train", e0),
-            "learnability": (("n_train", "degree"), learn),
-            "mode_error": (("n_train", "degree"), mode_error),
-            "mse": ("n_train", mse),
-            "mse_noisy_test": ("n_train", mse + noise**2),
-            "mse_mean_predictor": ("n_train", ((1 - learn) ** 2 * power).sum(1)),
+            "learnability_sc": (("n_train", "degree"), learn),
+            "mode_error_sc": (("n_train", "degree"), mode_error),
+            "sc": ("n_train", mse),
+            "sc_noisy_test": ("n_train", mse + noise**2),
+            "sc_mean_predictor": ("n_train", ((1 - learn) ** 2 * power).sum(1)),
         },
-        coords={"n_train": n, "degree": np.arange(lam.size)},
+        coords={"n_train": _sizes(n_train)[1], "degree": np.arange(lam.size)},
     )
 
 
@@ -219,7 +251,8 @@ def theory_curves(
     k1, dim = spectrum.attrs[f"k1_{kind}"], int(spectrum.attrs["dim"])
     max_degree = lam.size - 1
     power = power_per_degree(degrees, weights, max_degree)
-    n_grid = np.asarray(n_grid, dtype=np.float64)
+    n_grid, n_coord = _sizes(n_grid)
+    _check_ridge(ridge)
     r = np.full(n_grid.shape, cutoff) if cutoff is not None else cutoff_degree(n_grid, dim, cutoff_tolerance)
     r = np.minimum(r, max_degree)
     # SC with the tail beyond max_degree lumped into the ridge (Sec. 8 spectral variant at r = max_degree)
@@ -231,8 +264,8 @@ def theory_curves(
         "perturbative_ratio": perturbative_ratio(lam, deg, ridge, n_grid)
         if ridge > 0
         else np.full(n_grid.size, np.inf),
-        "sc": sc.mse.values,
-        "sc_mean_predictor": sc.mse_mean_predictor.values,
+        "sc": sc.sc.values,
+        "sc_mean_predictor": sc.sc_mean_predictor.values,
         "kappa": sc.kappa.values,
         "e0": sc.e0.values,
         "cutoff": r,
@@ -256,10 +289,10 @@ def theory_curves(
     return xr.Dataset(
         {k: ("n_train", v) for k, v in out.items()}
         | {
-            "learnability_sc": (("n_train", "degree"), sc.learnability.values),
+            "learnability_sc": (("n_train", "degree"), sc.learnability_sc.values),
             "learnability_ek": (("n_train", "degree"), ek_learnability(lam, ridge, n_grid)),
         },
-        coords={"n_train": n_grid, "degree": np.arange(max_degree + 1)},
+        coords={"n_train": n_coord, "degree": np.arange(max_degree + 1)},
         attrs={
             "ridge": float(ridge),
             "noise": float(noise),
@@ -332,9 +365,7 @@ def exact_gp_learning_curve(
     lam = np.asarray(eigenvalues)
     terms = (ds.term_degree.values, ds.term_coefficient.values, ds.term_direction.values)
     target_degrees, target_power = ds.target_degree.values, ds.target_power.values
-    n_max = ds.sizes["sample"]
-    if max(n_train) > n_max:
-        raise ValueError(f"n_train {max(n_train)} exceeds the dataset's {n_max} samples")
+    n_train = _train_sizes(n_train, ds.sizes["sample"])
     x_test, g_test = ds.x_test.values, ds.g_test.values
     n_draws = ds.sizes["draw"]
     mse_pop = np.zeros((n_draws, len(n_train)))
@@ -371,7 +402,7 @@ def exact_gp_learning_curve(
         },
         coords={
             "draw": ds.draw.values,
-            "n_train": np.asarray(n_train),
+            "n_train": np.asarray(n_train, dtype=np.int64),
             "test_sample": ds.test_sample.values,
             "target_degree": target_degrees,
         },
@@ -452,25 +483,28 @@ def cutoff_convergence(
     )
 
 
-def gp_population_mse(net: model.FCN, ds: xr.Dataset, n_train: int, ridges, eigenvalues) -> np.ndarray:
+def gp_population_mse(net: model.FCN, ds: xr.Dataset, n_train, ridges, eigenvalues) -> np.ndarray:
     """Exact population MSE (against the clean target) of GP regression with the network's NNGP on the first n_train
-    points of every draw, for several ridges at the cost of one eigendecomposition per draw: (draw, ridge).
-    The same numbers as `exact_gp_learning_curve`'s mse_population, without the test set."""
+    points of every draw, for several ridges at the cost of one eigendecomposition per draw and size: (draw, ridge)
+    for one size n_train, (draw, n_train, ridge) for a sequence of sizes. The same numbers as
+    `exact_gp_learning_curve`'s mse_population, without the test set."""
+    sizes = _train_sizes(n_train, ds.sizes["sample"])
     ridges = np.atleast_1d(np.asarray(ridges, dtype=np.float64))
-    if np.any(ridges <= 0):
-        raise ValueError(f"ridges must be > 0 (got {ridges})")
+    if ridges.ndim != 1 or np.any(~np.isfinite(ridges)) or np.any(ridges <= 0):
+        raise ValueError(f"ridges must be finite and > 0 (got {ridges})")
     terms = (ds.term_degree.values, ds.term_coefficient.values, ds.term_direction.values)
     lam = np.asarray(eigenvalues)
-    x, y = ds.x_train.values[:, :n_train], ds.y_train.values[:, :n_train]
-    s, u = np.linalg.eigh(kernels.gram(net, x))  # (draw, n), (draw, n, n)
-    uy = np.einsum("bji,bj->bi", u, y)
-    smooth = np.tensordot(lam[terms[0]], data.target_terms(x, *terms), axes=1)
     norm2 = float(ds.target_power.values.sum())
-    out = np.empty((x.shape[0], ridges.size))
-    for k, ridge in enumerate(ridges):
-        alpha = np.einsum("bij,bj->bi", u, uy / (s + ridge))
-        out[:, k] = population_mse(alpha, x, lam, norm2, smooth)
-    return out
+    out = np.empty((ds.sizes["draw"], len(sizes), ridges.size))
+    for j, n in enumerate(sizes):
+        x, y = ds.x_train.values[:, :n], ds.y_train.values[:, :n]
+        s, u = np.linalg.eigh(kernels.gram(net, x))  # (draw, n), (draw, n, n)
+        uy = np.einsum("bji,bj->bi", u, y)
+        smooth = np.tensordot(lam[terms[0]], data.target_terms(x, *terms), axes=1)
+        for k, ridge in enumerate(ridges):
+            alpha = np.einsum("bij,bj->bi", u, uy / (s + ridge))
+            out[:, j, k] = population_mse(alpha, x, lam, norm2, smooth)
+    return out[:, 0] if np.ndim(n_train) == 0 else out
 
 
 def gp_summary(gp: xr.Dataset, target_power) -> xr.Dataset:
