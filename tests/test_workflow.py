@@ -70,6 +70,25 @@ def planned_outputs(cwd, *targets) -> set[str]:
     return paths
 
 
+def planned_with_config(wf: Path, text: str, *targets) -> set[str]:
+    """planned_outputs with config/config.yaml replaced by `text` (restored afterwards)."""
+    cfg_path = wf / "config/config.yaml"
+    original = cfg_path.read_text()
+    cfg_path.write_text(text)
+    try:
+        return planned_outputs(wf, *targets)
+    finally:
+        cfg_path.write_text(original)
+
+
+def figure_files(e, names=("networks", "learning_curves", "mode_errors")) -> set[str]:
+    return {f"results/figures/{e}_{f}.{x}" for f in names for x in ("png", "pdf")}
+
+
+def comparison_files(e) -> set[str]:
+    return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
+
+
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("wf"), TINY)
@@ -288,11 +307,7 @@ def test_partial_reruns(workflow_run, tmp_path):
         finally:
             cfg_path.write_text(yaml.safe_dump(TINY))
 
-    def figures(e, names=("networks", "learning_curves", "mode_errors")):
-        return {f"results/figures/{e}_{f}.{x}" for f in names for x in ("png", "pdf")}
-
-    def compare(e):
-        return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
+    figures, compare = figure_files, comparison_files
 
     figs = figures("a") | figures("b")
     finite_width_figures = {
@@ -427,6 +442,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     # (the finite-width-Bayes theory runs the activations' closed forms in JAX, not theory.kernels)
     assert planned_after_editing("theory/kernels") == everything_but_data - {"results/a/finite_width_bayes/theory.zarr"}
     data_stores = {"results/a/data.zarr", "results/b/data.zarr", "results/hyperparameters/h/data.zarr"}
+    data_stores |= {"results/a/data/n4.zarr", "results/a/data/n8.zarr", "results/b/data/n8.zarr"}  # training datasets
     assert planned_after_editing("sphere") == everything_but_data | data_stores
     assert planned_after_editing("experiments/hyperparameters") == hp_scan
     finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
@@ -440,6 +456,30 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("plots/finite_width", "paper") == f1_f8
     assert planned_after_editing("plots/style", "paper") == f1_f8
     assert planned_outputs(wf) == set()
+
+
+@pytest.mark.slow
+def test_growing_n_train_retrains_no_network(workflow_run):
+    # A new size changes the datasets' largest size, so data, theory and exact GP (and what reads them) rerun; the
+    # training jobs read their own size's datasets (data/n<n>.zarr), which do not change: none reruns, nor does the
+    # 1/width theory on the width-convergence datasets.
+    wf = workflow_run
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg["experiments"]["a"]["n_train"] = [4, 8, 16]
+    cfg["experiments"]["b"]["n_train"] = [4, 8, 12]
+    expected = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("data", "theory", "gp")}
+    expected |= comparison_files("a") | comparison_files("b") | figure_files("a") | figure_files("b")
+    expected |= figure_files("a", ["width_convergence", "finite_width_bayes"])  # they draw the GP of data.zarr
+    assert planned_with_config(wf, yaml.safe_dump(cfg)) == expected
+    # the training jobs' datasets are those of exact GP: the first draws and rows of data.zarr (labels with noise too)
+    for e, n in (("a", 4), ("a", 8), ("b", 8)):
+        small, full = store.read(wf / f"results/{e}/data/n{n}.zarr"), store.read(wf / f"results/{e}/data.zarr")
+        assert small.sizes["draw"] == TINY["experiments"][e]["train"]["draws"] < full.sizes["draw"]
+        for name in ("x_train", "y_train", "g_train"):
+            np.testing.assert_array_equal(small[name].values, full[name].values[: small.sizes["draw"], :n])
+        for name in ("x_test", "g_test", "term_coefficient", "term_direction"):
+            np.testing.assert_array_equal(small[name].values, full[name].values)
+    assert TINY["experiments"]["b"]["noise"] > 0
 
 
 @pytest.mark.parametrize(

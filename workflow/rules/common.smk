@@ -113,6 +113,9 @@ def exp(wildcards):
 
 
 def data_params(wildcards):
+    """The datasets of exact GP regression and the theories: n_draws draws of the largest size. They are nested
+    (nnft.data.make_dataset): the first n rows of every size are the same whatever the largest size.
+    """
     e = exp(wildcards)
     return {
         "dim": e["dim"],
@@ -122,6 +125,19 @@ def data_params(wildcards):
         "n_test": e["n_test"],
         "n_draws": e["n_draws"],
         "seed": e["seed"],
+        "nested": True,
+    }
+
+
+def train_data_params(wildcards):
+    """The datasets a training job of size n reads: the first train.draws draws of data_params' datasets, n rows
+    each (the same numbers, drawn at n_max = n): they do not change when n_train grows or n_draws changes, so
+    neither do the training jobs of the sizes already trained."""
+    e = exp(wildcards)
+    return {
+        **data_params(wildcards),
+        "n_max": int(wildcards.n),
+        "n_draws": e["train"]["draws"],
     }
 
 
@@ -224,6 +240,12 @@ def width_stores(wildcards):
     )
 
 
+def width_convergence_data(wildcards):
+    """The datasets of the width-convergence study's training jobs (train_data at width_convergence.n_train)."""
+    n = exp(wildcards)["train"]["width_convergence"]["n_train"]
+    return f"results/{wildcards.experiment}/data/n{n}.zarr"
+
+
 def finite_width_bayes_params(wildcards):
     """The 1/width theory of the width-convergence study: the infinite-width model, the datasets the networks are
     trained on (train.draws at width_convergence.n_train) and the Monte Carlo settings.
@@ -296,7 +318,8 @@ def hyperparameter_block(wildcards):
 def hyperparameter_data_params(wildcards):
     b = hyperparameter_block(wildcards)
     keys = ("dim", "target", "noise", "n_test", "n_draws", "seed")
-    return {**{k: b[k] for k in keys}, "n_max": b["n_train"]}
+    # one size: the noise keeps its stream of before nested datasets (nnft.data.make_dataset), the store is unchanged
+    return {**{k: b[k] for k in keys}, "n_max": b["n_train"], "nested": False}
 
 
 def hyperparameter_scan_params(wildcards):
