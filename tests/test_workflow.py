@@ -458,6 +458,42 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_outputs(wf) == set()
 
 
+def reversed_keys(value):
+    """value with every mapping's keys in reverse order (the config as another tool might write it)."""
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in sorted(value, reverse=True)}
+    if isinstance(value, list):
+        return [reversed_keys(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_config_spelling_reruns_nothing(workflow_run):
+    # The config re-dumped in another key order, with schema defaults written out and numbers spelled differently
+    # (1e-1 for 0.1: a string to YAML 1.1, a float to YAML 1.2), is the same config: no job's params change.
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg["experiments"]["b"]["model"] = {"parametrization": "ntk", **cfg["experiments"]["b"]["model"]}  # defaults
+    cfg["experiments"]["a"]["target"]["directions"] = 1
+    cfg["experiments"]["a"]["train"]["checkpoint_minutes"] = 5
+    text = yaml.safe_dump(reversed_keys(cfg), sort_keys=False)
+    assert planned_with_config(workflow_run, text) == set()
+    for plain, spelled in (
+        ("ridge: 0.1\n", "ridge: 1e-1\n"),
+        ("tol: 0.001\n", "tol: 1E-3\n"),
+        ("noise: 0.2\n", "noise: 2.0e-1\n"),
+    ):
+        assert plain in text
+        text = text.replace(plain, spelled)
+    assert planned_with_config(workflow_run, text) == set()
+    assert planned_with_config(workflow_run, text, "paper") == set()
+    # one real change still reruns what it should
+    assert planned_with_config(workflow_run, text.replace("ridge: 1e-1\n", "ridge: 2e-1\n")) >= {
+        "results/a/theory.zarr",
+        "results/a/gp.zarr",
+        "results/a/train/n4_w16.zarr",
+    }
+
+
 @pytest.mark.slow
 def test_growing_n_train_retrains_no_network(workflow_run):
     # A new size changes the datasets' largest size, so data, theory and exact GP (and what reads them) rerun; the

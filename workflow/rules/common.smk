@@ -3,7 +3,9 @@ import ast
 import functools
 import hashlib
 import os
+import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -16,7 +18,46 @@ from nnft.config import (
     first_order_supported,
 )
 
+# YAML 1.2 reads a number in exponent form without a decimal point (1e-4, 2E3) as a float; PyYAML (YAML 1.1) reads
+# it as a string. Such a string is no valid spelling of anything else in the config: read it as YAML 1.2 does.
+YAML12_FLOAT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def canonical(value):
+    """The canonical form of a config value or a rule's params: plain dicts with their keys sorted, lists, and
+    numbers as YAML 1.2 reads them, recursively. Snakemake compares a job's params by their repr, so two configs
+    that differ only in key order, in the spelling of a number (1e-4, 1.0e-4, 0.0001) or in writing out a key that
+    has a schema default give every job the same params and rerun nothing. Types are kept: 2 (an int) and 2.0 (a
+    float) are different values to the scripts."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, str) and YAML12_FLOAT.fullmatch(value):
+        return float(value)
+    return value
+
+
+def canonical_params(function):
+    """A params function whose result is in canonical form."""
+
+    @functools.wraps(function)
+    def params(wildcards):
+        return canonical(function(wildcards))
+
+    return params
+
+
+def _canonicalise_config():
+    """Put the config in canonical form in place (the scripts read it too), keeping the object Snakemake holds."""
+    canon = canonical(config)
+    config.clear()
+    config.update(canon)
+
+
+_canonicalise_config()
 validate(config, "../schemas/config.schema.yaml")
+_canonicalise_config()  # the schema's defaults are inserted after the keys the file gave
 
 
 # The schema's name pattern: an experiment or block name is one path component, so that e.g.
@@ -112,6 +153,7 @@ def exp(wildcards):
     return config["experiments"][wildcards.experiment]
 
 
+@canonical_params
 def data_params(wildcards):
     """The datasets of exact GP regression and the theories: n_draws draws of the largest size. They are nested
     (nnft.data.make_dataset): the first n rows of every size are the same whatever the largest size.
@@ -129,6 +171,7 @@ def data_params(wildcards):
     }
 
 
+@canonical_params
 def train_data_params(wildcards):
     """The datasets a training job of size n reads: the first train.draws draws of data_params' datasets, n rows
     each (the same numbers, drawn at n_max = n): they do not change when n_train grows or n_draws changes, so
@@ -141,6 +184,7 @@ def train_data_params(wildcards):
     }
 
 
+@canonical_params
 def kernel_params(wildcards):
     """The infinite-width model: everything of `model` but the width and the networks' parametrization."""
     e = exp(wildcards)
@@ -155,6 +199,7 @@ def kernel_params(wildcards):
     }
 
 
+@canonical_params
 def theory_params(wildcards):
     e = exp(wildcards)
     return {
@@ -170,6 +215,7 @@ def theory_params(wildcards):
     }
 
 
+@canonical_params
 def gp_params(wildcards):
     e = exp(wildcards)
     return {
@@ -181,6 +227,7 @@ def gp_params(wildcards):
     }
 
 
+@canonical_params
 def cutoff_convergence_params(wildcards):
     e = exp(wildcards)
     return {
@@ -201,6 +248,7 @@ def experiment_figures(name):
     return ("learning_curves", "mode_errors")
 
 
+@canonical_params
 def train_params(wildcards):
     """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
@@ -246,6 +294,7 @@ def width_convergence_data(wildcards):
     return f"results/{wildcards.experiment}/data/n{n}.zarr"
 
 
+@canonical_params
 def finite_width_bayes_params(wildcards):
     """The 1/width theory of the width-convergence study: the infinite-width model, the datasets the networks are
     trained on (train.draws at width_convergence.n_train) and the Monte Carlo settings.
@@ -275,6 +324,7 @@ def all_train_stores(wildcards):
     return stores
 
 
+@canonical_params
 def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
@@ -283,6 +333,7 @@ def finite_width_params(*keys):
     """Params of one finite-width rule: the seed and its own keys only, so editing one figure's block reruns that
     figure's rule and no other."""
 
+    @canonical_params
     def params(wildcards):
         block = config["finite_width"][wildcards.name]
         return {k: block[k] for k in ("seed",) + keys}
@@ -315,6 +366,7 @@ def hyperparameter_block(wildcards):
     return config["hyperparameters"][wildcards.name]
 
 
+@canonical_params
 def hyperparameter_data_params(wildcards):
     b = hyperparameter_block(wildcards)
     keys = ("dim", "target", "noise", "n_test", "n_draws", "seed")
@@ -322,12 +374,14 @@ def hyperparameter_data_params(wildcards):
     return {**{k: b[k] for k in keys}, "n_max": b["n_train"], "nested": False}
 
 
+@canonical_params
 def hyperparameter_scan_params(wildcards):
     b = hyperparameter_block(wildcards)
     keys = ("n_train", "input_scaling", "theory", "grid")
     return {**{k: b[k] for k in keys}, "points": b["validate"]["points"]}
 
 
+@canonical_params
 def hyperparameter_train_params(wildcards):
     """Everything a validation training job uses (not checkpoint_minutes: it does not change the result)."""
     b = hyperparameter_block(wildcards)
@@ -348,6 +402,7 @@ def hyperparameter_train_stores(wildcards):
 
 
 def survey_params(*keys):
+    @canonical_params
     def params(wildcards):
         block = config["survey"][wildcards.name]
         return {k: block[k] for k in ("seed",) + keys}
