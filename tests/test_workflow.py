@@ -458,6 +458,95 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_outputs(wf) == set()
 
 
+@pytest.mark.slow
+def test_missing_stores_are_rebuilt(workflow_run, tmp_path):
+    # Every store is a target: a missing one is rebuilt by the next run although the figures that read it exist,
+    # and with it what reads it (Snakemake reruns a job whose input is rewritten: it cannot know the new store holds
+    # the same numbers). Nothing upstream of it reruns.
+    wf = workflow_run
+    fig_a, fig_b = (
+        figure_files("a", ["networks", "learning_curves"]),
+        figure_files("b", ["networks", "learning_curves"]),
+    )
+    diag_a, diag_b = figure_files("a", ["diagnostics"]), figure_files("b", ["diagnostics"])
+    hp_summary = {f"results/hyperparameters/h/{f}" for f in ("validation.zarr", "validation.csv", "summary.csv")}
+    hp_summary |= {"results/figures/hyperparameters_h.png", "results/figures/hyperparameters_h.pdf"}
+    hp_scan = {"results/hyperparameters/h/scan.zarr", "results/hyperparameters/h/train/p0.zarr"}
+    hp_scan |= {"results/hyperparameters/h/train/p1.zarr"} | hp_summary
+    survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
+    b_theory = comparison_files("b") | figure_files("b")
+    cases = {  # deleted store: the outputs of the jobs that rebuild it and read it
+        "results/b/data.zarr": {"results/b/gp.zarr"} | b_theory,  # the training jobs read data/n<n>.zarr
+        "results/b/spectrum.zarr": {"results/b/theory.zarr", "results/b/gp.zarr"} | b_theory,
+        "results/b/theory.zarr": b_theory,
+        "results/b/gp.zarr": b_theory,
+        "results/b/comparison.zarr": {"results/b/comparison.csv"} | figure_files("b", ["learning_curves"]),
+        "results/b/train/n8_w16.zarr": fig_b | diag_b,
+        "results/b/data/n8.zarr": {"results/b/train/n8_w16.zarr"} | fig_b | diag_b,
+        "results/a/data/n8.zarr": {"results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
+        | {"results/a/finite_width_bayes/theory.zarr"}
+        | fig_a
+        | diag_a
+        | figure_files("a", ["width_convergence", "finite_width_bayes"]),
+        "results/a/train/n8_w8.zarr": diag_a | figure_files("a", ["width_convergence", "finite_width_bayes"]),
+        "results/a/finite_width_bayes/theory.zarr": figure_files("a", ["finite_width_bayes"]),
+        "results/spectra/s.zarr": {"results/figures/spectra_s.png", "results/figures/spectra_s.pdf"},
+        "results/survey/v/lazy.zarr": survey_fig,
+        "results/hyperparameters/h/data.zarr": hp_scan,
+        "results/hyperparameters/h/scan.zarr": hp_scan,
+        "results/hyperparameters/h/train/p1.zarr": hp_summary,
+        "results/hyperparameters/h/validation.zarr": hp_summary,
+    }
+    paper_cases = {  # the paper target's stores
+        "results/p/cutoff_convergence.zarr": figure_files("p", ["fig1"]),
+        "results/finite_width/f/ntk.zarr": figure_files("finite_width_f", ["ntk"]),
+    }
+    for targets, table in (((), cases), (("paper",), paper_cases)):
+        for deleted, downstream in table.items():
+            aside = tmp_path / "aside"
+            shutil.move(wf / deleted, aside)  # a rename: the store keeps its mtime when it comes back
+            try:
+                assert planned_outputs(wf, *targets) == {deleted} | downstream, deleted
+            finally:
+                shutil.move(aside, wf / deleted)
+    assert planned_outputs(wf) == set()
+
+
+@pytest.mark.slow
+def test_killed_forced_training_is_rebuilt(workflow_run, tmp_path):
+    # `--forcerun train` deletes each training store when its job starts; SIGKILL the run (snakemake and its jobs:
+    # one process group) while the jobs sample. The next plain run rebuilds the missing stores, resuming from the
+    # killed jobs' checkpoints (same path, same fingerprint), and every store is bitwise the original.
+    wf = tmp_path / "wf"
+    shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
+    assert planned_outputs(wf) == set()
+    checkpoints = wf / "results/.checkpoints"
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "--cores", "2", "--forcerun", "train"],
+        cwd=wf,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env_with_bin(),
+    )
+    deadline = time.monotonic() + 600
+    while not list(checkpoints.rglob("n*.npz")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = sorted(p.relative_to(checkpoints) for p in checkpoints.rglob("n*.npz"))
+    assert killed, "no training job checkpointed before the kill"
+    missing = [f"results/{k.parent}/train/{k.stem}.zarr" for k in killed]
+    assert not any((wf / m).exists() for m in missing)
+    snakemake(wf, "--unlock")
+    snakemake(wf)
+    for m in missing:
+        assert store.read(wf / m).attrs["resumed_from_checkpoint"] == 1, m
+    assert not list(checkpoints.rglob("*.npz"))
+    assert_same_stores(wf, workflow_run)
+    assert planned_outputs(wf) == set()
+
+
 def reversed_keys(value):
     """value with every mapping's keys in reverse order (the config as another tool might write it)."""
     if isinstance(value, dict):

@@ -7,6 +7,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -410,9 +411,52 @@ def survey_params(*keys):
     return params
 
 
+def experiment_stores(name):
+    """Every store and table an experiment's jobs write (the figures aside): targets themselves, so that a missing
+    one is rebuilt even where the figures that read it exist (Snakemake rebuilds a missing intermediate file only if
+    something downstream has to run)."""
+    e = config["experiments"][name]
+    w = SimpleNamespace(experiment=name)
+    stages = ["data", "spectrum", "theory", "gp", "comparison"]
+    stages += ["cutoff_convergence"] if e.get("reproduces") else []
+    out = [f"results/{name}/{s}.zarr" for s in stages] + [
+        f"results/{name}/comparison.csv"
+    ]
+    if "train" in e:
+        trained = set(e["train"]["n_train"])
+        wc = e["train"].get("width_convergence")
+        if wc:
+            trained.add(wc["n_train"])
+            if first_order_supported(e["model"]["activation"]):
+                out.append(f"results/{name}/finite_width_bayes/theory.zarr")
+        out += [f"results/{name}/data/n{n}.zarr" for n in sorted(trained)]
+        out += all_train_stores(w)
+    return out
+
+
+def block_stores():
+    """The stores and tables of the spectra, survey and hyper-parameter blocks (all in the default target)."""
+    out = expand("results/spectra/{name}.zarr", name=list(config.get("spectra", {})))
+    out += expand(
+        "results/survey/{name}/{stage}.zarr",
+        name=list(config.get("survey", {})),
+        stage=["double_descent", "lazy", "depth"],
+    )
+    for name in config.get("hyperparameters", {}):
+        w = SimpleNamespace(name=name)
+        out += [
+            f"results/hyperparameters/{name}/{f}"
+            for f in ("data.zarr", "scan.zarr", "validation.zarr")
+            + ("validation.csv", "summary.csv")
+        ]
+        out += hyperparameter_train_stores(w)
+    return out
+
+
 def all_targets():
-    """The default target (`make figures`): the project's own figures and the survey; the paper experiments and the
-    finite-width figures F1-F8 are `paper_targets` (together they do not fit make figures' 15 minutes on 2 cores).
+    """The default target (`make figures`): the project's own figures and the survey, and every store and table
+    their jobs write; the paper experiments and the finite-width figures F1-F8 are `paper_targets` (together they
+    do not fit make figures' 15 minutes on 2 cores).
     """
     default = [n for n in config["experiments"] if n not in paper_experiments()]
     with_widths = [
@@ -427,6 +471,8 @@ def all_targets():
             for figure in experiment_figures(name)
             for ext in ("png", "pdf")
         ]
+        + [store for name in default for store in experiment_stores(name)]
+        + block_stores()
         + expand(
             "results/figures/{experiment}_width_convergence.{ext}",
             experiment=with_widths,
@@ -461,9 +507,21 @@ def all_targets():
     )
 
 
+FINITE_WIDTH_STORES = (
+    "kernel_flow",
+    "ensembles",
+    "phase_diagram",
+    "depth_scales",
+    "trainability",
+    "ntk",
+    "ntk_training",
+)
+
+
 def paper_targets():
     """Exactly the outputs that regenerate a paper's figure or claim (`snakemake paper`): Fig. 1 and the claim table
-    of each experiment with `reproduces`, and the finite-width (F1-F8) and survey (F9) figures.
+    of each experiment with `reproduces`, and the finite-width (F1-F8) and survey (F9) figures, with every store
+    and table their jobs write.
     """
     return (
         expand(
@@ -472,11 +530,22 @@ def paper_targets():
             ext=["png", "pdf"],
         )
         + expand("results/{experiment}/claims.csv", experiment=paper_experiments())
+        + [store for name in paper_experiments() for store in experiment_stores(name)]
+        + expand(
+            "results/finite_width/{name}/{store}.zarr",
+            name=list(config.get("finite_width", {})),
+            store=FINITE_WIDTH_STORES,
+        )
         + expand(
             "results/figures/finite_width_{name}_{figure}.{ext}",
             name=list(config.get("finite_width", {})),
             figure=FINITE_WIDTH_FIGURES + PAPER_FINITE_WIDTH_FIGURES,
             ext=["png", "pdf"],
+        )
+        + expand(
+            "results/survey/{name}/{stage}.zarr",
+            name=list(config.get("survey", {})),
+            stage=["double_descent", "lazy", "depth"],
         )
         + expand(
             "results/figures/survey_{name}.{ext}",
