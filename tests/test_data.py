@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from nnft import data, sphere
 
@@ -42,6 +43,29 @@ def test_nested_train_sets_and_sphere():
     np.testing.assert_allclose(np.linalg.norm(big.x_train.values, axis=-1), 1.0)
     np.testing.assert_array_equal(big.y_train.values, big.g_train.values)  # noise = 0: labels are the target
     assert not np.allclose(big.x_train.values[0], big.x_train.values[1])  # draws are independent
+
+
+def test_noisy_datasets_are_nested_in_size_and_draws():
+    # With label noise, the dataset drawn at n_max = n (and fewer draws) is the first n rows (and first draws) of a
+    # larger one, labels included: a training job of size n sees the same data whatever the largest size is.
+    small = data.make_dataset(7, 5, [1, 2], [0.5, 0.5], n_max=20, n_test=10, n_draws=2, noise=0.3)
+    big = data.make_dataset(7, 5, [1, 2], [0.5, 0.5], n_max=50, n_test=10, n_draws=3, noise=0.3)
+    for name in ("x_train", "y_train", "g_train"):
+        np.testing.assert_array_equal(small[name].values, big[name].values[:2, :20])
+    for name in ("x_test", "g_test", "term_coefficient", "term_direction"):
+        np.testing.assert_array_equal(small[name].values, big[name].values)
+    assert np.all(big.y_train.values != big.g_train.values)
+    # the layout of single-size datasets (survey, hyper-parameter selection): noise after the inputs in one stream,
+    # so its first labels depend on n_max; same inputs, and the same dataset without noise
+    legacy = data.make_dataset(7, 5, [1, 2], [0.5, 0.5], n_max=50, n_test=10, n_draws=3, noise=0.3, nested=False)
+    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(5)[2])
+    x = rng.standard_normal((50, 5))
+    np.testing.assert_array_equal(legacy.y_train.values[0], legacy.g_train.values[0] + 0.3 * rng.standard_normal(50))
+    np.testing.assert_array_equal(legacy.x_train.values[0], x / np.linalg.norm(x, axis=1, keepdims=True))
+    np.testing.assert_array_equal(legacy.x_train.values, big.x_train.values)
+    assert not np.array_equal(legacy.y_train.values, big.y_train.values)
+    noiseless = [data.make_dataset(7, 5, [1], [1.0], n_max=9, n_test=3, n_draws=2, nested=b) for b in (True, False)]
+    xr.testing.assert_identical(*noiseless)
 
 
 def test_label_noise_variance():

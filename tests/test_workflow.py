@@ -70,6 +70,25 @@ def planned_outputs(cwd, *targets) -> set[str]:
     return paths
 
 
+def planned_with_config(wf: Path, text: str, *targets) -> set[str]:
+    """planned_outputs with config/config.yaml replaced by `text` (restored afterwards)."""
+    cfg_path = wf / "config/config.yaml"
+    original = cfg_path.read_text()
+    cfg_path.write_text(text)
+    try:
+        return planned_outputs(wf, *targets)
+    finally:
+        cfg_path.write_text(original)
+
+
+def figure_files(e, names=("networks", "learning_curves", "mode_errors")) -> set[str]:
+    return {f"results/figures/{e}_{f}.{x}" for f in names for x in ("png", "pdf")}
+
+
+def comparison_files(e) -> set[str]:
+    return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
+
+
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("wf"), TINY)
@@ -288,11 +307,7 @@ def test_partial_reruns(workflow_run, tmp_path):
         finally:
             cfg_path.write_text(yaml.safe_dump(TINY))
 
-    def figures(e, names=("networks", "learning_curves", "mode_errors")):
-        return {f"results/figures/{e}_{f}.{x}" for f in names for x in ("png", "pdf")}
-
-    def compare(e):
-        return {f"results/{e}/comparison.zarr", f"results/{e}/comparison.csv"}
+    figures, compare = figure_files, comparison_files
 
     figs = figures("a") | figures("b")
     finite_width_figures = {
@@ -427,6 +442,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     # (the finite-width-Bayes theory runs the activations' closed forms in JAX, not theory.kernels)
     assert planned_after_editing("theory/kernels") == everything_but_data - {"results/a/finite_width_bayes/theory.zarr"}
     data_stores = {"results/a/data.zarr", "results/b/data.zarr", "results/hyperparameters/h/data.zarr"}
+    data_stores |= {"results/a/data/n4.zarr", "results/a/data/n8.zarr", "results/b/data/n8.zarr"}  # training datasets
     assert planned_after_editing("sphere") == everything_but_data | data_stores
     assert planned_after_editing("experiments/hyperparameters") == hp_scan
     finite_width_stores = ("ensembles", "kernel_flow", "phase_diagram", "depth_scales", "trainability", "ntk")
@@ -440,6 +456,155 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("plots/finite_width", "paper") == f1_f8
     assert planned_after_editing("plots/style", "paper") == f1_f8
     assert planned_outputs(wf) == set()
+
+
+@pytest.mark.slow
+def test_missing_stores_are_rebuilt(workflow_run, tmp_path):
+    # Every store is a target: a missing one is rebuilt by the next run although the figures that read it exist,
+    # and with it what reads it (Snakemake reruns a job whose input is rewritten: it cannot know the new store holds
+    # the same numbers). Nothing upstream of it reruns.
+    wf = workflow_run
+    fig_a, fig_b = (
+        figure_files("a", ["networks", "learning_curves"]),
+        figure_files("b", ["networks", "learning_curves"]),
+    )
+    diag_a, diag_b = figure_files("a", ["diagnostics"]), figure_files("b", ["diagnostics"])
+    hp_summary = {f"results/hyperparameters/h/{f}" for f in ("validation.zarr", "validation.csv", "summary.csv")}
+    hp_summary |= {"results/figures/hyperparameters_h.png", "results/figures/hyperparameters_h.pdf"}
+    hp_scan = {"results/hyperparameters/h/scan.zarr", "results/hyperparameters/h/train/p0.zarr"}
+    hp_scan |= {"results/hyperparameters/h/train/p1.zarr"} | hp_summary
+    survey_fig = {"results/figures/survey_v.png", "results/figures/survey_v.pdf"}
+    b_theory = comparison_files("b") | figure_files("b")
+    cases = {  # deleted store: the outputs of the jobs that rebuild it and read it
+        "results/b/data.zarr": {"results/b/gp.zarr"} | b_theory,  # the training jobs read data/n<n>.zarr
+        "results/b/spectrum.zarr": {"results/b/theory.zarr", "results/b/gp.zarr"} | b_theory,
+        "results/b/theory.zarr": b_theory,
+        "results/b/gp.zarr": b_theory,
+        "results/b/comparison.zarr": {"results/b/comparison.csv"} | figure_files("b", ["learning_curves"]),
+        "results/b/train/n8_w16.zarr": fig_b | diag_b,
+        "results/b/data/n8.zarr": {"results/b/train/n8_w16.zarr"} | fig_b | diag_b,
+        "results/a/data/n8.zarr": {"results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
+        | {"results/a/finite_width_bayes/theory.zarr"}
+        | fig_a
+        | diag_a
+        | figure_files("a", ["width_convergence", "finite_width_bayes"]),
+        "results/a/train/n8_w8.zarr": diag_a | figure_files("a", ["width_convergence", "finite_width_bayes"]),
+        "results/a/finite_width_bayes/theory.zarr": figure_files("a", ["finite_width_bayes"]),
+        "results/spectra/s.zarr": {"results/figures/spectra_s.png", "results/figures/spectra_s.pdf"},
+        "results/survey/v/lazy.zarr": survey_fig,
+        "results/hyperparameters/h/data.zarr": hp_scan,
+        "results/hyperparameters/h/scan.zarr": hp_scan,
+        "results/hyperparameters/h/train/p1.zarr": hp_summary,
+        "results/hyperparameters/h/validation.zarr": hp_summary,
+    }
+    paper_cases = {  # the paper target's stores
+        "results/p/cutoff_convergence.zarr": figure_files("p", ["fig1"]),
+        "results/finite_width/f/ntk.zarr": figure_files("finite_width_f", ["ntk"]),
+    }
+    for targets, table in (((), cases), (("paper",), paper_cases)):
+        for deleted, downstream in table.items():
+            aside = tmp_path / "aside"
+            shutil.move(wf / deleted, aside)  # a rename: the store keeps its mtime when it comes back
+            try:
+                assert planned_outputs(wf, *targets) == {deleted} | downstream, deleted
+            finally:
+                shutil.move(aside, wf / deleted)
+    assert planned_outputs(wf) == set()
+
+
+@pytest.mark.slow
+def test_killed_forced_training_is_rebuilt(workflow_run, tmp_path):
+    # `--forcerun train` deletes each training store when its job starts; SIGKILL the run (snakemake and its jobs:
+    # one process group) while the jobs sample. The next plain run rebuilds the missing stores, resuming from the
+    # killed jobs' checkpoints (same path, same fingerprint), and every store is bitwise the original.
+    wf = tmp_path / "wf"
+    shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
+    assert planned_outputs(wf) == set()
+    checkpoints = wf / "results/.checkpoints"
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "--cores", "2", "--forcerun", "train"],
+        cwd=wf,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env_with_bin(),
+    )
+    deadline = time.monotonic() + 600
+    while not list(checkpoints.rglob("n*.npz")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = sorted(p.relative_to(checkpoints) for p in checkpoints.rglob("n*.npz"))
+    assert killed, "no training job checkpointed before the kill"
+    missing = [f"results/{k.parent}/train/{k.stem}.zarr" for k in killed]
+    assert not any((wf / m).exists() for m in missing)
+    snakemake(wf, "--unlock")
+    snakemake(wf)
+    for m in missing:
+        assert store.read(wf / m).attrs["resumed_from_checkpoint"] == 1, m
+    assert not list(checkpoints.rglob("*.npz"))
+    assert_same_stores(wf, workflow_run)
+    assert planned_outputs(wf) == set()
+
+
+def reversed_keys(value):
+    """value with every mapping's keys in reverse order (the config as another tool might write it)."""
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in sorted(value, reverse=True)}
+    if isinstance(value, list):
+        return [reversed_keys(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_config_spelling_reruns_nothing(workflow_run):
+    # The config re-dumped in another key order, with schema defaults written out and numbers spelled differently
+    # (1e-1 for 0.1: a string to YAML 1.1, a float to YAML 1.2), is the same config: no job's params change.
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg["experiments"]["b"]["model"] = {"parametrization": "ntk", **cfg["experiments"]["b"]["model"]}  # defaults
+    cfg["experiments"]["a"]["target"]["directions"] = 1
+    cfg["experiments"]["a"]["train"]["checkpoint_minutes"] = 5
+    text = yaml.safe_dump(reversed_keys(cfg), sort_keys=False)
+    assert planned_with_config(workflow_run, text) == set()
+    for plain, spelled in (
+        ("ridge: 0.1\n", "ridge: 1e-1\n"),
+        ("tol: 0.001\n", "tol: 1E-3\n"),
+        ("noise: 0.2\n", "noise: 2.0e-1\n"),
+    ):
+        assert plain in text
+        text = text.replace(plain, spelled)
+    assert planned_with_config(workflow_run, text) == set()
+    assert planned_with_config(workflow_run, text, "paper") == set()
+    # one real change still reruns what it should
+    assert planned_with_config(workflow_run, text.replace("ridge: 1e-1\n", "ridge: 2e-1\n")) >= {
+        "results/a/theory.zarr",
+        "results/a/gp.zarr",
+        "results/a/train/n4_w16.zarr",
+    }
+
+
+@pytest.mark.slow
+def test_growing_n_train_retrains_no_network(workflow_run):
+    # A new size changes the datasets' largest size, so data, theory and exact GP (and what reads them) rerun; the
+    # training jobs read their own size's datasets (data/n<n>.zarr), which do not change: none reruns, nor does the
+    # 1/width theory on the width-convergence datasets.
+    wf = workflow_run
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    cfg["experiments"]["a"]["n_train"] = [4, 8, 16]
+    cfg["experiments"]["b"]["n_train"] = [4, 8, 12]
+    expected = {f"results/{e}/{s}.zarr" for e in "ab" for s in ("data", "theory", "gp")}
+    expected |= comparison_files("a") | comparison_files("b") | figure_files("a") | figure_files("b")
+    expected |= figure_files("a", ["width_convergence", "finite_width_bayes"])  # they draw the GP of data.zarr
+    assert planned_with_config(wf, yaml.safe_dump(cfg)) == expected
+    # the training jobs' datasets are those of exact GP: the first draws and rows of data.zarr (labels with noise too)
+    for e, n in (("a", 4), ("a", 8), ("b", 8)):
+        small, full = store.read(wf / f"results/{e}/data/n{n}.zarr"), store.read(wf / f"results/{e}/data.zarr")
+        assert small.sizes["draw"] == TINY["experiments"][e]["train"]["draws"] < full.sizes["draw"]
+        for name in ("x_train", "y_train", "g_train"):
+            np.testing.assert_array_equal(small[name].values, full[name].values[: small.sizes["draw"], :n])
+        for name in ("x_test", "g_test", "term_coefficient", "term_direction"):
+            np.testing.assert_array_equal(small[name].values, full[name].values)
+    assert TINY["experiments"]["b"]["noise"] > 0
 
 
 @pytest.mark.parametrize(

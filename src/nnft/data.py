@@ -68,12 +68,20 @@ def make_dataset(
     n_draws: int,
     noise: float = 0.0,
     directions: int = 1,
+    nested: bool = True,
 ) -> xr.Dataset:
     """Nested train sets (the first n points of each draw are the train set of size n), one test set.
 
     Variables: x_train (draw, sample, dim), y_train (noisy labels), g_train (clean target), x_test, g_test; the
     teacher's zonal terms term_degree, term_coefficient (term), term_direction (term, dim); its exact power per
     degree target_power (target_degree). `noise` is the label-noise standard deviation.
+
+    nested: each draw's label noise comes from its own stream (spawned from the draw's seed), so that the first n
+    rows of every variable, and the first draws, do not depend on n_max or n_draws: the dataset drawn with
+    n_max = n is the first n rows of any larger one, labels included. False: the noise follows the inputs in the
+    draw's stream (the layout before nesting; with noise > 0 the first n labels then depend on n_max), kept by the
+    single-size datasets of the survey and the hyper-parameter selection so that their stores are unchanged.
+    With noise = 0 both give the same dataset.
     """
     check_target(dim, degrees, weights)
     if min(n_max, n_test, n_draws) < 1 or noise < 0:
@@ -89,7 +97,8 @@ def make_dataset(
         g = target_terms(x, *terms).sum(0)
         x_train.append(x)
         g_train.append(g)
-        y_train.append(g + noise * rng.standard_normal(n_max))
+        noise_rng = np.random.default_rng(s.spawn(1)[0]) if nested else rng
+        y_train.append(g + noise * noise_rng.standard_normal(n_max))
     g_test = target_terms(x_test, *terms).sum(0)
     return xr.Dataset(
         {

@@ -3,8 +3,11 @@ import ast
 import functools
 import hashlib
 import os
+import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -16,7 +19,46 @@ from nnft.config import (
     first_order_supported,
 )
 
+# YAML 1.2 reads a number in exponent form without a decimal point (1e-4, 2E3) as a float; PyYAML (YAML 1.1) reads
+# it as a string. Such a string is no valid spelling of anything else in the config: read it as YAML 1.2 does.
+YAML12_FLOAT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def canonical(value):
+    """The canonical form of a config value or a rule's params: plain dicts with their keys sorted, lists, and
+    numbers as YAML 1.2 reads them, recursively. Snakemake compares a job's params by their repr, so two configs
+    that differ only in key order, in the spelling of a number (1e-4, 1.0e-4, 0.0001) or in writing out a key that
+    has a schema default give every job the same params and rerun nothing. Types are kept: 2 (an int) and 2.0 (a
+    float) are different values to the scripts."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, str) and YAML12_FLOAT.fullmatch(value):
+        return float(value)
+    return value
+
+
+def canonical_params(function):
+    """A params function whose result is in canonical form."""
+
+    @functools.wraps(function)
+    def params(wildcards):
+        return canonical(function(wildcards))
+
+    return params
+
+
+def _canonicalise_config():
+    """Put the config in canonical form in place (the scripts read it too), keeping the object Snakemake holds."""
+    canon = canonical(config)
+    config.clear()
+    config.update(canon)
+
+
+_canonicalise_config()
 validate(config, "../schemas/config.schema.yaml")
+_canonicalise_config()  # the schema's defaults are inserted after the keys the file gave
 
 
 # The schema's name pattern: an experiment or block name is one path component, so that e.g.
@@ -112,7 +154,11 @@ def exp(wildcards):
     return config["experiments"][wildcards.experiment]
 
 
+@canonical_params
 def data_params(wildcards):
+    """The datasets of exact GP regression and the theories: n_draws draws of the largest size. They are nested
+    (nnft.data.make_dataset): the first n rows of every size are the same whatever the largest size.
+    """
     e = exp(wildcards)
     return {
         "dim": e["dim"],
@@ -122,9 +168,24 @@ def data_params(wildcards):
         "n_test": e["n_test"],
         "n_draws": e["n_draws"],
         "seed": e["seed"],
+        "nested": True,
     }
 
 
+@canonical_params
+def train_data_params(wildcards):
+    """The datasets a training job of size n reads: the first train.draws draws of data_params' datasets, n rows
+    each (the same numbers, drawn at n_max = n): they do not change when n_train grows or n_draws changes, so
+    neither do the training jobs of the sizes already trained."""
+    e = exp(wildcards)
+    return {
+        **data_params(wildcards),
+        "n_max": int(wildcards.n),
+        "n_draws": e["train"]["draws"],
+    }
+
+
+@canonical_params
 def kernel_params(wildcards):
     """The infinite-width model: everything of `model` but the width and the networks' parametrization."""
     e = exp(wildcards)
@@ -139,6 +200,7 @@ def kernel_params(wildcards):
     }
 
 
+@canonical_params
 def theory_params(wildcards):
     e = exp(wildcards)
     return {
@@ -154,6 +216,7 @@ def theory_params(wildcards):
     }
 
 
+@canonical_params
 def gp_params(wildcards):
     e = exp(wildcards)
     return {
@@ -165,6 +228,7 @@ def gp_params(wildcards):
     }
 
 
+@canonical_params
 def cutoff_convergence_params(wildcards):
     e = exp(wildcards)
     return {
@@ -185,6 +249,7 @@ def experiment_figures(name):
     return ("learning_curves", "mode_errors")
 
 
+@canonical_params
 def train_params(wildcards):
     """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
@@ -224,6 +289,13 @@ def width_stores(wildcards):
     )
 
 
+def width_convergence_data(wildcards):
+    """The datasets of the width-convergence study's training jobs (train_data at width_convergence.n_train)."""
+    n = exp(wildcards)["train"]["width_convergence"]["n_train"]
+    return f"results/{wildcards.experiment}/data/n{n}.zarr"
+
+
+@canonical_params
 def finite_width_bayes_params(wildcards):
     """The 1/width theory of the width-convergence study: the infinite-width model, the datasets the networks are
     trained on (train.draws at width_convergence.n_train) and the Monte Carlo settings.
@@ -253,6 +325,7 @@ def all_train_stores(wildcards):
     return stores
 
 
+@canonical_params
 def spectra_params(wildcards):
     return config["spectra"][wildcards.name]
 
@@ -261,6 +334,7 @@ def finite_width_params(*keys):
     """Params of one finite-width rule: the seed and its own keys only, so editing one figure's block reruns that
     figure's rule and no other."""
 
+    @canonical_params
     def params(wildcards):
         block = config["finite_width"][wildcards.name]
         return {k: block[k] for k in ("seed",) + keys}
@@ -293,18 +367,22 @@ def hyperparameter_block(wildcards):
     return config["hyperparameters"][wildcards.name]
 
 
+@canonical_params
 def hyperparameter_data_params(wildcards):
     b = hyperparameter_block(wildcards)
     keys = ("dim", "target", "noise", "n_test", "n_draws", "seed")
-    return {**{k: b[k] for k in keys}, "n_max": b["n_train"]}
+    # one size: the noise keeps its stream of before nested datasets (nnft.data.make_dataset), the store is unchanged
+    return {**{k: b[k] for k in keys}, "n_max": b["n_train"], "nested": False}
 
 
+@canonical_params
 def hyperparameter_scan_params(wildcards):
     b = hyperparameter_block(wildcards)
     keys = ("n_train", "input_scaling", "theory", "grid")
     return {**{k: b[k] for k in keys}, "points": b["validate"]["points"]}
 
 
+@canonical_params
 def hyperparameter_train_params(wildcards):
     """Everything a validation training job uses (not checkpoint_minutes: it does not change the result)."""
     b = hyperparameter_block(wildcards)
@@ -325,6 +403,7 @@ def hyperparameter_train_stores(wildcards):
 
 
 def survey_params(*keys):
+    @canonical_params
     def params(wildcards):
         block = config["survey"][wildcards.name]
         return {k: block[k] for k in ("seed",) + keys}
@@ -332,9 +411,52 @@ def survey_params(*keys):
     return params
 
 
+def experiment_stores(name):
+    """Every store and table an experiment's jobs write (the figures aside): targets themselves, so that a missing
+    one is rebuilt even where the figures that read it exist (Snakemake rebuilds a missing intermediate file only if
+    something downstream has to run)."""
+    e = config["experiments"][name]
+    w = SimpleNamespace(experiment=name)
+    stages = ["data", "spectrum", "theory", "gp", "comparison"]
+    stages += ["cutoff_convergence"] if e.get("reproduces") else []
+    out = [f"results/{name}/{s}.zarr" for s in stages] + [
+        f"results/{name}/comparison.csv"
+    ]
+    if "train" in e:
+        trained = set(e["train"]["n_train"])
+        wc = e["train"].get("width_convergence")
+        if wc:
+            trained.add(wc["n_train"])
+            if first_order_supported(e["model"]["activation"]):
+                out.append(f"results/{name}/finite_width_bayes/theory.zarr")
+        out += [f"results/{name}/data/n{n}.zarr" for n in sorted(trained)]
+        out += all_train_stores(w)
+    return out
+
+
+def block_stores():
+    """The stores and tables of the spectra, survey and hyper-parameter blocks (all in the default target)."""
+    out = expand("results/spectra/{name}.zarr", name=list(config.get("spectra", {})))
+    out += expand(
+        "results/survey/{name}/{stage}.zarr",
+        name=list(config.get("survey", {})),
+        stage=["double_descent", "lazy", "depth"],
+    )
+    for name in config.get("hyperparameters", {}):
+        w = SimpleNamespace(name=name)
+        out += [
+            f"results/hyperparameters/{name}/{f}"
+            for f in ("data.zarr", "scan.zarr", "validation.zarr")
+            + ("validation.csv", "summary.csv")
+        ]
+        out += hyperparameter_train_stores(w)
+    return out
+
+
 def all_targets():
-    """The default target (`make figures`): the project's own figures and the survey; the paper experiments and the
-    finite-width figures F1-F8 are `paper_targets` (together they do not fit make figures' 15 minutes on 2 cores).
+    """The default target (`make figures`): the project's own figures and the survey, and every store and table
+    their jobs write; the paper experiments and the finite-width figures F1-F8 are `paper_targets` (together they
+    do not fit make figures' 15 minutes on 2 cores).
     """
     default = [n for n in config["experiments"] if n not in paper_experiments()]
     with_widths = [
@@ -349,6 +471,8 @@ def all_targets():
             for figure in experiment_figures(name)
             for ext in ("png", "pdf")
         ]
+        + [store for name in default for store in experiment_stores(name)]
+        + block_stores()
         + expand(
             "results/figures/{experiment}_width_convergence.{ext}",
             experiment=with_widths,
@@ -383,9 +507,21 @@ def all_targets():
     )
 
 
+FINITE_WIDTH_STORES = (
+    "kernel_flow",
+    "ensembles",
+    "phase_diagram",
+    "depth_scales",
+    "trainability",
+    "ntk",
+    "ntk_training",
+)
+
+
 def paper_targets():
     """Exactly the outputs that regenerate a paper's figure or claim (`snakemake paper`): Fig. 1 and the claim table
-    of each experiment with `reproduces`, and the finite-width (F1-F8) and survey (F9) figures.
+    of each experiment with `reproduces`, and the finite-width (F1-F8) and survey (F9) figures, with every store
+    and table their jobs write.
     """
     return (
         expand(
@@ -394,11 +530,22 @@ def paper_targets():
             ext=["png", "pdf"],
         )
         + expand("results/{experiment}/claims.csv", experiment=paper_experiments())
+        + [store for name in paper_experiments() for store in experiment_stores(name)]
+        + expand(
+            "results/finite_width/{name}/{store}.zarr",
+            name=list(config.get("finite_width", {})),
+            store=FINITE_WIDTH_STORES,
+        )
         + expand(
             "results/figures/finite_width_{name}_{figure}.{ext}",
             name=list(config.get("finite_width", {})),
             figure=FINITE_WIDTH_FIGURES + PAPER_FINITE_WIDTH_FIGURES,
             ext=["png", "pdf"],
+        )
+        + expand(
+            "results/survey/{name}/{stage}.zarr",
+            name=list(config.get("survey", {})),
+            stage=["double_descent", "lazy", "depth"],
         )
         + expand(
             "results/figures/survey_{name}.{ext}",

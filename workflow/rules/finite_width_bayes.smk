@@ -3,7 +3,7 @@
 
 rule finite_width_bayes_theory:
     input:
-        data="results/{experiment}/data.zarr",
+        data=width_convergence_data,
     output:
         directory("results/{experiment}/finite_width_bayes/theory.zarr"),
     log:

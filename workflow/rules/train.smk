@@ -1,6 +1,6 @@
 rule train:
     input:
-        data="results/{experiment}/data.zarr",
+        data="results/{experiment}/data/n{n}.zarr",
     output:
         directory("results/{experiment}/train/n{n}_w{width}.zarr"),
     log:

@@ -1,4 +1,5 @@
-"""Rule data: inputs on the sphere and a fixed polynomial teacher -> data.zarr."""
+"""Rules data, train_data and hyperparameter_data: inputs on the sphere and a fixed polynomial teacher ->
+data.zarr (every size and draw), data/n{n}.zarr (what the training jobs of size n read)."""
 
 import sys
 from typing import TYPE_CHECKING
@@ -20,5 +21,6 @@ ds = data.make_dataset(
     n_draws=p["n_draws"],
     noise=p["noise"],
     directions=p["target"].get("directions", 1),
+    nested=p["nested"],
 )
 store.write(ds, snakemake.output[0], store.provenance(p, seed=p["seed"]))

@@ -72,7 +72,10 @@ def double_descent_dataset(seed: int, dim: int, degrees, weights, noise: float, 
     (ii) ReLU random features on S^{d-1}: test MSE of min-norm regression against N/n over `seeds` datasets and
     feature draws, with the N -> infinity line: ridgeless kernel regression with the random-feature kernel, exact
     (population MSE, mean over the same datasets) and the self-consistent theory (spectral tail lumped in)."""
-    ds = data.make_dataset(seed, dim, degrees, weights, n_max=n_train, n_test=n_test, n_draws=seeds, noise=noise)
+    # one size: the label noise keeps its original stream (nested=False), so the survey's stores are unchanged
+    ds = data.make_dataset(
+        seed, dim, degrees, weights, n_max=n_train, n_test=n_test, n_draws=seeds, noise=noise, nested=False
+    )
     rng = np.random.default_rng([seed, 1])
     mse = np.array([
         random_feature_test_mse(rng, ds.x_train.values[s], ds.y_train.values[s], ds.x_test.values, ds.g_test.values,
