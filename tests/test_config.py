@@ -16,11 +16,12 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from nnft import data, model
-from nnft.config import check_experiment, check_finite_width, check_hyperparameters
+from nnft.config import check_experiment, check_finite_width, check_hyperparameters, schema_problems
 from nnft.sampling import langevin
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
+SCHEMA_DICT = yaml.safe_load(Path(SCHEMA).read_text())
 TINY = yaml.safe_load((REPO / "tests/config/tiny.yaml").read_text())
 ACTIVATIONS = ["relu", "erf", "tanh", "gelu", "identity", "leaky_relu(0)", "leaky_relu(0.2)", "leaky_relu(1)"]
 # derandomize: CI runs the same examples every time (a random draw of max_degree = 0, refused by the schema but not
@@ -30,6 +31,8 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_h
 
 def accepted(config) -> bool:
     """Both workflow checks, as the Snakefile runs them before any job."""
+    if schema_problems(config, SCHEMA_DICT):
+        return False
     try:
         validate(config, SCHEMA)
         for name, exp in config["experiments"].items():
@@ -94,7 +97,7 @@ def experiments(draw):
         "train": {
             "n_train": draw(st.lists(st.sampled_from(n_train), min_size=1, unique=True)),
             "draws": draw(st.integers(1, n_draws)),
-            "members": draw(st.integers(2, 16)),
+            "members": draw(st.integers(3, 16)),
             "integrator": draw(st.sampled_from(["underdamped", "overdamped"])),
             "step_factor": draw(st.floats(0.01, 1.99)),
             "burn_in": draw(st.floats(0, 10)),
@@ -124,7 +127,7 @@ CORRUPTIONS = [
     (("model", "sigma_w2"), st.floats(-3, -1e-6)),
     (("model", "input_scaling"), st.sampled_from(["sqrt", "none", ""])),
     (("target", "weights"), st.lists(st.floats(-2, -0.01), min_size=2, max_size=2)),
-    (("train", "members"), st.integers(-2, 1)),
+    (("train", "members"), st.integers(-2, 2)),  # 2 chains give no Monte Carlo error bar
     (("train", "step_factor"), st.one_of(st.floats(2, 10), st.floats(-1, 0))),
     (("train", "draws"), st.integers(3, 10)),
     (("train", "n_train"), st.just([4, 5])),
@@ -173,7 +176,7 @@ HYPERPARAMETER_CORRUPTIONS = [
     (("grid", "depth"), []),
     (("grid", "activation"), ["swish"]),
     (("validate", "points"), 1),
-    (("validate", "members"), 1),
+    (("validate", "members"), 2),
     (("n_draws",), 1),
 ]
 
@@ -192,6 +195,8 @@ def test_bad_hyperparameter_blocks_are_refused_and_named(path, bad):
 
 def all_checks(cfg):
     """The schema and every cross-key check, as workflow/rules/common.smk runs them."""
+    if problems := schema_problems(cfg, SCHEMA_DICT):
+        raise ValueError("\n".join(problems))
     validate(cfg, SCHEMA)
     for name, exp in cfg["experiments"].items():
         check_experiment(name, exp)
@@ -322,3 +327,47 @@ def test_finite_width_defaults_are_the_values_the_figures_were_built_with():
     assert block["depth_scales"]["sigma_w2_range"] == block["trainability"]["sigma_w2_range"] == [1.0, 4.0]
     assert block["ntk"]["fit_max"] == 0.25
     assert (block["ntk_training"]["degree"], block["ntk_training"]["directions"]) == (3, 1)
+
+
+def test_every_problem_of_a_config_is_reported_at_once_one_line_each():
+    """Five schema problems in three sections give five lines, each naming the dotted key, the value and what is
+    allowed (no schema dump); the cross-key checks of a block report all their problems together too."""
+    cfg = copy.deepcopy(TINY)
+    a = cfg["experiments"]["a"]
+    a["train"]["members"] = 2
+    a["ridge"] = -1.0
+    a["model"]["activation"] = "swish"
+    a["noize"] = 0.1
+    cfg["hyperparameters"]["h"]["validate"]["points"] = 1000
+    lines = schema_problems(cfg, SCHEMA_DICT)
+    assert lines == [
+        "experiments.a: unknown key 'noize' (allowed: dim, jitter, kernel, model, n_draws, n_test, n_train, noise, "
+        "reproduces, ridge, seed, target, theory, train)",
+        "experiments.a.model.activation = 'swish': must be relu, leaky_relu(a) with 0 <= a <= 1, erf, tanh, gelu or "
+        "identity",
+        "experiments.a.ridge = -1.0: must be >= 0",
+        "experiments.a.train.members = 2: must be >= 3",
+        "hyperparameters.h.validate.points = 1000: must be <= 64",
+    ]
+    assert schema_problems(copy.deepcopy(TINY), SCHEMA_DICT) == []
+    cross = copy.deepcopy(TINY)
+    validate(cross, SCHEMA)
+    cross["experiments"]["a"]["train"].update(draws=100, n_train=[3])
+    with pytest.raises(ValueError) as err:
+        check_experiment("a", cross["experiments"]["a"])
+    assert str(err.value).splitlines() == [
+        "experiments.a.train.n_train: sizes [3] are not in experiments.a.n_train",
+        f"experiments.a.train.draws (100) exceeds experiments.a.n_draws ({cross['experiments']['a']['n_draws']})",
+    ]
+
+
+def test_documented_defaults_are_schema_defaults():
+    """The keys config/README.md documents with a default can be left out: the schema fills them in."""
+    cfg = copy.deepcopy(TINY)
+    for block in (cfg["experiments"]["a"]["train"], cfg["hyperparameters"]["h"]["validate"]):
+        block.pop("integrator")
+        block.pop("checkpoint_minutes", None)
+    assert schema_problems(cfg, SCHEMA_DICT) == []
+    validate(cfg, SCHEMA)
+    for block in (cfg["experiments"]["a"]["train"], cfg["hyperparameters"]["h"]["validate"]):
+        assert (block["integrator"], block["checkpoint_minutes"]) == ("underdamped", 5)

@@ -318,7 +318,7 @@ def test_partial_reruns(workflow_run, tmp_path):
     diag_a, diag_b = figures("a", ["diagnostics"]), figures("b", ["diagnostics"])  # every training job's traces
 
     def set_members(e):
-        e["a"]["train"]["members"] = 3
+        e["a"]["train"]["members"] = 4
 
     train_a = {"results/a/train/n4_w16.zarr", "results/a/train/n8_w16.zarr", "results/a/train/n8_w8.zarr"}
     width_fig_a = {
@@ -610,8 +610,8 @@ def test_growing_n_train_retrains_no_network(workflow_run):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda e: e["a"].update(noize=0.1), "'noize' was unexpected"),
-        (lambda e: e["a"].update(n_test=-5), "n_test"),
+        (lambda e: e["a"].update(noize=0.1), "experiments.a: unknown key 'noize'"),
+        (lambda e: e["a"].update(n_test=-5), "experiments.a.n_test = -5: must be >= 1"),
         (lambda e: e["b"]["model"].update(activation="swish"), "activation"),
         (lambda e: e["a"]["train"].update(n_train=[4, 16]), "experiments.a.train.n_train"),
         (lambda e: e["a"]["target"].update(weights=[1.0]), "experiments.a.target"),

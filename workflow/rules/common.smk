@@ -12,11 +12,14 @@ from types import SimpleNamespace
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+import yaml
+
 from nnft.config import (
     check_experiment,
     check_finite_width,
     check_hyperparameters,
     first_order_supported,
+    schema_problems,
 )
 
 # YAML 1.2 reads a number in exponent form without a decimal point (1e-4, 2E3) as a float; PyYAML (YAML 1.1) reads
@@ -56,8 +59,27 @@ def _canonicalise_config():
     config.update(canon)
 
 
+def _refuse(problems):
+    """Stop before any job, listing every problem of the config, one line each."""
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise WorkflowError(
+            f"the config has {len(problems)} problem(s); nothing was run:\n{lines}"
+        )
+
+
 _canonicalise_config()
-validate(config, "../schemas/config.schema.yaml")
+_refuse(
+    schema_problems(
+        config,
+        yaml.safe_load(
+            (Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()
+        ),
+    )
+)
+validate(
+    config, "../schemas/config.schema.yaml"
+)  # the config is valid: this fills in the schema's defaults
 _canonicalise_config()  # the schema's defaults are inserted after the keys the file gave
 
 
@@ -72,12 +94,22 @@ LIBRARY = Path(workflow.basedir) / "src" / "nnft"
 MIN_FREE_MB = 50
 
 
-for _name, _exp in config["experiments"].items():
-    check_experiment(_name, _exp)
-for _name, _block in config.get("hyperparameters", {}).items():
-    check_hyperparameters(_name, _block)
-for _name, _block in config.get("finite_width", {}).items():
-    check_finite_width(_name, _block)
+def _cross_key_problems():
+    """Every cross-key problem of every block (nnft.config's checks)."""
+    checks = [(check_experiment, config["experiments"])]
+    checks += [(check_hyperparameters, config.get("hyperparameters", {}))]
+    checks += [(check_finite_width, config.get("finite_width", {}))]
+    problems = []
+    for check, blocks in checks:
+        for name, block in blocks.items():
+            try:
+                check(name, block)
+            except ValueError as e:
+                problems += str(e).splitlines()
+    return problems
+
+
+_refuse(_cross_key_problems())
 
 
 def _module_file(name):
