@@ -30,6 +30,15 @@ def test_gp_population_mse_is_the_exact_gp_learning_curve(dataset):
     for k, ridge in enumerate([0.05, 0.5]):
         one = learning_curves.exact_gp_learning_curve(net, dataset, [30], ridge, lam)  # Cholesky, one ridge
         np.testing.assert_allclose(several[:, k], one.mse_population.values[:, 0], rtol=1e-10)
+    # both take a size or a list of sizes alike; sizes come back as integers
+    listed = learning_curves.gp_population_mse(net, dataset, [20, 30], [0.05, 0.5], lam)
+    assert listed.shape == (dataset.sizes["draw"], 2, 2)
+    np.testing.assert_array_equal(listed[:, 1], several)
+    by_int = learning_curves.exact_gp_learning_curve(net, dataset, 30, 0.05, lam)
+    assert by_int.n_train.dtype == np.int64 and list(by_int.n_train.values) == [30]
+    for bad in (0, [30.5], [10**6]):
+        with pytest.raises(ValueError, match="n_train"):
+            learning_curves.gp_population_mse(net, dataset, bad, [0.05], lam)
 
 
 def test_scan_agrees_with_each_point_recomputed(scanned, dataset):
