@@ -76,6 +76,14 @@ def gegenbauer_levels(d: int, max_degree: int, t) -> Iterator[np.ndarray]:
         yield p
 
 
+def gegenbauer_series(d: int, coef, t) -> np.ndarray:
+    """sum_l coef_l P_l(t), level by level (`gegenbauer_levels`: three arrays of t's shape, not the table)."""
+    out = 0.0
+    for c, p in zip(coef, gegenbauer_levels(d, len(coef) - 1, t), strict=True):
+        out = out + c * p
+    return out
+
+
 def gegenbauer_table(d: int, max_degree: int, t) -> np.ndarray:
     """P_l(t) for l = 0..max_degree, shape (max_degree + 1, *t.shape) (`gegenbauer_levels`, stacked)."""
     return np.stack(list(gegenbauer_levels(d, max_degree, t)))

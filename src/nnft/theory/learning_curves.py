@@ -320,14 +320,6 @@ def gp_solve(k_train: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     return scipy.linalg.cho_solve((chol, True), y[..., None])[..., 0]
 
 
-def gegenbauer_series(d: int, coef, t) -> np.ndarray:
-    """sum_l coef_l P_l(t), level by level (`sphere.gegenbauer_levels`: three arrays of t's shape, not the table)."""
-    out = 0.0
-    for c, p in zip(coef, sphere.gegenbauer_levels(d, len(coef) - 1, t), strict=True):
-        out = out + c * p
-    return out
-
-
 def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smooth) -> np.ndarray:
     """Exact population MSE int dmu (f - g)^2 of f = sum_i alpha_i K(x_i, .) (Sec. 6), per leading index.
 
@@ -341,7 +333,7 @@ def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smoo
     x = x_train.reshape(-1, *x_train.shape[-2:])
     a = alpha.reshape(-1, alpha.shape[-1])
     quad = np.array(
-        [ai @ gegenbauer_series(d, coef, np.clip(xi @ xi.T, -1, 1)) @ ai for ai, xi in zip(a, x, strict=True)]
+        [ai @ sphere.gegenbauer_series(d, coef, np.clip(xi @ xi.T, -1, 1)) @ ai for ai, xi in zip(a, x, strict=True)]
     )
     quad = quad.reshape(alpha.shape[:-1])
     return quad - 2 * np.einsum("...i,...i->...", alpha, target_smooth) + target_norm2
