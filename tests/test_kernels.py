@@ -135,7 +135,7 @@ def test_blockwise_kernels_are_the_recursion_bit_for_bit(activation):
     # Closed forms: the fused, blockwise evaluation (one scalar variance per layer, one arccos per ReLU layer) gives
     # the values of the plain recursion exactly, over several blocks, at t = +-1 and for a strided view of t.
     net = model.FCN(dim=7, depth=4, activation=activation, sigma_w2=1.5, sigma_b2=0.1)
-    t = np.random.default_rng(1).uniform(-1, 1, (2, 130, 100))
+    t = np.random.default_rng(1).uniform(-1, 1, (3, 130, 100))
     t[0, 0, :4] = [-1.0, 1.0, np.nextafter(1.0, 0.0), 1.0 + 2e-16]
     t = t.transpose(0, 2, 1)
     direct = kernels.recursion(net, t)

@@ -68,7 +68,7 @@ def _chebyshev(net: FCN):
 
 
 KINDS = ("nngp", "ntk")
-BLOCK = 1 << 14  # entries per block of the large-array evaluations: the temporaries of a block stay in cache
+BLOCK = 1 << 15  # entries per block of the large-array evaluations: the temporaries of a block stay in cache
 JAX_BLOCK = 1 << 16  # entries per call of the jitted Chebyshev evaluation, used from JAX_MIN entries on (below,
 JAX_MIN = 1 << 18  # numpy's chebval is faster than a compilation)
 
