@@ -10,7 +10,9 @@ environment as a worker process that this script (in the project environment) dr
 Both read the same x (seed 0, saved to an .npy); the cases alternate between the two processes, best of --repeat,
 compilation and first calls excluded. nnft times `kernels.nngp_ntk(net, x @ x.T)` (its Gram step included, as
 neural-tangents' kernel_fn includes its own) and the kernel map alone; neural-tangents times its jitted
-kernel_fn(x, None, ("nngp", "ntk")) up to block_until_ready, without copying the results to numpy. The kernels are
+kernel_fn(x, None, ("nngp", "ntk")) up to block_until_ready, without copying the results to numpy. Each also
+reports the CPU seconds of its process (all threads): on a loaded machine, what a multi-threaded call would take
+with its cores to itself is at least its CPU time over the number of cores. The kernels are
 compared on the first 256 rows: the largest |difference| over the largest |value|, away from t = +-1 and over all
 entries (the diagonal included: the two sides compute t with different roundings, x.x' against
 (sqrt(d) x).(sqrt(d) x') / d, and the ReLU NTK's kappa_0 ~ 1 - sqrt(2 (1 - t)) / pi turns an ulp of t into ~1e-8).
@@ -22,10 +24,11 @@ import math
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from _timing import best_of
+from _timing import best_of, best_of_cpu
 
 CASES = (("relu", 3), ("relu", 10), ("erf", 3), ("gelu", 3))
 N, DIM, SIGMA_W2, SIGMA_B2, ROWS = 4096, 50, 1.5, 0.1, 256
@@ -52,11 +55,12 @@ def nt_worker():
             fns[key] = jax.jit(kernel_fn, static_argnames="get")
         fn = fns[key]
         out = jax.block_until_ready(fn(x, None, ("nngp", "ntk")))  # compiles on the first call
-        seconds = best_of(lambda fn=fn, x=x: jax.block_until_ready(fn(x, None, ("nngp", "ntk"))), cmd["repeat"])
+        call = partial(fn, x, None, ("nngp", "ntk"))
+        seconds, cpu = best_of_cpu(lambda call=call: jax.block_until_ready(call()), cmd["repeat"])
         if cmd.get("save"):
             for name, k in zip(("nngp", "ntk"), out, strict=True):
                 np.save(cmd["save"] + f"_{name}.npy", np.asarray(k[:ROWS]))
-        print(json.dumps({"seconds": seconds, "jax": jax.__version__}), flush=True)
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "jax": jax.__version__}), flush=True)
 
 
 def main():
@@ -99,15 +103,18 @@ def compare(tmp: Path, args):
             diff = np.abs(k[:ROWS] - ref) / np.max(np.abs(ref))
             agree[name] = float(diff[inner].max())
             agree[name + "_all"] = float(diff.max())
-        best = {"nnft": np.inf, "map": np.inf, "nt": np.inf, "gram": np.inf}
+        best = {"nnft": np.inf, "map": np.inf, "nt": np.inf, "gram": np.inf, "nnft_cpu": np.inf, "nt_cpu": np.inf}
         for _ in range(2):  # alternate, so that both see the same load
             best["gram"] = min(best["gram"], best_of(lambda: x @ x.T, args.repeat))
-            best["nnft"] = min(best["nnft"], best_of(lambda net=net: kernels.nngp_ntk(net, x @ x.T), args.repeat))
+            wall, cpu = best_of_cpu(lambda net=net: kernels.nngp_ntk(net, x @ x.T), args.repeat)
+            best["nnft"], best["nnft_cpu"] = min(best["nnft"], wall), min(best["nnft_cpu"], cpu)
             best["map"] = min(best["map"], best_of(lambda net=net: kernels.nngp_ntk(net, t), args.repeat))
-            best["nt"] = min(best["nt"], nt_time(activation, depth)["seconds"])
+            theirs = nt_time(activation, depth)
+            best["nt"], best["nt_cpu"] = min(best["nt"], theirs["seconds"]), min(best["nt_cpu"], theirs["cpu"])
         print(
             f"{activation:>4} depth {depth:>2}: nnft {best['nnft']:.3f} s (kernel map alone {best['map']:.3f} s), "
-            f"neural-tangents {best['nt']:.3f} s, x @ x.T {best['gram']:.3f} s; "
+            f"neural-tangents {best['nt']:.3f} s, x @ x.T {best['gram']:.3f} s; CPU seconds nnft "
+            f"{best['nnft_cpu']:.3f}, neural-tangents {best['nt_cpu']:.3f}; "
             f"nnft at {best['nt'] / best['nnft']:.2f}x neural-tangents' speed; "
             f"nnft = {best['nnft'] / best['gram']:.1f}, neural-tangents = "
             f"{best['nt'] / best['gram']:.1f} x the Gram step; max |diff| / max |K| for |t| < 1 - 1e-9 (all "
