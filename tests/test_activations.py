@@ -195,3 +195,16 @@ def test_unknown_activation():
         activations.parse("leaky_relu(1.5)")
     with pytest.raises(ValueError, match="one value per weight layer"):
         model.FCN(dim=4, depth=3, sigma_w2=(1.0, 2.0))
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu(0.3)", "erf", "identity"])
+def test_pair_on_sphere_is_pair_and_pair_deriv_bit_for_bit(name):
+    act = activations.parse(name)
+    q = 1.3000000000000003
+    c = q * np.concatenate([np.linspace(-1, 1, 101), [1 + 1e-15, -1 - 1e-15, np.nextafter(1.0, 0.0)]])
+    pair, deriv = act.pair_on_sphere(q, c)
+    np.testing.assert_array_equal(pair, act.pair(q, c, q))
+    np.testing.assert_array_equal(deriv, act.pair_deriv(q, c, q))
+    only, none = act.pair_on_sphere(q, c, deriv=False)
+    assert none is None
+    np.testing.assert_array_equal(only, pair)

@@ -128,3 +128,46 @@ def test_gram_refuses_rows_off_the_sphere():
     linear = model.FCN(dim=4, depth=3, activation="identity", sigma_w2=1.5, sigma_b2=0.1)
     k = kernels.gram(linear, 2.0 * x)
     np.testing.assert_allclose(k, 1.5**3 * 4.0 * x @ x.T + 0.1 * (1 + 1.5 + 1.5**2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.2)", "erf", "identity"])
+def test_blockwise_kernels_are_the_recursion_bit_for_bit(activation):
+    # Closed forms: the fused, blockwise evaluation (one scalar variance per layer, one arccos per ReLU layer) gives
+    # the values of the plain recursion exactly, over several blocks, at t = +-1 and for a strided view of t.
+    net = model.FCN(dim=7, depth=4, activation=activation, sigma_w2=1.5, sigma_b2=0.1)
+    t = np.random.default_rng(1).uniform(-1, 1, (3, 130, 100))
+    t[0, 0, :4] = [-1.0, 1.0, np.nextafter(1.0, 0.0), 1.0 + 2e-16]
+    t = t.transpose(0, 2, 1)
+    direct = kernels.recursion(net, t)
+    assert t.size > kernels.BLOCK
+    for got, want in zip(kernels.nngp_ntk(net, t), direct, strict=True):
+        assert got.shape == t.shape
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(kernels.nngp(net, t), direct[0])
+    np.testing.assert_array_equal(kernels.ntk(net, t), direct[1])
+    np.testing.assert_array_equal(kernels.kernels_at(net, t, ("ntk", "nngp"))[0], direct[1])
+    scalar = kernels.ntk(net, 0.3)
+    assert isinstance(scalar, np.float64) and scalar == kernels.recursion(net, 0.3)[1]
+
+
+def test_jitted_chebyshev_pass_matches_numpy_chebval():
+    # Quadrature activations on large arrays: the jitted Clenshaw pass (padded last block) gives numpy's chebval to
+    # rounding and the recursion to the interpolation's accuracy.
+    net = model.FCN(dim=8, depth=3, activation="gelu", sigma_w2=1.5, sigma_b2=0.1)
+    t = np.random.default_rng(2).uniform(-1, 1, kernels.JAX_MIN + 1000)
+    t[:2] = [-1.0, 1.0]
+    k_nngp, k_ntk = kernels.nngp_ntk(net, t)
+    for got, coef in zip((k_nngp, k_ntk), kernels._chebyshev(net), strict=True):
+        want = np.polynomial.chebyshev.chebval(t, coef)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14 * np.abs(want).max())
+    np.testing.assert_array_equal(kernels.ntk(net, t), k_ntk)
+    direct = kernels.recursion(net, t[:300])
+    np.testing.assert_allclose(k_nngp[:300], direct[0], atol=1e-11)
+    np.testing.assert_allclose(k_ntk[:300], direct[1], atol=1e-11)
+
+
+def test_kernels_at_refuses_unknown_kinds():
+    net = model.FCN(dim=4, depth=2)
+    for kinds in [(), ("nngp", "ntk_"), "ntk"]:
+        with pytest.raises(ValueError, match="kinds"):
+            kernels.kernels_at(net, 0.5, kinds)

@@ -103,6 +103,39 @@ def scale_invariant_pair_deriv(slopes, q1, c, q2, xp=np):
     return ap * am + (ap - am) ** 2 * arccos_kappa0(c / xp.sqrt(q1 * q2), xp) / 2
 
 
+def scale_invariant_pair_on_sphere(slopes, q, c, deriv=True):
+    """(E[s(u) s(v)], E[s'(u) s'(v)] or None) of scale_invariant_pair / _pair_deriv at equal variances q1 = q2 = q
+    (a positive number; every pair of inputs on a sphere), numpy, real c: one arccos serves kappa_1 and kappa_0, in
+    place on arrays of the size of c, with the operations of the two in their order (the same values, bit for bit,
+    as sqrt(q q) = q in binary floating point)."""
+    ap, am = slopes
+    if ap == am:
+        return ap * am * c, (np.full(np.shape(c), ap * am) if deriv else None)
+    s = math.sqrt(q * q)
+    rho = np.clip(c / s, -1.0, 1.0)
+    angle = np.arccos(rho)
+    pair = np.subtract(np.pi, angle)
+    pair *= rho
+    rho *= rho
+    np.subtract(1.0, rho, out=rho)
+    np.sqrt(rho, out=rho)
+    pair += rho
+    pair /= np.pi  # kappa_1
+    pair *= (ap - am) ** 2 * s
+    pair /= 2
+    if ap * am != 0:  # 0 c + p = p
+        pair = ap * am * c + pair
+    if not deriv:
+        return pair, None
+    angle /= np.pi
+    np.subtract(1.0, angle, out=angle)  # kappa_0
+    angle *= (ap - am) ** 2
+    angle /= 2
+    if ap * am != 0:
+        angle = ap * am + angle
+    return pair, angle
+
+
 def scale_invariant_mean_square(slopes, q, xp=np):
     """E[s(z)^2] = (a_+^2 + a_-^2) q / 2."""
     ap, am = slopes
@@ -253,6 +286,15 @@ class Activation:
             raise ValueError(f"activation {self.name!r} has no closed-form Gaussian expectations (ReLU family, "
                              f"identity, erf)")  # fmt: skip
         return fn
+
+    def pair_on_sphere(self, q: float, c, deriv: bool = True):
+        """(E[s(u) s(v)], E[s'(u) s'(v)]) at equal variances q1 = q2 = q (a number; the layer maps of inputs on a
+        sphere), numpy, for real c; the second is None unless deriv. The ReLU family shares one arccos between the
+        two (scale_invariant_pair_on_sphere); other activations call pair and pair_deriv. The values are those of
+        pair and pair_deriv, bit for bit."""
+        if self.slopes is not None:
+            return scale_invariant_pair_on_sphere(self.slopes, q, c, deriv)
+        return self.pair(q, c, q), (self.pair_deriv(q, c, q) if deriv else None)
 
     def pair_quadrature(self, q1, c, q2):
         """(E[s s], E[s' s']) by quadrature even where a closed form exists (an independent check)."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -65,26 +67,134 @@ def _chebyshev(net: FCN):
     return series
 
 
-def nngp_ntk(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
-    """(NNGP, NTK) of the network's scalar output at cosine t between two unit-sphere inputs.
+KINDS = ("nngp", "ntk")
+BLOCK = 1 << 15  # entries per block of the large-array evaluations: the temporaries of a block stay in cache
+JAX_BLOCK = 1 << 16  # entries per call of the jitted Chebyshev evaluation, used from JAX_MIN entries on (below,
+JAX_MIN = 1 << 18  # numpy's chebval is faster than a compilation)
 
-    Closed-form activations evaluate the recursion entrywise. Quadrature activations do so for small arrays and
-    otherwise interpolate a Chebyshev series in t (the kernels are analytic on [-1, 1]; agreement ~1e-12, tested).
+
+def _check_kinds(kinds) -> tuple[str, ...]:
+    kinds = tuple(kinds)
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise ValueError(f"kinds must be a non-empty sequence of 'nngp' and 'ntk' (got {kinds!r})")
+    return kinds
+
+
+@lru_cache(maxsize=32)
+def _sphere_layers(net: FCN) -> tuple[tuple[float, float], tuple[tuple[float, float, float], ...]]:
+    """The layer maps of inputs on the unit sphere, whose preactivation variance q is one number per layer: the
+    first layer's (sigma_w2 g, sigma_b2), then (sigma_w2, sigma_b2, q of its input) for every later layer. q is
+    the diagonal entry of the previous layer's map computed with the same operations as the off-diagonal ones, so
+    that c / q = 1 exactly at t = 1 (arccos amplifies an ulp there to ~1e-8)."""
+    layers = net.layer_variances()
+    w2, b2 = layers[0]
+    q = w2 * net.input_gain2 * 1.0 + b2
+    later = []
+    for w2, b2 in layers[1:]:
+        later.append((w2, b2, q))
+        q = float(w2 * net.act.pair_on_sphere(q, np.array([q]), deriv=False)[0][0] + b2)
+    return (layers[0][0] * net.input_gain2, layers[0][1]), tuple(later)
+
+
+def _sphere_recursion(net: FCN, t: np.ndarray, ntk: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(NNGP, NTK or None) of a closed-form activation at real t: the layer recursion with one scalar q per layer and
+    one fused evaluation of both pair expectations (Activation.pair_on_sphere); without ntk only the NNGP chain."""
+    (w2, b2), layers = _sphere_layers(net)
+    sigma = w2 * t + b2
+    theta = sigma if ntk else None
+    for w2, b2, q in layers:
+        pair, deriv = net.act.pair_on_sphere(q, sigma, deriv=ntk)
+        if ntk:
+            deriv *= w2
+            theta = theta * deriv
+        sigma = w2 * pair + b2
+        if ntk:
+            theta += sigma
+    return sigma, theta
+
+
+def _clenshaw(coef: list[float], t):
+    """sum_k coef[k] T_k(t) by Clenshaw's recurrence, the steps of np.polynomial.chebyshev.chebval (jnp or np t)."""
+    if len(coef) == 1:
+        return coef[0] + 0 * t
+    c0, c1 = coef[-2], coef[-1]
+    t2 = 2 * t
+    for c in coef[-3::-1]:
+        c0, c1 = c - c1, c0 + c1 * t2
+    return c0 + c1 * t
+
+
+@lru_cache(maxsize=32)
+def _chebyshev_map(net: FCN, kinds: tuple[str, ...]) -> Callable:
+    """A jitted map of a float64 block of t to the requested kernels' Chebyshev series (coefficients compiled in as
+    constants: one fused pass over the block); call it with jax.enable_x64."""
+    series = dict(zip(KINDS, ([float(v) for v in c] for c in _chebyshev(net)), strict=True))
+
+    def kernels_of(t):
+        t = jnp.clip(t, -1.0, 1.0)
+        return tuple(_clenshaw(series[k], t) for k in kinds)
+
+    return jax.jit(kernels_of)
+
+
+def _blockwise(fn: Callable, t: np.ndarray, n_out: int, block: int, pad: bool = False) -> list[np.ndarray]:
+    """fn (a block of t -> n_out arrays of its size) applied block by block over the entries of t, assembled in the
+    shape of t; pad: the last block is padded to the full block size (one compiled shape for jitted fn)."""
+    flat = np.ascontiguousarray(t, dtype=np.float64).reshape(-1)
+    out = [np.empty(flat.size) for _ in range(n_out)]
+    for start in range(0, flat.size, block):
+        part = flat[start : start + block]
+        size = part.size
+        if pad and size < block:
+            part = np.concatenate([part, np.zeros(block - size)])
+        for o, v in zip(out, fn(part), strict=True):
+            o[start : start + size] = np.asarray(v)[:size]
+    return [o.reshape(np.shape(t)) for o in out]
+
+
+def kernels_at(net: FCN, t, kinds=KINDS) -> tuple[np.ndarray, ...]:
+    """The requested kernels (kinds: a sequence of "nngp" and "ntk") of the network's scalar output at cosine t
+    between two unit-sphere inputs, in that order; only those are computed (the NTK needs the NNGP chain, the NNGP
+    alone skips the derivative maps).
+
+    Closed-form activations evaluate the recursion entrywise, block by block (Activation.pair_on_sphere: one scalar
+    variance per layer; the values of `recursion`, bit for bit). Quadrature activations do so for small arrays and
+    otherwise evaluate a Chebyshev series in t (the kernels are analytic on [-1, 1]; agreement ~1e-12, tested), from
+    JAX_MIN entries on in one jitted pass per block (the values of numpy's chebval to rounding).
     """
+    kinds = _check_kinds(kinds)
     t = np.asarray(t, dtype=np.float64)
-    if net.act.closed_form or t.size <= CHEBYSHEV_DEGREE + 1:
-        return recursion(net, t)
-    c_nngp, c_ntk = _chebyshev(net)
-    t = np.clip(t, -1.0, 1.0)
-    return np.polynomial.chebyshev.chebval(t, c_nngp), np.polynomial.chebyshev.chebval(t, c_ntk)
+    if net.act.closed_form:
+
+        def block(part):
+            sigma, theta = _sphere_recursion(net, part, ntk="ntk" in kinds)
+            return tuple({"nngp": sigma, "ntk": theta}[k] for k in kinds)
+
+        out = _blockwise(block, t, len(kinds), BLOCK)
+    elif t.size <= CHEBYSHEV_DEGREE + 1:
+        values = dict(zip(KINDS, recursion(net, t), strict=True))
+        return tuple(values[k] for k in kinds)
+    elif t.size < JAX_MIN:
+        series = dict(zip(KINDS, _chebyshev(net), strict=True))
+        t = np.clip(t, -1.0, 1.0)
+        return tuple(np.polynomial.chebyshev.chebval(t, series[k]) for k in kinds)
+    else:
+        with jax.enable_x64(True):
+            out = _blockwise(_chebyshev_map(net, kinds), t, len(kinds), JAX_BLOCK, pad=True)
+    return tuple(o[()] if o.ndim == 0 else o for o in out)
+
+
+def nngp_ntk(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
+    """(NNGP, NTK) of the network's scalar output at cosine t between two unit-sphere inputs (kernels_at)."""
+    return kernels_at(net, t, KINDS)
 
 
 def nngp(net: FCN, t) -> np.ndarray:
-    return nngp_ntk(net, t)[0]
+    return kernels_at(net, t, ("nngp",))[0]
 
 
 def ntk(net: FCN, t) -> np.ndarray:
-    return nngp_ntk(net, t)[1]
+    return kernels_at(net, t, ("ntk",))[0]
 
 
 SPHERE_TOLERANCE = 1e-5  # relative deviation of a row's norm from 1 that gram accepts (float32 rows: ~1e-7)
@@ -108,8 +218,7 @@ def gram(net: FCN, x: np.ndarray, y: np.ndarray | None = None, kind: str = "nngp
                              f"to {norms.max():.6g}); scale inputs to unit norm, net.input_scaling does the "
                              f"rest")  # fmt: skip
     t = x @ (x if y is None else y).swapaxes(-1, -2)
-    k_nngp, k_ntk = nngp_ntk(net, t)
-    return {"nngp": k_nngp, "ntk": k_ntk}[kind]
+    return kernels_at(net, t, (kind,))[0]
 
 
 def taylor_coefficients(
