@@ -547,6 +547,81 @@ def test_killed_forced_training_is_rebuilt(workflow_run, tmp_path):
     assert planned_outputs(wf) == set()
 
 
+def script_jobs(wf: Path) -> dict[int, str]:
+    """The live job processes of the workflow copy wf (pid: command line), found as README's recovery section finds
+    them: every rule is a `script:` rule, run as python <wf>/.snakemake/scripts/tmp<...>.<rule>.py."""
+    found = subprocess.run(["pgrep", "-af", f"{wf}/.snakemake/scripts/"], capture_output=True, text=True).stdout
+    return {int(pid): cmd for pid, cmd in (line.split(maxsplit=1) for line in found.splitlines())}
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_snakemake_stops_its_jobs(workflow_run, tmp_path, signum):
+    # `kill -TERM <pid>` (or -INT) to snakemake alone, not its process group, while a --forcerun training job
+    # samples (after its burn-in checkpoint). Snakemake 9 by itself would wait for the running jobs to finish; the
+    # workflow's handler (workflow/rules/signals.smk) terminates them first. snakemake exits within a minute, no
+    # process of the run is left, no lock either: a plain rerun rebuilds the stores the stopped run removed,
+    # resuming the stopped jobs' checkpoints, bitwise the uninterrupted run's.
+    wf = tmp_path / "wf"
+    shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
+    checkpoints = wf / "results/.checkpoints"
+    log = tmp_path / "snakemake.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "snakemake"), "--cores", "2", "--forcerun", "train"],
+            cwd=wf,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: every process of the run can be found afterwards
+            env=env_with_bin(),
+        )
+    try:
+        deadline, training = time.monotonic() + 600, []  # a loaded 2-core machine: poll, generous bounds
+        while proc.poll() is None and time.monotonic() < deadline:
+            training = [pid for pid, cmd in script_jobs(wf).items() if cmd.endswith(".train.py")]
+            if training and list(checkpoints.rglob("n*.npz")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before a training job checkpointed:\n" + log.read_text()[-3000:]
+        assert training, "no training job running after 600 s"
+        proc.send_signal(signum)
+        sent = time.monotonic()
+        proc.wait(timeout=60)
+        stopped_after = time.monotonic() - sent
+        while process_group_alive(proc.pid) and time.monotonic() - sent < 90:  # exited jobs are reaped by init
+            time.sleep(0.1)
+        assert not process_group_alive(proc.pid), subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,etime,args", "-g", str(proc.pid)], capture_output=True, text=True
+        ).stdout
+        assert script_jobs(wf) == {}
+    finally:
+        if process_group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 1, text[-3000:]  # "At least one job did not complete successfully."
+    assert stopped_after < 60
+    stopped = sorted(p.relative_to(checkpoints) for p in checkpoints.rglob("n*.npz"))
+    assert stopped, "no training job was stopped while it sampled:\n" + text[-3000:]
+    assert not list((wf / ".snakemake/locks").glob("*")), "snakemake left its lock"
+    missing = [f"results/{k.parent}/train/{k.stem}.zarr" for k in stopped]
+    assert not any((wf / m).exists() for m in missing)
+    snakemake(wf)  # no --unlock
+    for m in missing:
+        assert store.read(wf / m).attrs["resumed_from_checkpoint"] == 1, m
+    assert not list(checkpoints.rglob("*.npz"))
+    assert_same_stores(wf, workflow_run)
+    assert planned_outputs(wf) == set()
+
+
 def reversed_keys(value):
     """value with every mapping's keys in reverse order (the config as another tool might write it)."""
     if isinstance(value, dict):

@@ -588,6 +588,7 @@ def paper_targets():
 
 
 onstart:
+    stop_jobs_with_snakemake()  # SIGTERM or SIGINT to snakemake stops its jobs (signals.smk)
     # A read-only or full results directory fails here, with the reason, before any job runs.
     results = Path("results")
     results.mkdir(exist_ok=True)
