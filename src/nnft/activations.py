@@ -296,6 +296,19 @@ class Activation:
             return scale_invariant_pair_on_sphere(self.slopes, q, c, deriv)
         return self.pair(q, c, q), (self.pair_deriv(q, c, q) if deriv else None)
 
+    def mean_square(self, q):
+        """E[s(sqrt(q) z)^2], z ~ N(0, 1), numpy, for an array q: the closed form where there is one, else
+        `gaussian_nodes`."""
+        if self.closed_form:
+            return np.asarray(self.pair(q, q, q))
+        return gauss_expect(lambda u: self.np_fn(u) ** 2, q)
+
+    def mean_square_deriv(self, q):
+        """E[s'(sqrt(q) z)^2], numpy, for an array q (closed form where there is one, else `gaussian_nodes`)."""
+        if self.closed_pair_deriv is not None:
+            return np.asarray(self.pair_deriv(q, q, q))
+        return gauss_expect(lambda u: self.np_deriv(u) ** 2, q)
+
     def pair_quadrature(self, q1, c, q2):
         """(E[s s], E[s' s']) by quadrature even where a closed form exists (an independent check)."""
         return gauss_pair(self.np_fn, self.np_fn, q1, c, q2), gauss_pair(self.np_deriv, self.np_deriv, q1, c, q2)

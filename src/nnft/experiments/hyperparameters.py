@@ -94,7 +94,7 @@ def validation_points(predicted: np.ndarray, k: int) -> np.ndarray:
     flat = np.asarray(predicted, dtype=np.float64).ravel()
     order = np.argsort(np.where(np.isfinite(flat), flat, np.inf))[: int(np.isfinite(flat).sum())]
     if k < 2 or k > order.size:
-        raise ValueError(f"need 2 <= validation points <= {order.size} finite grid points (got {k})")
+        raise ValueError(f"k: need 2 <= validation points <= {order.size} finite grid points (got {k})")
     return order[np.unique(np.round(np.linspace(0, order.size - 1, k)).astype(int))]
 
 

@@ -112,7 +112,7 @@ def _check_grid(sigma_w2, depths, sigma_b2, width, steps, batch, n_points, momen
     if not 1 <= batch <= n_points:
         raise ValueError(f"batch must be in [1, n_train = {n_points}] (got {batch})")
     if not 0 <= momentum < 1 or eta0 <= 0:
-        raise ValueError(f"momentum must be in [0, 1) and learning_rate > 0 (got {momentum}, {eta0})")
+        raise ValueError(f"momentum must be in [0, 1) and eta0 > 0 (got {momentum}, {eta0})")
 
 
 def mean_ntk(net: model.FCN) -> np.ndarray:
@@ -277,7 +277,7 @@ def relative_variance(theta: np.ndarray, rng: np.random.Generator, n_boot: int =
     """Var Theta-hat / E[Theta-hat]^2 over networks (axis 0) with a bootstrap standard error."""
     theta = np.asarray(theta, dtype=np.float64)
     if theta.shape[0] < 2:
-        raise ValueError(f"need at least two networks (got {theta.shape[0]})")
+        raise ValueError(f"theta: need at least two networks (got {theta.shape[0]})")
 
     def est(t):
         return t.var(0, ddof=1) / t.mean(0) ** 2
@@ -290,7 +290,7 @@ def power_law_fit(x, y, se) -> tuple[float, float, float]:
     """Weighted least squares of ln y = ln a + p ln x (weights from the standard errors of y): (p, s.e. of p, a)."""
     x, y, se = (np.asarray(v, dtype=np.float64) for v in (x, y, se))
     if x.size < 2 or np.any(x <= 0) or np.any(y <= 0) or np.any(se <= 0):
-        raise ValueError("power_law_fit needs two or more positive points with positive standard errors")
+        raise ValueError("x, y, se: power_law_fit needs two or more positive points with positive standard errors")
     w = y / se  # 1 / s.e. of ln y
     a = np.stack([np.ones_like(x), np.log(x)], -1) * w[:, None]
     coef, *_ = np.linalg.lstsq(a, np.log(y) * w, rcond=None)

@@ -20,8 +20,9 @@ def _per_width_panels(ds: xr.Dataset, models, panel: tuple[float, float]):
     return fig, np.atleast_1d(axes), style.width_colors(list(ds.width.values)), ds.layer.values
 
 
-def kernel_flow_figure(flow: xr.Dataset):
-    """F1: K^(l) vs l (log-log): recursion (lines) against full-weight ensembles (markers, 2 s.e. bars)."""
+def kernel_flow_figure(flow: xr.Dataset, asymptote: np.ndarray):
+    """F1: K^(l) vs l (log-log): recursion (lines) against full-weight ensembles (markers, 2 s.e. bars), and the
+    critical-tanh asymptote at flow's layers (dotted)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
     layers = flow.layer.values
     marks = np.unique(np.geomspace(1, layers[-1], 14).astype(int)) - 1
@@ -38,8 +39,7 @@ def kernel_flow_figure(flow: xr.Dataset):
             color=colors[i],
             capsize=2,
         )  # log axis: lower bars clipped at 10 % of the mean
-    asym = 1 / (2 * layers) + 5 / 24 * np.log(layers) / layers**2
-    ax.plot(layers[2:], asym[2:], "k:", lw=1.2, label=r"tanh asymptote $1/2l + \frac{5}{24}\ln l/l^2$")
+    ax.plot(layers[2:], asymptote[2:], "k:", lw=1.2, label=r"tanh asymptote $1/2l + \frac{5}{24}\ln l/l^2$")
     ax.set(xscale="log", yscale="log", xlabel="layer $l$", ylabel=r"$K^{(l)}$  (markers: $\langle\hat G^{(l)}\rangle$)")
     ax.set_title(
         f"Kernel flow from $K^{{(1)}}=1$, $C_b=0$: recursion vs {flow.attrs['n_networks']} networks of width "

@@ -25,11 +25,6 @@ from ..theory.finite_width import (
 )
 
 
-def _layers(net: model.FCN) -> tuple[activations.Activation, float, float]:
-    w2, b2 = uniform_variances(net)
-    return net.act, w2, b2
-
-
 def gram_sampler(key: jax.Array, net: model.FCN, k1, n_networks: int) -> np.ndarray:
     """Exact samples of the stochastic metric G-hat^(l)_{ab} = C_b + C_W / n sum_j s(z_j;a) s(z_j;b) of n_networks
     random networks `net` (width n, depth L) for k inputs with K^(1) = k1 (k x k), layers l = 1..L: array
@@ -38,7 +33,7 @@ def gram_sampler(key: jax.Array, net: model.FCN, k1, n_networks: int) -> np.ndar
     The rows of W^(l+1) are i.i.d., so given layer l the neurons' preactivations are i.i.d. N(0, G-hat^(l)):
     sampling z = chol(G-hat) xi reproduces the joint law of every forward preactivation exactly (Sec. 1) at cost
     O(M n k^2 L). It does not apply to NTK or other backward quantities. float64 on the CPU."""
-    act, sigma_w2, sigma_b2 = _layers(net)
+    (sigma_w2, sigma_b2), act = uniform_variances(net), net.act  # uniform_variances refuses non-models
     width, depth = net.width, net.depth
     k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
     with jax.enable_x64(True):
@@ -114,7 +109,7 @@ def measure_depth_scales(key: jax.Array, activation, sigma_w2: float, sigma_b2: 
     return out
 
 
-def kurtosis_estimate(g_hat: np.ndarray, key: np.random.Generator, n_boot: int = 200) -> tuple[float, float]:
+def kurtosis_estimate(g_hat: np.ndarray, rng: np.random.Generator, n_boot: int = 200) -> tuple[float, float]:
     """Rao-Blackwellised excess kurtosis 3 Var(G-hat) / E[G-hat]^2 of z | G-hat ~ N(0, G-hat) over networks, with a
     bootstrap standard error (resampling networks)."""
     g_hat = np.asarray(g_hat, dtype=np.float64)
@@ -122,7 +117,7 @@ def kurtosis_estimate(g_hat: np.ndarray, key: np.random.Generator, n_boot: int =
     def est(g):
         return 3 * g.var() / g.mean() ** 2
 
-    boots = [est(g_hat[key.integers(0, g_hat.size, g_hat.size)]) for _ in range(n_boot)]
+    boots = [est(g_hat[rng.integers(0, g_hat.size, g_hat.size)]) for _ in range(n_boot)]
     return float(est(g_hat)), float(np.std(boots, ddof=1))
 
 
@@ -133,7 +128,7 @@ def full_weight_ensemble(
     N(0, K^(1)) per neuron, then z^(l+1) = b + W s(z^(l)) with W ~ N(0, C_W / n), b ~ N(0, C_b)
     (model.hidden_layer; vmap over networks, scan over layers drawing each layer's weights inside the scan, chunks of
     `chunk` networks). Returns (n_networks, L, k, k) in float64."""
-    act, sigma_w2, sigma_b2 = _layers(net)
+    (sigma_w2, sigma_b2), act = uniform_variances(net), net.act  # uniform_variances refuses non-models
     width, depth = net.width, net.depth
     k1 = np.atleast_2d(np.asarray(k1, dtype=np.float64))
     with jax.enable_x64(dtype == jnp.float64):
@@ -176,7 +171,7 @@ def ntk_ensemble(
     k1: a number (one input, x.x / n_0 = (K^(1) - C_b) / C_W; returns (n_networks,)) or a k x k matrix K^(1) (k
     inputs with x_a.x_b / n_0 = (K^(1)_ab - C_b) / C_W; returns (n_networks, k, k)). lambda_b, lambda_w: numbers or
     per-layer arrays. Backward quantity: needs the actual weights, not the Gram sampler."""
-    _, sigma_w2, sigma_b2 = _layers(net)
+    sigma_w2, sigma_b2 = uniform_variances(net)
     if net.parametrization != "standard" or net.input_scaling != "unit":
         raise ValueError(f"net: the NTK with a learning-rate tensor is PDLT's: parametrization 'standard' and "
                          f"input_scaling 'unit' (got {net.parametrization!r}, {net.input_scaling!r})")  # fmt: skip

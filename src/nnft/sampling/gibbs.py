@@ -123,8 +123,8 @@ def gibbs_ensemble(
     for net (f evaluated by model.apply), so the output is directly comparable with langevin.run_ensemble.
 
     Returns per chain the time averages f_mean and variances f_var of f on x_test, the trace of u = |A|^2 / N
-    (= |a|^2 / (N sigma_a2) of the note), f at the first n_probe test points per sweep, and the effective sample
-    sizes (langevin.effective_sample_size) of u and of the probes (mean over probes)."""
+    (= |a|^2 / (N sigma_a2) for a readout a of variance sigma_a2), f at the first n_probe test points per sweep, and
+    the effective sample sizes (langevin.effective_sample_size) of u and of the probes (mean over probes)."""
     check_model(net)
     if n_chains < 1 or n_sweeps < 1 or burn_in < 0:
         raise ValueError(f"need n_chains, n_sweeps >= 1 and burn_in >= 0 (got {n_chains}, {n_sweeps}, {burn_in})")

@@ -554,7 +554,7 @@ def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarr
 
     m = f_mean.shape[-2]
     if m < 2:
-        raise ValueError(f"the posterior-mean MSE needs >= 2 chains per dataset (got {m})")
+        raise ValueError(f"f_mean: the posterior-mean MSE needs >= 2 chains per dataset (got {m})")
     full = estimate(f_mean)
     if m == 2:
         return full, np.full_like(full, np.nan)

@@ -247,7 +247,7 @@ class Plan(NamedTuple):
     n_samples: int = 200  # iterations at the adapted step, f evaluated after each
     target_accept: float = 0.75  # mean Metropolis acceptance the step size is adapted to
     trajectory_length: float = math.pi / 2  # integration time per iteration (a quarter period of the stiffest mode)
-    jitter: float = 0.5  # the trajectory length is drawn uniformly in length x [1 - jitter, 1 + jitter]
+    jitter: float = 0.5  # the number of integration steps is ceil(u n_max), u uniform in (1 - jitter, 1]
     step_factor: float = 1.0  # initial step = step_factor x the stability limit of the stiffest mode
     integrator: str = "leapfrog"  # one of INTEGRATORS
     max_leapfrog: int | None = None  # cap on integration steps per iteration (None: 10 x those of the initial step)

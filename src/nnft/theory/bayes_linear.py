@@ -5,13 +5,13 @@ the parametrisation of model.py (standard-normal W (d x N) and readout A (N x 1)
 
     f(x) = c . x,    c = sqrt(sigma_a2 sigma_w2 g / N) W A,    g = input_gain2 (1 for "sqrt_d", 1/d for "unit"),
 
-on unit-norm inputs x (the note's x at radius sqrt(d) is sqrt(d) x and its c is this c; the teacher y = beta . x has
+on unit-norm inputs x (inputs at radius sqrt(d) are sqrt(d) x, with the same c; the teacher y = beta . x has
 population test MSE |c - beta|^2 / d over the uniform sphere). NNGP on the train set: K0 = s X X^T, s = sigma_a2
 sigma_w2 g. The posterior is that of sampling.langevin.run_ensemble and of the exact block Gibbs sampler
 sampling.gibbs: N(0, I) prior on the parameters x Gaussian likelihood of variance T.
 
-Sec. 1 reduction: with u = |A|^2 / N (= |a|^2 / (N sigma_a2) in the note), c | u ~ N(0, u s I_d) and
-u ~ Gamma(N/2, scale 2/N), so f | u, D is GP regression with kernel u K0 and
+Sec. 1 reduction: with u = |A|^2 / N (= |a|^2 / (N sigma_a2) for a readout a of variance sigma_a2),
+c | u ~ N(0, u s I_d) and u ~ Gamma(N/2, scale 2/N), so f | u, D is GP regression with kernel u K0 and
 
     p(t = log u | D) propto exp[(N/2) t - (N/2) e^t + l(e^t)],    l(u) = log N(y; 0, u K0 + T I).
 

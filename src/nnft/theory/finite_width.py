@@ -143,6 +143,15 @@ def correlation(g) -> np.ndarray:
     return g[..., 1] / np.sqrt(g[..., 0] * g[..., 2])
 
 
+def tanh_kernel_asymptote(layers) -> np.ndarray:
+    """The large-l kernel of critical tanh (C_W = 1, C_b = 0; docs/finite_width.md Sec. 4):
+    K^(l) = 1 / (2 l) + (5 / 24) ln l / l^2 + O(1 / l^2)."""
+    layers = np.asarray(layers, dtype=np.float64)
+    if np.any(layers < 1):
+        raise ValueError(f"layers must be >= 1 (got min {layers.min()})")
+    return 1 / (2 * layers) + 5 / 24 * np.log(layers) / layers**2
+
+
 def kurtosis_leading(flow: Flow, width: int) -> np.ndarray:
     """Excess kurtosis of a single preactivation over initialisations, 3 V / (n K^2), to leading order in 1/n."""
     return 3 * flow.V / (width * flow.K**2)
@@ -181,20 +190,6 @@ def _variances(sigma_w2, sigma_b2) -> tuple[np.ndarray, np.ndarray]:
     return w2, b2
 
 
-def _second_moment(act: activations.Activation, q) -> np.ndarray:
-    """E[s(sqrt(q) z)^2] for an array q (closed form where there is one, else activations.gauss_expect)."""
-    if act.closed_form:
-        return np.asarray(act.pair(q, q, q))
-    return activations.gauss_expect(lambda u: act.np_fn(u) ** 2, q)
-
-
-def _derivative_moment(act: activations.Activation, q) -> np.ndarray:
-    """E[s'(sqrt(q) z)^2] for an array q."""
-    if act.closed_pair_deriv is not None:
-        return np.asarray(act.pair_deriv(q, q, q))
-    return activations.gauss_expect(lambda u: act.np_deriv(u) ** 2, q)
-
-
 def _bisect(above, lo, hi) -> np.ndarray:
     """The point of [lo, hi] where the elementwise predicate `above` turns from True to False."""
     for _ in range(BISECTION_STEPS):
@@ -220,7 +215,7 @@ def q_star(activation, sigma_w2, sigma_b2):
         return _out(b2 / (1 - gain))
 
     def length_map(q):
-        return b2 + w2 * _second_moment(act, q)
+        return b2 + w2 * act.mean_square(q)
 
     hi = np.maximum(1.0, b2 + w2)
     for _ in range(60):
@@ -242,7 +237,7 @@ def chi_1(activation, sigma_w2, sigma_b2):
     a = act.slopes
     if a is not None:
         return _out(w2 * (a[0] ** 2 + a[1] ** 2) / 2 + 0 * b2)
-    return _out(w2 * _derivative_moment(act, np.asarray(q_star(act, w2, b2))))
+    return _out(w2 * act.mean_square_deriv(np.asarray(q_star(act, w2, b2))))
 
 
 def critical_sigma_w2(activation, sigma_b2, bracket=None):
@@ -310,7 +305,7 @@ def decay_length(d: np.ndarray) -> float:
     """xi of a decaying deviation d_l ~ A exp(-l / xi), l = 1..len(d): least-squares slope of ln d_l against l."""
     d = np.asarray(d, dtype=np.float64)
     if d.size < 2 or np.any(d <= 0):
-        raise ValueError("decay_length needs at least two positive deviations")
+        raise ValueError(f"d: decay_length needs at least two positive deviations (got {d})")
     slope = np.polyfit(np.arange(1, d.size + 1), np.log(d), 1)[0]
     return float(-1 / slope) if slope < 0 else math.inf
 
@@ -353,7 +348,7 @@ def per_layer_rates(rate, depth: int) -> np.ndarray:
     """A learning rate lambda as one value per layer (a number is broadcast); ValueError if any is negative."""
     rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (depth,))
     if np.any(rate < 0):
-        raise ValueError("learning rates must be >= 0")
+        raise ValueError(f"rate: learning rates must be >= 0 (got {rate})")
     return rate
 
 

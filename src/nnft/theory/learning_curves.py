@@ -157,7 +157,8 @@ def self_consistent_kappa(eigenvalues, degeneracy, ridge: float, n_train) -> np.
     n = _sizes(n_train)[0]
     _check_ridge(ridge)
     if ridge == 0 and np.any(n >= deg.sum()):
-        raise ValueError(f"noiseless self-consistent theory needs n < number of modes ({deg.sum():.0f})")
+        raise ValueError(f"n_train: the noiseless self-consistent theory needs n_train < the number of modes "
+                         f"({deg.sum():.0f})")  # fmt: skip
 
     def excess(u):
         kappa = np.exp(u)[:, None]
