@@ -10,7 +10,7 @@ from nnft.sampling import langevin
 from nnft.theory import kernels
 
 
-@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2)])
+@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2), ("gibbs_readout", 0.5)])
 def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
     net, x, y, xt, ridge, mean, _, wrong = linear_problem
     members = 64

@@ -7,11 +7,18 @@ Gaussian likelihood of variance T: the Bayesian posterior whose infinite-width l
 NNGP and ridge = T (docs/learning_curves.md Sec. 11). It is the same function-space posterior as Sec. 11's
 standard parametrisation with weight decay T n_{l-1} / sigma_w2; only the time scales of the dynamics differ.
 
-Integrators, both with that equilibrium:
+Integrators, all with that equilibrium:
 - "overdamped" (Sec. 11, Euler-Maruyama): theta <- theta - h grad U + sqrt(2 T h) xi.
 - "underdamped" (BAOAB splitting, Leimkuhler & Matthews 2013), unit mass, friction gamma = 2 sqrt(T).
-The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set;
-overdamped steps need ~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
+- "gibbs_readout": given the hidden layers the readout layer is a Bayesian linear model with a Gaussian prior, so
+  every step draws it exactly from its conditional posterior (`draw_readout`), then takes one BAOAB step of the
+  hidden layers with the readout fixed. Both moves leave the posterior invariant (BAOAB up to its usual
+  discretisation error); the readout's directions, whose curvature is the readout's kernel (the NNGP part of the
+  NTK), no longer limit the step, and its directions the data do not constrain (curvature T: the slowest of BAOAB)
+  are redrawn every step.
+The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set
+(gibbs_readout: of the hidden layers' part of the NTK, NTK - NNGP, `top_curvature`); overdamped steps need
+~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
 Networks start from the prior, so directions the data do not constrain start in equilibrium.
 """
 
@@ -34,7 +41,7 @@ from .. import model
 from ..model import apply, features, init_params, prior_std, readout, readout_kernel
 from ..theory import kernels
 
-INTEGRATORS = ("overdamped", "underdamped")
+INTEGRATORS = ("overdamped", "underdamped", "gibbs_readout")
 
 
 class ChainState(NamedTuple):
@@ -83,15 +90,22 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
     step(key, state, batch) -> (state, data loss), batch = (x, y), the key the step's noise (state.key is left to
     the driver, run_steps). One step, preconditioned by the prior variance P (identity in NTK parametrisation);
     momentum is stored as the velocity v = P p, so frozen leaves (P = 0) never move. "overdamped": Euler-Maruyama
-    (friction unused); "underdamped": BAOAB with the given friction."""
+    (friction unused); "underdamped": BAOAB with the given friction; "gibbs_readout": BAOAB of the hidden layers
+    with the readout fixed, then an exact draw of the readout given the hidden layers (`draw_readout`; state.grad is
+    then the gradient at the new readout, and the readout's velocity is 0)."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    gibbs = integrator == "gibbs_readout"
+    if gibbs and net.depth - 1 in frozen:
+        raise ValueError(f"frozen: the gibbs_readout integrator samples the readout layer {net.depth - 1}; it cannot "
+                         f"be frozen (got {tuple(frozen)})")  # fmt: skip
     h, gamma = step_size, friction
-    _, pre = _decay_and_precond(net, frozen)
+    _, pre = _decay_and_precond(net, tuple(frozen) + ((net.depth - 1,) if gibbs else ()))
 
     def step(key: jax.Array, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
         x, y = batch
-        noise = _normal_like(key, state.params)
+        k_noise, k_readout = jax.random.split(key) if gibbs else (key, None)
+        noise = _normal_like(k_noise, state.params)
         if integrator == "overdamped":
             params = jax.tree.map(
                 lambda q, g, xi, c: q - h * c * g + jnp.sqrt(2 * ridge * h * c) * xi,
@@ -105,14 +119,55 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
         c1 = jnp.exp(-gamma * h)
         c2 = jnp.sqrt(ridge * (1 - c1**2))
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, state.momentum, state.grad, pre)  # B
+        if gibbs:  # the readout moves only by its Gibbs draw
+            v = jax.tree.map(lambda m, c: m if c else jnp.zeros_like(m), v, pre)
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
         v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
-        loss, grad = _loss_and_grad(net, ridge, params, x, y)
+        if gibbs:
+            loss, grad, params = _gibbs_readout_and_grad(k_readout, net, ridge, params, x, y)
+        else:
+            loss, grad = _loss_and_grad(net, ridge, params, x, y)
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
         return ChainState(params, v, grad, state.key), loss
 
     return step
+
+
+def draw_readout(key: jax.Array, net: model.FCN, ridge, params: list[dict], h, y) -> dict:
+    """An exact draw of the readout layer (params[-1]) from its posterior given the layers below it, from the train
+    features h = model.features(net, params, x) and labels y: the readout is a linear model f = Phi theta with prior
+    N(0, S), S the prior variance (identity in NTK parametrisation), and Gaussian likelihood of variance T, so
+    theta = theta0 + S Phi^T (G + T)^-1 (y - Phi theta0 - sqrt(T) eps) with theta0 a prior draw, eps ~ N(0, I) and
+    G = Phi S Phi^T the readout's kernel (model.readout_kernel) is distributed as the posterior (Matheron's rule; an
+    n x n Cholesky factorisation). Zero-variance leaves stay 0."""
+    k_prior, k_eps = jax.random.split(key)
+    std = prior_std(net)[-1]
+    r0 = jax.tree.map(lambda s, z: s * z, std, _normal_like(k_prior, params[-1]))
+    f0, pullback = jax.vjp(lambda r: readout(net, params[:-1] + [r], h), r0)
+    g = readout_kernel(net, h, h)
+    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    eps = jax.random.normal(k_eps, y.shape, y.dtype)
+    alpha = jax.scipy.linalg.cho_solve((chol, True), y - f0 - jnp.sqrt(ridge) * eps)
+    (phi_t_alpha,) = pullback(alpha)
+    return jax.tree.map(lambda r, s, u: r + s**2 * u, r0, std, phi_t_alpha)
+
+
+def _gibbs_readout_and_grad(key, net, ridge, params, x, y):
+    """Draw the readout given the hidden layers (draw_readout), then the data loss and the gradient of U at the new
+    parameters (zero for the readout, which the Langevin part does not move): one forward pass through the hidden
+    layers serves both."""
+    hidden = params[:-1]
+    h, feature_pullback = jax.vjp(lambda p: features(net, p + [None], x), hidden)
+    new_readout = draw_readout(key, net, ridge, params, h, y)
+    params = hidden + [new_readout]
+    f, readout_pullback = jax.vjp(lambda hh: readout(net, params, hh), h)
+    r = f - y
+    (grad_hidden,) = feature_pullback(readout_pullback(r)[0])
+    decay, _ = _decay_and_precond(net)
+    grad = jax.tree.map(lambda gi, pi, c: gi + ridge * c * pi, grad_hidden, hidden, decay[:-1])
+    grad = grad + [jax.tree.map(jnp.zeros_like, new_readout)]
+    return 0.5 * jnp.sum(r**2), grad, params
 
 
 def _advance(step, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
@@ -216,7 +271,7 @@ class Plan(NamedTuple):
     stability limit, and the run length in units of the slowest relaxation time."""
 
     integrator: str = "underdamped"  # one of INTEGRATORS
-    step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) underdamped
+    step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) otherwise
     burn_in: float = 5.0  # relaxation times discarded
     sample: float = 20.0  # relaxation times averaged over
     n_samples: int = 200  # evaluations of the test outputs, evenly spaced over `sample`
@@ -245,6 +300,18 @@ class Schedule(NamedTuple):
     burn_in_steps: int
     steps_per_eval: int
     n_evals: int
+
+
+def top_curvature(net: model.FCN, x, integrator: str = "underdamped") -> float:
+    """The mu_max of `schedule` for train inputs x (n, d): the top eigenvalue of the analytic NTK Gram matrix, or for
+    "gibbs_readout" (whose Langevin part moves the hidden layers only) of its hidden layers' part, NTK - NNGP (the
+    readout layer's own term of the NTK is the NNGP; 0 at depth 1, where there are no hidden layers)."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    ntk = kernels.gram(net, x, kind="ntk")
+    if integrator == "gibbs_readout":
+        ntk = ntk - kernels.gram(net, x, kind="nngp")
+    return max(float(np.linalg.eigvalsh(ntk)[-1]), 0.0)
 
 
 def schedule(mu_max: float, ridge: float, plan: Plan) -> Schedule:
@@ -315,7 +382,7 @@ def run_ensemble(
         raise ValueError(f"plan must be a langevin.Plan (got {type(plan).__name__}; from a dict: Plan.from_config)")
     if members < 2:
         raise ValueError(f"members must be >= 2 to estimate the sampling error (got {members})")
-    mu_max = max(np.linalg.eigvalsh(kernels.gram(net, xb, kind="ntk"))[-1] for xb in x_train)
+    mu_max = max(top_curvature(net, xb, plan.integrator) for xb in x_train)
     sch = schedule(mu_max, ridge, plan)
     integrator, evals_per_block = plan.integrator, plan.evals_per_block
     if isinstance(checkpoint, (str, os.PathLike)):
