@@ -417,6 +417,8 @@ def run_ensemble(
     frozen = tuple(sorted(set(frozen)))
     if any(not 0 <= i < net.depth for i in frozen):
         raise ValueError(f"frozen layers must lie in 0..{net.depth - 1} (got {frozen})")
+    if integrator == "gibbs_readout" and net.depth - 1 in frozen:
+        raise ValueError(f"frozen: the gibbs_readout integrator draws the readout layer {net.depth - 1} (got {frozen})")
     keys = jax.random.split(key, n_chains)
     shared = shared_params(key, net) if frozen else None
     states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared))(keys, xc, yc)
