@@ -279,11 +279,14 @@ LANGEVIN_CASES = [  # (width, integrator, parametrization): every pair of levels
     (4, "overdamped", "standard"),
     (128, "underdamped", "standard"),
     (128, "overdamped", "ntk"),
+    (4, "gibbs_readout", "standard"),
+    (128, "gibbs_readout", "ntk"),
 ]  # the other four combinations passed too (max |z| <= 2.6, docs/finite_width_bayes.md); not rerun in CI for time
 
 
-STEP_FACTOR = {"underdamped": 0.5, "overdamped": 0.25}  # Euler-Maruyama's O(h) bias is visible at 0.5 (see below)
-SAMPLE = {"underdamped": 20, "overdamped": 12}  # relaxation times; overdamped steps cost ~10x more here
+# Euler-Maruyama's O(h) bias is visible at 0.5 (see below); gibbs_readout's step is relative to the hidden layers' NTK
+STEP_FACTOR = {"underdamped": 0.5, "overdamped": 0.25, "gibbs_readout": 0.5}
+SAMPLE = {"underdamped": 20, "overdamped": 12, "gibbs_readout": 20}  # relaxation times; overdamped steps cost ~10x more
 
 
 @pytest.mark.parametrize("width, integrator, parametrization", LANGEVIN_CASES)
@@ -321,8 +324,10 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
         mbar, m_se = marginal.mean(0), marginal.std(0, ddof=1) / math.sqrt(members)
         assert np.abs((mbar - exact["mean"].values) / m_se).max() < 4.5
         # less noise where the readout's own fluctuations dominate (measured: median s.e. ratio 0.18-0.47 at N = 128);
-        # at N = 4 the slow mode is the kernel scale, shared by both estimators (0.91-1.07)
-        assert np.median(m_se / se) < (0.6 if width == 128 else 1.25)
+        # at N = 4 the slow mode is the kernel scale, shared by both estimators (0.91-1.07); gibbs_readout redraws the
+        # readout every step, so f itself is less noisy there and the gain is smaller (N = 128: 0.44, 0.64)
+        limit = 1.25 if width == 4 else (0.8 if integrator == "gibbs_readout" else 0.6)
+        assert np.median(m_se / se) < limit
 
 
 # --- input validation --------------------------------------------------------------------------------------------

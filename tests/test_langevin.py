@@ -10,7 +10,7 @@ from nnft.sampling import langevin
 from nnft.theory import kernels
 
 
-@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2)])
+@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2), ("gibbs_readout", 0.5)])
 def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
     net, x, y, xt, ridge, mean, _, wrong = linear_problem
     members = 64
@@ -91,6 +91,7 @@ def test_divergence_is_reported(monkeypatch, linear_problem):
         ({"plan": {"integrator": "underdamped"}}, "plan"),
         ({"checkpoint": 60}, "checkpoint"),
         ({"members": 1}, "members"),
+        ({"plan": langevin.Plan("gibbs_readout"), "frozen": (0,)}, "frozen"),  # depth 1: layer 0 is the readout
     ],
 )
 def test_bad_arguments(linear_problem, kwargs, match):
@@ -289,3 +290,38 @@ def test_readout_marginal_mean_is_an_unbiased_quieter_estimator():
     frozen = langevin.run_ensemble(net, x[None], y[None], x_test, 0.05, jax.random.key(5), members=2,
                                    plan=langevin.Plan(burn_in=1, sample=1, n_samples=4), frozen=(2,))  # fmt: skip
     assert "f_mean_marginal" not in frozen
+
+
+def test_gibbs_readout_samples_a_nonlinear_posterior():
+    # The tanh network of test_metropolis (width 2, a strongly non-Gaussian posterior) against its exact reference
+    # (the readout integrated out analytically, the first layer by importance sampling; float64, no sampler code):
+    # gibbs_readout's posterior mean (f and readout-marginal estimators) and total variance of the test outputs.
+    # Power: the posterior mean at temperature 2T is rejected.
+    from tests.test_metropolis import _readout_marginal_reference
+
+    rng = np.random.default_rng(1)
+    net = model.FCN(dim=3, depth=2, width=2, activation="tanh", sigma_w2=(2.0, 1.0), sigma_b2=(0.0, 0.1),
+                    input_scaling="sqrt_d", parametrization="standard")  # fmt: skip
+    x, xt = sphere.sample_sphere(rng, 5, 3), sphere.sample_sphere(rng, 6, 3)
+    y = np.sin(2 * x[:, 0]) + 0.5 * x[:, 1]
+    y /= y.std()
+    ridge, members = 0.1, 32
+    (mean, var, se_ref), (mean_2t, _, _) = _readout_marginal_reference(
+        net, x, y, xt, [ridge, 2 * ridge], 200_000, np.random.default_rng(0)
+    )
+    plan = langevin.Plan("gibbs_readout", 0.5, burn_in=5, sample=40, n_samples=200)
+    out = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(2), members=members, plan=plan)
+    for estimate in (out.f_mean.values[0], out.f_mean_marginal.values[0]):
+        se = np.hypot(estimate.std(0, ddof=1) / np.sqrt(members), se_ref)
+        assert np.abs((estimate.mean(0) - mean) / se).max() < 4.5
+    f = out.f_mean.values[0]
+    se = np.hypot(f.std(0, ddof=1) / np.sqrt(members), se_ref)
+    assert np.abs((f.mean(0) - mean_2t) / se).max() > 10
+    fv = out.f_var.values[0]
+
+    def total(idx):
+        return fv[idx].mean(0) + f[idx].var(0)
+
+    loo = np.stack([total(np.delete(np.arange(members), i)) for i in range(members)])
+    se_var = np.sqrt((members - 1) / members * ((loo - loo.mean(0)) ** 2).sum(0))
+    assert np.abs((total(np.arange(members)) - var) / se_var).max() < 4.5

@@ -77,3 +77,36 @@ def test_gibbs_step_is_pure():
     c = step(jax.random.key(5), state, (x, y))
     assert _tree_equal(a, b) and not _tree_equal(a, c)
     assert a[0].shape == (4, 6) and a[1].shape == (6,)
+
+
+@pytest.mark.parametrize("parametrization", ["ntk", "standard"])
+def test_draw_readout_is_the_conditional_posterior(parametrization):
+    # Given the hidden layer, the readout (w, b) of a depth-2 ReLU network is Bayesian linear regression on the
+    # features phi = s(z1) with prior N(0, S) and noise variance T: the draws' mean and covariance of (w, b) match the
+    # closed form A^-1 Phi^T y / T, A^-1 (A = Phi^T Phi / T + S^-1, float64) within Monte Carlo error.
+    net = model.FCN(dim=4, depth=2, width=5, sigma_w2=2.0, sigma_b2=0.3, parametrization=parametrization)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = rng.standard_normal(7)
+    ridge = 0.2
+    params = model.init_params(jax.random.key(0), net)
+    h = model.features(net, params, jnp.asarray(x, jnp.float32))
+    draws = jax.jit(jax.vmap(lambda k: langevin.draw_readout(k, net, ridge, params, h, jnp.asarray(y, jnp.float32))))(
+        jax.random.split(jax.random.key(1), 40_000)
+    )
+    theta = np.c_[np.asarray(draws["w"])[:, :, 0], np.asarray(draws["b"])]  # (draw, width + 1)
+    std = model.prior_std(net)[-1]
+    w2, b2 = net.layer_variances()[-1]
+    scale = (np.sqrt(w2 / net.width), np.sqrt(b2)) if parametrization == "ntk" else (1.0, 1.0)
+    phi = np.c_[scale[0] * np.asarray(h, np.float64), scale[1] * np.ones(len(x))]
+    prior_var = np.r_[np.full(net.width, std["w"] ** 2), std["b"] ** 2]
+    cov = np.linalg.inv(phi.T @ phi / ridge + np.diag(1 / prior_var))
+    mean = cov @ phi.T @ y / ridge
+    z = (theta.mean(0) - mean) / np.sqrt(np.diag(cov) / len(theta))
+    assert np.abs(z).max() < 4.5, z
+    emp = np.cov(theta.T)
+    se = np.sqrt((cov**2 + np.outer(np.diag(cov), np.diag(cov))) / len(theta))  # s.e. of a Gaussian sample covariance
+    assert np.abs((emp - cov) / se).max() < 4.5
+    # power: the prior (the draw's starting point) is far off
+    assert np.abs((theta.mean(0) - 0) / np.sqrt(np.diag(cov) / len(theta))).max() > 50

@@ -7,11 +7,18 @@ Gaussian likelihood of variance T: the Bayesian posterior whose infinite-width l
 NNGP and ridge = T (docs/learning_curves.md Sec. 11). It is the same function-space posterior as Sec. 11's
 standard parametrisation with weight decay T n_{l-1} / sigma_w2; only the time scales of the dynamics differ.
 
-Integrators, both with that equilibrium:
+Integrators, all with that equilibrium:
 - "overdamped" (Sec. 11, Euler-Maruyama): theta <- theta - h grad U + sqrt(2 T h) xi.
 - "underdamped" (BAOAB splitting, Leimkuhler & Matthews 2013), unit mass, friction gamma = 2 sqrt(T).
-The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set;
-overdamped steps need ~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
+- "gibbs_readout": given the hidden layers the readout layer is a Bayesian linear model with a Gaussian prior, so
+  every step takes one BAOAB step of the hidden layers with the readout fixed, then draws the readout exactly from
+  its conditional posterior (`draw_readout`). Both moves leave the posterior invariant (BAOAB up to its usual
+  discretisation error); the readout's directions, whose curvature is the readout's kernel (the NNGP part of the
+  NTK), no longer limit the step, and its directions the data do not constrain (curvature T: the slowest of BAOAB)
+  are redrawn every step.
+The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set
+(gibbs_readout: of the hidden layers' part of the NTK, NTK - NNGP, `top_curvature`); overdamped steps need
+~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
 Networks start from the prior, so directions the data do not constrain start in equilibrium.
 """
 
@@ -34,7 +41,7 @@ from .. import model
 from ..model import apply, features, init_params, prior_std, readout, readout_kernel
 from ..theory import kernels
 
-INTEGRATORS = ("overdamped", "underdamped")
+INTEGRATORS = ("overdamped", "underdamped", "gibbs_readout")
 
 
 class ChainState(NamedTuple):
@@ -83,9 +90,11 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
     step(key, state, batch) -> (state, data loss), batch = (x, y), the key the step's noise (state.key is left to
     the driver, run_steps). One step, preconditioned by the prior variance P (identity in NTK parametrisation);
     momentum is stored as the velocity v = P p, so frozen leaves (P = 0) never move. "overdamped": Euler-Maruyama
-    (friction unused); "underdamped": BAOAB with the given friction."""
+    (friction unused); "underdamped": BAOAB with the given friction; "gibbs_readout": see _gibbs_readout_step."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    if integrator == "gibbs_readout":
+        return _gibbs_readout_step(net, ridge, step_size, friction, frozen)
     h, gamma = step_size, friction
     _, pre = _decay_and_precond(net, frozen)
 
@@ -113,6 +122,71 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
         return ChainState(params, v, grad, state.key), loss
 
     return step
+
+
+def _gibbs_readout_step(net: model.FCN, ridge, step_size, friction, frozen=()):
+    """make_step's "gibbs_readout" transition: a BAOAB step of the hidden layers with the readout r fixed, then an
+    exact draw r' of the readout given the hidden layers (draw_readout). The draw acts at the BAOAB step's boundary,
+    where the velocities are BAOAB's own (within O(h^2) of N(0, T P), independent of r): drawing r' mid-step, between
+    the last two half-kicks, would leave in the velocities a first-order kick by the difference of the forces of r
+    and r' (measured: a 7-20 s.e. bias of the posterior variance of a linear network).
+
+    The closing half-kick with r and the next step's opening half-kick with r' are one kick by the sum of the two
+    forces, one backward pass (the backward map is linear in the output cotangent), so the state's momentum is the
+    velocity after that opening half-kick (a chain's first step treats its prior momentum as such) and every step
+    costs one forward and one backward pass, as a BAOAB step, plus the draw; state.grad holds the mean of the two
+    forces. The readout never moves by the Langevin part (its velocity is 0)."""
+    if net.depth - 1 in frozen:
+        raise ValueError(f"frozen: the gibbs_readout integrator samples the readout layer {net.depth - 1}; it cannot "
+                         f"be frozen (got {tuple(frozen)})")  # fmt: skip
+    h, gamma = step_size, friction
+    decay, pre = _decay_and_precond(net, tuple(frozen) + (net.depth - 1,))
+
+    def step(key: jax.Array, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
+        x, y = batch
+        k_noise, k_readout = jax.random.split(key)
+        noise = _normal_like(k_noise, state.params)
+        c1 = jnp.exp(-gamma * h)
+        c2 = jnp.sqrt(ridge * (1 - c1**2))
+        v = jax.tree.map(lambda m, c: m if c else jnp.zeros_like(m), state.momentum, pre)  # the readout's: 0
+        params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
+        v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
+        params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
+        hidden, old = params[:-1], params[-1]
+        feats, feature_pullback = jax.vjp(lambda p: features(net, p + [None], x), hidden)
+        new = draw_readout(k_readout, net, ridge, params, feats, y)  # at the boundary of the BAOAB step: G
+
+        def cotangent(r):  # d(SSE / 2) / d features, and SSE / 2, for readout r
+            f, pullback = jax.vjp(lambda a: readout(net, hidden + [r], a), feats)
+            return pullback(f - y)[0], 0.5 * jnp.sum((f - y) ** 2)
+
+        (c_old, _), (c_new, loss) = cotangent(old), cotangent(new)
+        (data_force,) = feature_pullback(c_old + c_new)  # B (closing, readout r) + B (opening, readout r')
+        grad = jax.tree.map(lambda g, q, c: 0.5 * g + ridge * c * q, data_force, hidden, decay[:-1])
+        grad = grad + [jax.tree.map(jnp.zeros_like, new)]
+        v = jax.tree.map(lambda m, g, c: m - h * c * g, v, grad, pre)
+        return ChainState(hidden + [new], v, grad, state.key), loss
+
+    return step
+
+
+def draw_readout(key: jax.Array, net: model.FCN, ridge, params: list[dict], h, y) -> dict:
+    """An exact draw of the readout layer (params[-1]) from its posterior given the layers below it, from the train
+    features h = model.features(net, params, x) and labels y: the readout is a linear model f = Phi theta with prior
+    N(0, S), S the prior variance (identity in NTK parametrisation), and Gaussian likelihood of variance T, so
+    theta = theta0 + S Phi^T (G + T)^-1 (y - Phi theta0 - sqrt(T) eps) with theta0 a prior draw, eps ~ N(0, I) and
+    G = Phi S Phi^T the readout's kernel (model.readout_kernel) is distributed as the posterior (Matheron's rule; an
+    n x n Cholesky factorisation). Zero-variance leaves stay 0."""
+    k_prior, k_eps = jax.random.split(key)
+    std = prior_std(net)[-1]
+    r0 = jax.tree.map(lambda s, z: s * z, std, _normal_like(k_prior, params[-1]))
+    f0, pullback = jax.vjp(lambda r: readout(net, params[:-1] + [r], h), r0)
+    g = readout_kernel(net, h, h)
+    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    eps = jax.random.normal(k_eps, y.shape, y.dtype)
+    alpha = jax.scipy.linalg.cho_solve((chol, True), y - f0 - jnp.sqrt(ridge) * eps)
+    (phi_t_alpha,) = pullback(alpha)
+    return jax.tree.map(lambda r, s, u: r + s**2 * u, r0, std, phi_t_alpha)
 
 
 def _advance(step, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
@@ -216,7 +290,7 @@ class Plan(NamedTuple):
     stability limit, and the run length in units of the slowest relaxation time."""
 
     integrator: str = "underdamped"  # one of INTEGRATORS
-    step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) underdamped
+    step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) otherwise
     burn_in: float = 5.0  # relaxation times discarded
     sample: float = 20.0  # relaxation times averaged over
     n_samples: int = 200  # evaluations of the test outputs, evenly spaced over `sample`
@@ -245,6 +319,18 @@ class Schedule(NamedTuple):
     burn_in_steps: int
     steps_per_eval: int
     n_evals: int
+
+
+def top_curvature(net: model.FCN, x, integrator: str = "underdamped") -> float:
+    """The mu_max of `schedule` for train inputs x (n, d): the top eigenvalue of the analytic NTK Gram matrix, or for
+    "gibbs_readout" (whose Langevin part moves the hidden layers only) of its hidden layers' part, NTK - NNGP (the
+    readout layer's own term of the NTK is the NNGP; 0 at depth 1, where there are no hidden layers)."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    ntk = kernels.gram(net, x, kind="ntk")
+    if integrator == "gibbs_readout":
+        ntk = ntk - kernels.gram(net, x, kind="nngp")
+    return max(float(np.linalg.eigvalsh(ntk)[-1]), 0.0)
 
 
 def schedule(mu_max: float, ridge: float, plan: Plan) -> Schedule:
@@ -315,7 +401,7 @@ def run_ensemble(
         raise ValueError(f"plan must be a langevin.Plan (got {type(plan).__name__}; from a dict: Plan.from_config)")
     if members < 2:
         raise ValueError(f"members must be >= 2 to estimate the sampling error (got {members})")
-    mu_max = max(np.linalg.eigvalsh(kernels.gram(net, xb, kind="ntk"))[-1] for xb in x_train)
+    mu_max = max(top_curvature(net, xb, plan.integrator) for xb in x_train)
     sch = schedule(mu_max, ridge, plan)
     integrator, evals_per_block = plan.integrator, plan.evals_per_block
     if isinstance(checkpoint, (str, os.PathLike)):
@@ -331,6 +417,8 @@ def run_ensemble(
     frozen = tuple(sorted(set(frozen)))
     if any(not 0 <= i < net.depth for i in frozen):
         raise ValueError(f"frozen layers must lie in 0..{net.depth - 1} (got {frozen})")
+    if integrator == "gibbs_readout" and net.depth - 1 in frozen:
+        raise ValueError(f"frozen: the gibbs_readout integrator draws the readout layer {net.depth - 1} (got {frozen})")
     keys = jax.random.split(key, n_chains)
     shared = shared_params(key, net) if frozen else None
     states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared))(keys, xc, yc)
