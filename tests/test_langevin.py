@@ -4,6 +4,7 @@ model (docs/learning_curves.md Sec. 11), the posterior-mean estimator is unbiase
 import jax
 import numpy as np
 import pytest
+import xarray as xr
 
 from nnft import model, sphere
 from nnft.sampling import langevin
@@ -325,3 +326,38 @@ def test_gibbs_readout_samples_a_nonlinear_posterior():
     loo = np.stack([total(np.delete(np.arange(members), i)) for i in range(members)])
     se_var = np.sqrt((members - 1) / members * ((loo - loo.mean(0)) ** 2).sum(0))
     assert np.abs((total(np.arange(members)) - var) / se_var).max() < 4.5
+
+
+def test_network_summary_of_stores_with_different_chain_counts():
+    """The width-convergence size is trained with more chains than the learning curve's other sizes: each store is
+    summarised with its own chains (aligning them on `member` padded the smaller stores with NaN, and the network
+    points of every other size vanished from the networks and learning-curve figures). Each row equals the summary
+    of its store alone, and is the bias-corrected MSE of that store's chains."""
+    rng = np.random.default_rng(0)
+    n_test, draws = 30, [0, 1]
+    g = rng.standard_normal(n_test)
+    data = xr.Dataset({"g_test": ("test_sample", g)})
+    sizes = [8, 64]
+    gp = xr.Dataset(
+        {
+            "mse_test": (("draw", "n_train"), rng.uniform(0.5, 1.0, (2, 2))),
+            "f_test": (("draw", "n_train", "test_sample"), rng.standard_normal((2, 2, n_test))),
+        },
+        coords={"draw": draws, "n_train": sizes},
+    )
+
+    def store_(n, members):
+        f = g + 0.3 * rng.standard_normal((1, 2, members, n_test))
+        return xr.Dataset({"f_mean": (("n_train", "draw", "member", "test_sample"), f)},
+                          coords={"n_train": [n], "draw": draws, "member": np.arange(members)})  # fmt: skip
+
+    stores = [store_(8, 4), store_(64, 8)]
+    both = langevin.network_summary(data, gp, stores)
+    assert list(both.n_train.values) == sizes and np.all(np.isfinite(both.mse_net.values))
+    for s in stores:
+        alone = langevin.network_summary(data, gp, s)
+        np.testing.assert_array_equal(both.sel(n_train=s.n_train.values).mse_net.values, alone.mse_net.values)
+        mse, _ = langevin.posterior_mean_mse(s.f_mean.values[0], g)
+        assert alone.mse_net.item() == pytest.approx(mse.mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="train"):
+        langevin.network_summary(data, gp, [])

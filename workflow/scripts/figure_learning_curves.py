@@ -3,8 +3,6 @@
 import sys
 from typing import TYPE_CHECKING
 
-import xarray as xr
-
 from nnft import store
 from nnft.plots.learning_curves import learning_curves_figure
 from nnft.sampling import langevin
@@ -18,11 +16,11 @@ theory = store.read(snakemake.input.theory)
 data = store.read(snakemake.input.data)
 networks = None
 if snakemake.input.train:  # an experiment without trained networks draws the GP and the theories only
-    train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
-    networks = langevin.network_summary(data, store.read(snakemake.input.gp), train)
+    trains = [store.read(p).squeeze("width", drop=True) for p in snakemake.input.train]  # chain counts may differ
+    networks = langevin.network_summary(data, store.read(snakemake.input.gp), trains)
     networks.attrs["label"] = (
         f"Langevin networks, width {store.read(snakemake.input.train[0]).width.item()} "
-        f"({train.sizes['draw']} datasets, test set)"
+        f"({trains[0].sizes['draw']} datasets, test set)"
     )
 labels = {name: label for name, (label, _) in learning_curves.THEORIES.items()}
 comparison = store.read(snakemake.input.comparison)

@@ -16,17 +16,18 @@ if TYPE_CHECKING:
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 data = store.read(snakemake.input.data)
-train = xr.concat([store.read(p).squeeze("width", drop=True) for p in snakemake.input.train], dim="n_train")
-cfg = json.loads(train.attrs["config"])
+trains = [store.read(p).squeeze("width", drop=True) for p in snakemake.input.train]  # chain counts may differ
+cfg = json.loads(trains[0].attrs["config"])
+chains = " or ".join(str(c) for c in sorted({t.sizes["member"] for t in trains}))  # the width-convergence size: more
 m = cfg["model"]
 title = (
     f"{snakemake.wildcards.experiment}: depth-{m['depth']} {m['activation']} FCN on $S^{{{data.sizes['dim'] - 1}}}$, "
     f"$\\sigma_w^2$={m['sigma_w2']}, $\\sigma_b^2$={m['sigma_b2']} ({m['input_scaling']}), ridge $T$={cfg['ridge']}\n"
     f"target degrees {data.target_degree.values.tolist()} with powers {data.target_power.values.tolist()}; "
-    f"networks: width {m['width']}, {cfg['train']['members']} chains x {train.sizes['draw']} datasets"
+    f"networks: width {m['width']}, {chains} chains x {trains[0].sizes['draw']} datasets"
 )
 gp = store.read(snakemake.input.gp)
-summary = langevin.network_summary(data, gp, train)
+summary = langevin.network_summary(data, gp, trains)
 pop = gp.mse_population
 gp_mse = xr.Dataset(
     {"mean": pop.mean("draw"), "se": pop.std("draw", ddof=1) / np.sqrt(pop.sizes["draw"])},

@@ -651,32 +651,39 @@ def posterior_mean_mse(f_mean: np.ndarray, g_test: np.ndarray) -> tuple[np.ndarr
     return full, se
 
 
-def network_summary(data: xr.Dataset, gp: xr.Dataset, train: xr.Dataset) -> xr.Dataset:
-    """Per n_train of a train store (one width): the networks' posterior-mean test MSE (bias-corrected,
+def network_summary(data: xr.Dataset, gp: xr.Dataset, train) -> xr.Dataset:
+    """Per n_train of one width's train stores: the networks' posterior-mean test MSE (bias-corrected,
     posterior_mean_mse, with its MC s.e.), the exact GP's on the same draws and test set, their ratio, and the relative
-    distance of the two posterior means (incl. MC noise)."""
+    distance of the two posterior means (incl. MC noise). train: a Dataset with an n_train dimension, or a sequence of
+    them (one per store: their chain counts may differ, e.g. the width-convergence size has more chains, so they are
+    summarised one by one, never aligned on `member`)."""
+    stores = [train] if isinstance(train, xr.Dataset) else list(train)
+    if not stores:
+        raise ValueError("train: need at least one train store")
     g = data.g_test.values
-    rows = []
-    for n in train.n_train.values:
-        t = train.sel(n_train=n)
-        mse, se = posterior_mean_mse(chain_means(t), g)  # (draw,)
-        draws = t.draw.values
-        gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
-        f_net = chain_means(t).mean(1)
-        f_gp = gp.f_test.sel(n_train=n, draw=draws).values
-        rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
-        rows.append(
-            {
-                "mse_net": mse.mean(),
-                "mse_net_se": np.sqrt((se**2).sum()) / se.size,
-                "mse_gp_same": gp_same.mean(),
-                "ratio": mse.mean() / gp_same.mean(),
-                "ratio_se": np.sqrt((se**2).sum()) / se.size / gp_same.mean(),
-                "rel_distance": rel.mean(),
-            }
-        )
+    rows, sizes = [], []
+    for store_ in stores:
+        for n in store_.n_train.values:
+            t = store_.sel(n_train=n)
+            mse, se = posterior_mean_mse(chain_means(t), g)  # (draw,)
+            draws = t.draw.values
+            gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
+            f_net = chain_means(t).mean(1)
+            f_gp = gp.f_test.sel(n_train=n, draw=draws).values
+            rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
+            rows.append(
+                {
+                    "mse_net": mse.mean(),
+                    "mse_net_se": np.sqrt((se**2).sum()) / se.size,
+                    "mse_gp_same": gp_same.mean(),
+                    "ratio": mse.mean() / gp_same.mean(),
+                    "ratio_se": np.sqrt((se**2).sum()) / se.size / gp_same.mean(),
+                    "rel_distance": rel.mean(),
+                }
+            )
+            sizes.append(n)
     return xr.Dataset(
         {k: ("n_train", np.array([r[k] for r in rows])) for k in rows[0]},
-        coords={"n_train": train.n_train.values},
-        attrs={"draws": int(train.sizes["draw"])},
+        coords={"n_train": np.asarray(sizes)},
+        attrs={"draws": int(stores[0].sizes["draw"])},
     )
