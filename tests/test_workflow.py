@@ -231,6 +231,20 @@ def test_report(workflow_run):
         assert f"{exp}_learning_curves.png" in html
 
 
+def start_snakemake(wf, *args, stdout=subprocess.DEVNULL):
+    """snakemake --cores 2 in the workflow copy wf, in its own session (one process group: every process of the run
+    can be found and signalled afterwards); output to `stdout` (stderr with it)."""
+    return subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", *args], cwd=wf, stdout=stdout,
+                            stderr=subprocess.STDOUT, start_new_session=True, env=env_with_bin())  # fmt: skip
+
+
+def wait_while_running(proc, ready, seconds: float = 600) -> None:
+    """Poll (a loaded 2-core machine: generous bound) until ready() holds, the run ends or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_and_reproduces(workflow_run, tmp_path):
     # SIGKILL the whole snakemake process group while a training job samples (after its burn-in checkpoint):
@@ -238,17 +252,8 @@ def test_killed_run_resumes_and_reproduces(workflow_run, tmp_path):
     # bitwise the one of the uninterrupted run of the same config (reproducibility across runs, too).
     wf = copy_workflow(tmp_path, only("b"))
     checkpoint = wf / "results/.checkpoints/b/n8_w16.npz"
-    proc = subprocess.Popen(
-        [str(BIN / "snakemake"), "--cores", "2"],
-        cwd=wf,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env_with_bin(),
-    )
-    deadline = time.monotonic() + 600
-    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = start_snakemake(wf)
+    wait_while_running(proc, checkpoint.exists)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert checkpoint.exists(), "the training job finished or never checkpointed before the kill"
@@ -521,17 +526,8 @@ def test_killed_forced_training_is_rebuilt(workflow_run, tmp_path):
     shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
     assert planned_outputs(wf) == set()
     checkpoints = wf / "results/.checkpoints"
-    proc = subprocess.Popen(
-        [str(BIN / "snakemake"), "--cores", "2", "--forcerun", "train"],
-        cwd=wf,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=env_with_bin(),
-    )
-    deadline = time.monotonic() + 600
-    while not list(checkpoints.rglob("n*.npz")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = start_snakemake(wf, "--forcerun", "train")
+    wait_while_running(proc, lambda: list(checkpoints.rglob("n*.npz")))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = sorted(p.relative_to(checkpoints) for p in checkpoints.rglob("n*.npz"))
@@ -575,14 +571,7 @@ def test_stopping_snakemake_stops_its_jobs(workflow_run, tmp_path, signum):
     checkpoints = wf / "results/.checkpoints"
     log = tmp_path / "snakemake.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "snakemake"), "--cores", "2", "--forcerun", "train"],
-            cwd=wf,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: every process of the run can be found afterwards
-            env=env_with_bin(),
-        )
+        proc = start_snakemake(wf, "--forcerun", "train", stdout=out)
     try:
         deadline, training = time.monotonic() + 600, []  # a loaded 2-core machine: poll, generous bounds
         while proc.poll() is None and time.monotonic() < deadline:
