@@ -264,3 +264,28 @@ def test_kernel_renormalisation_of_a_deep_relu_network():
         finite_width_bayes.kernel_renormalisation(net, x, y, x_test, 0.0)
     with pytest.raises(ValueError, match="widths"):
         finite_width_bayes.kernel_renormalisation_mse(net, x[None], y[None], x_test, y[:5], 0.05, [0])
+
+
+def test_weight_directions_are_the_teacher_and_one_unit_direction_orthogonal_to_it():
+    from nnft.experiments.finite_width_bayes import weight_directions
+
+    teacher = np.linalg.qr(np.random.default_rng(3).standard_normal((8, 2)))[0].T  # two orthonormal rows in R^8
+    u = weight_directions(teacher, seed=0)
+    assert u.shape == (3, 8)
+    np.testing.assert_array_equal(u[:2], teacher)
+    assert np.linalg.norm(u[2]) == pytest.approx(1.0, abs=1e-14)
+    assert np.max(np.abs(teacher @ u[2])) < 1e-14
+
+
+def test_ratio_fit_recovers_a_line_in_inverse_width_over_widths_from_twice_n():
+    from nnft.experiments.finite_width_bayes import ratio_fit
+
+    widths = np.array([64, 128, 256, 512, 1024])
+    ratio = 1.0 - 50.0 / widths
+    ratio[0] = 0.2  # width = n: outside the 1/width regime, must not enter the fit
+    summary = xr.Dataset({"ratio": ("width", ratio), "ratio_se": ("width", np.full(5, 0.01))}, coords={"width": widths})
+    fit = ratio_fit(summary, n_train=64)
+    assert fit["a"] == pytest.approx(1.0, abs=1e-12) and fit["b"] == pytest.approx(-50.0, abs=1e-9)
+    assert fit["min_width"] == 128 and fit["chi2"] == pytest.approx(0.0, abs=1e-18)
+    assert ratio_fit(summary.assign(ratio_se=summary.ratio_se.where(summary.width != 256, 0.0)), n_train=64) is None
+    assert ratio_fit(summary.isel(width=slice(0, 3)), n_train=64)["min_width"] == 64  # < 3 widths >= 2n: all widths

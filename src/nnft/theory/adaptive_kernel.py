@@ -55,8 +55,8 @@ import scipy.linalg
 import xarray as xr
 
 from .. import model
-from .finite_width_bayes import _kernel_map, check_problem, evidence_gradients, first_layer_preactivation
-from .finite_width_bayes import full_kernel_map as _full_map
+from .finite_width_bayes import check_problem, evidence_gradients, first_layer_preactivation
+from .kernels import first_layer_kernel, full_kernel_map, kernel_map
 
 # Memory the loop correction may hold on to between its two passes over the units (bytes; see _loop).
 LOOP_CACHE_BYTES = 2**31
@@ -91,7 +91,7 @@ def _iterate(net, s1, xi, k_train, g_layers, y, ridge, damping):
         else:
             g_in = g_layers[l - 2]
             chol = jnp.linalg.cholesky(g_in + 1e-10 * jnp.mean(jnp.diag(g_in)) * jnp.eye(g_in.shape[0]))
-            s, base = net.act.jax_fn(xi[l - 2] @ chol.T), _full_map(net.act, w2, b2, g_in)
+            s, base = net.act.jax_fn(xi[l - 2] @ chol.T), full_kernel_map(net.act, w2, b2, g_in)
         g_new, e = _tilted_layer(s, s, gammas[l + 1], w2 / n, base, w2)
         new.append((1 - damping) * g_layers[l - 1] + damping * g_new)
         ess.append(e)
@@ -118,7 +118,7 @@ def _complete(net, p, s1, xi, xi_test, k_full, gammas):
             schur = g_in[p:, p:] - g_in[p:, :p] @ reg
             chol_s = jnp.linalg.cholesky(schur + jitter * jnp.eye(schur.shape[0]))
             z = jnp.concatenate([z_train, z_train @ reg + xi_test[l - 2] @ chol_s.T], axis=1)
-            s, base = net.act.jax_fn(z), _full_map(net.act, w2, b2, g_in)
+            s, base = net.act.jax_fn(z), full_kernel_map(net.act, w2, b2, g_in)
         g_full.append(_tilted_layer(s, s[:, :p], gammas[l + 1], w2 / n, base, w2)[0])
     return g_full
 
@@ -155,7 +155,7 @@ def _propagated(net, p, l, s, mean_diag, mean_cross, bases):
             w2k, b2k = variances[l + 1 + k]
 
             def fmap(d, c, w2k=w2k, b2k=b2k):
-                return _kernel_map(act, w2k, b2k, d, c, p)
+                return kernel_map(act, w2k, b2k, d, c, p)
 
             def along(t, base=base, delta=delta, fmap=fmap):
                 return jax.jvp(fmap, (base[0] + t * delta[0], base[1] + t * delta[1]), delta)[1]
@@ -311,11 +311,11 @@ def saddle_point(
         raise ValueError(f"loop_samples must be 0 (no loop) or >= 16 (got {loop_samples})")
     p = x_train.shape[0]
     x_all = np.concatenate([x_train, x_test])
-    (w2_0, b2_0), *rest = net.layer_variances()
+    _, *rest = net.layer_variances()
     with jax.enable_x64(True):
-        k_full = [jnp.asarray(w2_0 * net.input_gain2 * x_all @ x_all.T + b2_0)]
+        k_full = [jnp.asarray(first_layer_kernel(net, x_all, x_all))]
         for w2, b2 in rest:
-            k_full.append(_full_map(net.act, w2, b2, k_full[-1]))
+            k_full.append(full_kernel_map(net.act, w2, b2, k_full[-1]))
         k_train = [k[:p, :p] for k in k_full]
         kw, kb, kx, kt = jax.random.split(key, 4)
         w = jax.random.normal(kw, (n_samples, net.dim), jnp.float64)

@@ -23,6 +23,10 @@ with the prior of t the L-fold convolution of the one-layer density.
 
 Everything is spectral in the SVD X = U S V^T: lambda_k = s S_k^2, y~ = U^T y, and at fixed u the GP posterior of c
 in the V basis has mean u s S_k y~_k / (u lambda_k + T) and variance u s T / (u lambda_k + T) (u s off the row span).
+
+The approximations are named as the general theories they are exact references for (saddle_point and width_sweep
+as in adaptive_kernel, first_order and kernel_renormalisation as in finite_width_bayes): the same concept in closed
+form for linear networks, returning a LinearPosterior (the posterior of c) instead of predictions on test points.
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ def _single_cov(act, sigma_w2, k):
 
 
 def _pair_map(act, sigma_w2, sigma_b2, g):
+    """kernels.kernel_map on one pair of inputs, g = (K11, K12, K22), through activations.pair_moment: the flows
+    need the fourth moments of the same expectations (_pair_cov_s) and activations without closed forms (tanh)."""
     return sigma_b2 + sigma_w2 * jnp.stack([pair_moment(act, p, q, g) for p, q in ((2, 0), (1, 1), (0, 2))])
 
 

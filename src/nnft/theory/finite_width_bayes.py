@@ -47,7 +47,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .. import activations, model
+from .. import model
+from .kernels import first_layer_kernel, first_layer_variance, full_kernel_map, kernel_map
 
 
 def _check_net(net: model.FCN) -> None:
@@ -75,31 +76,17 @@ def check_problem(net: model.FCN, x_train, y_train, x_test, ridge: float):
     return x_train, y, x_test
 
 
-def _kernel_map(act: activations.Activation, w2, b2, diag, cross, n_train):
-    """F(G) = w2 E[s s^T] + b2 in the block form (diag: all P + Q points; cross: (P + Q, P) against the train
-    points, whose first P rows hold the train-train block with its diagonal). The activation's closed forms in
-    jax.numpy (Activation.jax_pair, jax_mean_square: the same formulas as its numpy pair), forward- and
-    reverse-differentiable: the diagonal entries come from E[s(z)^2], the others from E[s(u) s(v)] with rho kept
-    off +-1 (activations.RHO_MARGIN)."""
-    new_diag = w2 * act.jax_mean_square(diag) + b2
-    pair = w2 * act.jax_pair(diag[:, None], cross, diag[None, :n_train]) + b2
-    on_diag = jnp.arange(diag.shape[0])[:, None] == jnp.arange(n_train)[None, :]
-    return new_diag, jnp.where(on_diag, new_diag[:, None], pair)
-
-
 def layer_kernels(net: model.FCN, x_all: np.ndarray, n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Infinite-width kernels K^(l), l = 1..depth, in block form (diag over all rows, cross against the first
     n_train rows) for unit-norm rows x_all."""
     _check_net(net)
     act = net.act
     x_all = np.asarray(x_all, np.float64)
-    (w2, b2), *rest = net.layer_variances()
-    k = w2 * net.input_gain2 * x_all @ x_all[:n_train].T + b2
-    diag = w2 * net.input_gain2 * np.sum(x_all**2, -1) + b2
-    out = [(diag, k)]
+    _, *rest = net.layer_variances()
+    out = [(first_layer_variance(net, x_all), first_layer_kernel(net, x_all, x_all[:n_train]))]
     with jax.enable_x64(True):
         for w2, b2 in rest:
-            d, c = _kernel_map(act, w2, b2, jnp.asarray(out[-1][0]), jnp.asarray(out[-1][1]), n_train)
+            d, c = kernel_map(act, w2, b2, jnp.asarray(out[-1][0]), jnp.asarray(out[-1][1]), n_train)
             out.append((np.asarray(d), np.asarray(c)))
     return out
 
@@ -130,7 +117,7 @@ def _fluctuation_samples(keys, x_all, chol, kdiag, kcross, act, variances, n_tra
                 continue
 
             def fmap(d, c, w2=w2_next, b2=b2_next):
-                return _kernel_map(act, w2, b2, d, c, n_train)
+                return kernel_map(act, w2, b2, d, c, n_train)
 
             base = (kdiag[l - 1], kcross[l - 1])
 
@@ -152,11 +139,11 @@ def _cholesky_all(x_all, net):
     act = net.act
     out = [np.zeros((1, 1))]
     # Layer 2 onwards needs the full kernel over all points: recompute it with the test-test block.
-    (w2, b2), *rest = net.layer_variances()
-    full = w2 * net.input_gain2 * x_all @ x_all.T + b2
+    _, *rest = net.layer_variances()
+    full = first_layer_kernel(net, x_all, x_all)
     with jax.enable_x64(True):
         for w2, b2 in rest[:-1]:
-            d, c = _kernel_map(act, w2, b2, jnp.diag(full), jnp.asarray(full), full.shape[0])
+            d, c = kernel_map(act, w2, b2, jnp.diag(full), jnp.asarray(full), full.shape[0])
             full = np.asarray(c)
             jitter = 1e-10 * np.mean(np.diag(full))
             out.append(np.linalg.cholesky(full + jitter * np.eye(full.shape[0])))
@@ -362,12 +349,6 @@ def approximation_summary(theory: xr.Dataset) -> xr.Dataset:
     return summary.assign_coords({d: theory[d].values for d in summary.dims if d in theory.coords})
 
 
-def full_kernel_map(act: activations.Activation, w2, b2, g):
-    """The closed-form kernel map F(G) = w2 E[s s^T] + b2 on a full (symmetric) kernel matrix, in jax.numpy
-    (_kernel_map)."""
-    return _kernel_map(act, w2, b2, jnp.diag(g), g, g.shape[0])[1]
-
-
 def first_layer_preactivation(net: model.FCN, w, b, x):
     """z = sqrt(sigma_w2[0] g) x.w + sqrt(sigma_b2[0]) b of first-layer units (rows of w (M, d), b (M,)) at the rows
     of unit-norm x: (M, points). The first layer's preactivations are exactly this (NTK parametrisation)."""
@@ -460,7 +441,7 @@ def _renormalised_kernel(t, x_all, act, variances, gain2, n_train):
     diag = w2 * gain2 * jnp.sum(x_all**2, -1) + b2
     cross = w2 * gain2 * x_all @ x_all[:n_train].T + b2
     for l, (w2, b2) in enumerate(rest):
-        diag, cross = _kernel_map(act, w2 * jnp.exp(t[l]), b2, diag, cross, n_train)
+        diag, cross = kernel_map(act, w2 * jnp.exp(t[l]), b2, diag, cross, n_train)
     return diag, cross
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .. import sphere
-from ..activations import arccos_kappa0, arccos_kappa1  # noqa: F401  (re-exported: the ReLU closed forms)
+from ..activations import Activation, arccos_kappa0, arccos_kappa1  # noqa: F401  (re-exported: the ReLU closed forms)
 from ..model import FCN
 
 CHEBYSHEV_DEGREE = 256  # interpolation of quadrature kernels in t for large arrays
@@ -45,6 +45,37 @@ def recursion(net: FCN, t) -> tuple[np.ndarray, np.ndarray]:
         theta = theta * sigma_dot + sigma
         q = float(w2 * act.pair(q, q, q) + b2)
     return sigma, theta
+
+
+def first_layer_kernel(net: FCN, x, y):
+    """Sigma^(1)(x_i, y_j) = sigma_w2[0] g x_i . y_j + sigma_b2[0] for rows x, y (numpy or jax arrays): the first
+    layer's kernel, exact at any width (its preactivations are Gaussian)."""
+    w2, b2 = net.layer_variances()[0]
+    return w2 * net.input_gain2 * x @ y.T + b2
+
+
+def first_layer_variance(net: FCN, x):
+    """Sigma^(1)(x_i, x_i) = sigma_w2[0] g |x_i|^2 + sigma_b2[0] for rows x (numpy or jax arrays)."""
+    w2, b2 = net.layer_variances()[0]
+    return w2 * net.input_gain2 * (x**2).sum(-1) + b2
+
+
+def kernel_map(act: Activation, w2, b2, diag, cross, n_cols: int):
+    """One layer of the recursion on kernel matrices, F(G) = w2 E[s(z) s(z)^T] + b2, z ~ N(0, G), in jax.numpy
+    (traceable, forward- and reverse-differentiable) and in block form: diag holds G's diagonal over all rows,
+    cross the columns against the first n_cols rows (whose first n_cols rows are the square block with its
+    diagonal). The activation's closed forms (Activation.jax_pair, jax_mean_square: the formulas of its numpy
+    pair, which `recursion` folds); the diagonal comes from E[s(z)^2], the other entries from E[s(u) s(v)] with rho
+    kept off +-1 (activations.RHO_MARGIN). Returns F's (diag, cross)."""
+    new_diag = w2 * act.jax_mean_square(diag) + b2
+    pair = w2 * act.jax_pair(diag[:, None], cross, diag[None, :n_cols]) + b2
+    on_diag = jnp.arange(diag.shape[0])[:, None] == jnp.arange(n_cols)[None, :]
+    return new_diag, jnp.where(on_diag, new_diag[:, None], pair)
+
+
+def full_kernel_map(act: Activation, w2, b2, g):
+    """kernel_map on a full symmetric kernel matrix g (jax.numpy): F(g)."""
+    return kernel_map(act, w2, b2, jnp.diag(g), g, g.shape[0])[1]
 
 
 @lru_cache(maxsize=32)
@@ -275,18 +306,18 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
     """
     degree = np.arange(max_degree + 1)
     t, w = sphere.quadrature(net.dim, quadrature_nodes)
-    table = sphere.gegenbauer_table(net.dim, max_degree, t)
-    t_half, w_half = sphere.quadrature(net.dim, quadrature_nodes // 2)  # discretisation-error estimate
-    table_half = sphere.gegenbauer_table(net.dim, max_degree, t_half)
-    k_half = dict(zip(("nngp", "ntk"), nngp_ntk(net, t_half), strict=True))
+    table = sphere.gegenbauer_table(net.dim, max_degree, t)  # for the rounding floor
     k1 = dict(zip(("nngp", "ntk"), (float(v) for v in nngp_ntk(net, 1.0)), strict=True))
     log_deg = sphere.log_degeneracy(net.dim, degree)
     deg = np.exp(log_deg)
     data = {}
     n_taylor = int(min(taylor_terms, np.log(1e-9) / np.log(0.95)))  # keep the rounding error below 1e-7
-    for which, k_t in zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True):
-        lam_q = table @ (w * k_t)
-        err_q = 1e-15 * (np.abs(table * k_t) @ w) + np.abs(lam_q - table_half @ (w_half * k_half[which]))
+    for i, (which, k_t) in enumerate(zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True)):
+        lam_q, lam_half = (
+            sphere.funk_hecke(lambda s, i=i: nngp_ntk(net, s)[i], net.dim, max_degree, nodes)
+            for nodes in (quadrature_nodes, quadrature_nodes // 2)
+        )
+        err_q = 1e-15 * (np.abs(table * k_t) @ w) + np.abs(lam_q - lam_half)  # rounding floor + discretisation
         lam_t = np.full(max_degree + 1, np.nan)
         err_t = np.full(max_degree + 1, np.inf)
         b = np.full(n_taylor, np.nan)
