@@ -46,7 +46,7 @@ def library_accepts(exp) -> bool:
     """The library's own argument checks on what the jobs would pass it."""
     try:
         model.FCN(dim=exp["dim"], **exp["model"])
-        data.check_target(exp["dim"], exp["target"]["degrees"], exp["target"]["weights"])
+        data.check_target(exp["dim"], exp["target"]["degrees"], exp["target"]["power"])
         t = exp.get("train")  # an experiment without trained networks (a paper experiment) has none
         if t is not None:
             langevin.schedule(1.0, exp["ridge"], langevin.Plan.from_config(t))
@@ -72,7 +72,7 @@ def experiments(draw):
         "dim": draw(st.integers(3, 40)),
         "target": {
             "degrees": degrees,
-            "weights": draw(st.lists(st.floats(0, 2), min_size=len(degrees), max_size=len(degrees))),
+            "power": draw(st.lists(st.floats(0, 2), min_size=len(degrees), max_size=len(degrees))),
         },
         "noise": draw(st.floats(0, 1)),
         "model": {
@@ -126,7 +126,7 @@ CORRUPTIONS = [
     (("model", "activation"), st.text(min_size=1, max_size=8).filter(lambda s: s not in ACTIVATIONS)),
     (("model", "sigma_w2"), st.floats(-3, -1e-6)),
     (("model", "input_scaling"), st.sampled_from(["sqrt", "none", ""])),
-    (("target", "weights"), st.lists(st.floats(-2, -0.01), min_size=2, max_size=2)),
+    (("target", "power"), st.lists(st.floats(-2, -0.01), min_size=2, max_size=2)),
     (("train", "members"), st.integers(-2, 2)),  # 2 chains give no Monte Carlo error bar
     (("train", "step_factor"), st.one_of(st.floats(2, 10), st.floats(-1, 0))),
     (("train", "draws"), st.integers(3, 10)),

@@ -1,4 +1,4 @@
-"""data.py: the teacher's per-degree weights are exact population powers; train sets are nested."""
+"""data.py: the teacher's per-degree power is exact; train sets are nested."""
 
 import numpy as np
 import pytest
@@ -8,18 +8,18 @@ from nnft import data, sphere
 
 
 @pytest.mark.parametrize("directions", [1, 3])
-def test_target_weights_are_population_powers(directions):
+def test_target_power_is_the_exact_population_power(directions):
     # Monte Carlo over 200k uniform points: the power in each degree is its weight, degrees are orthogonal,
     # within 5 standard errors (each degree may be a sum of several zonal harmonics).
     rng = np.random.default_rng(3)
-    d, degrees, weights = 6, [0, 1, 2, 3], [0.2, 0.5, 1.5, 0.7]
-    target = data.make_target(rng, d, degrees, weights, directions)
+    d, degrees, power = 6, [0, 1, 2, 3], [0.2, 0.5, 1.5, 0.7]
+    target = data.make_target(rng, d, degrees, power, directions)
     x = sphere.sample_sphere(rng, 200_000, d)
     terms = data.target_terms(x, target["degree"], target["coefficient"], target["direction"])
     g = np.stack([terms[target["degree"] == l].sum(0) for l in degrees])
     prod = g[:, None, :] * g[None, :, :]
     mean, se = prod.mean(-1), prod.std(-1) / np.sqrt(x.shape[0])
-    assert np.all(np.abs(mean - np.diag(weights)) < 5 * se + 1e-12), (mean, se)
+    assert np.all(np.abs(mean - np.diag(power)) < 5 * se + 1e-12), (mean, se)
 
 
 def test_target_norm_exact_by_quadrature():
@@ -78,9 +78,9 @@ def test_label_noise_variance():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"degrees": [1, 1], "weights": [0.5, 0.5]}, "distinct"),
-        ({"degrees": [1], "weights": [-1.0]}, "weights"),
-        ({"degrees": [1, 2], "weights": [1.0]}, "equal-length"),
+        ({"degrees": [1, 1], "power": [0.5, 0.5]}, "distinct"),
+        ({"degrees": [1], "power": [-1.0]}, "power"),
+        ({"degrees": [1, 2], "power": [1.0]}, "equal-length"),
     ],
 )
 def test_bad_targets(kwargs, match):

@@ -102,12 +102,12 @@ def test_validation_summary_statistics(scanned):
     [
         (lambda b: b["validate"].update(draws=50), "validate.draws"),
         (lambda b: b["validate"].update(points=33), "validate.points"),
-        (lambda b: b["target"].update(degrees=[1, 20], weights=[0.5, 0.5]), "theory.max_degree"),
-        (lambda b: b["target"].update(weights=[1.0]), "equal length"),
+        (lambda b: b["target"].update(degrees=[1, 20], power=[0.5, 0.5]), "theory.max_degree"),
+        (lambda b: b["target"].update(power=[1.0]), "equal length"),
     ],
 )
 def test_cross_key_checks(edit, message):
-    block = {"target": {"degrees": [1, 2], "weights": [0.5, 0.5]}, "theory": {"max_degree": 12}, "n_draws": 12,
+    block = {"target": {"degrees": [1, 2], "power": [0.5, 0.5]}, "theory": {"max_degree": 12}, "n_draws": 12,
              "grid": GRID, "validate": {"draws": 4, "points": 6}}  # fmt: skip
     config.check_hyperparameters("h", block)
     edit(block)

@@ -95,11 +95,11 @@ def test_ek_limits():
 def test_power_per_degree_refuses_bad_terms():
     with pytest.raises(ValueError, match="max_degree"):
         learning_curves.power_per_degree([5], [1.0], 3)
-    with pytest.raises(ValueError, match="weights: one per degree"):
+    with pytest.raises(ValueError, match="power: one per degree"):
         learning_curves.power_per_degree([1, 3], [0.5], 20)
     with pytest.raises(ValueError, match="degrees"):
         learning_curves.power_per_degree([1.5], [1.0], 20)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="power"):
         learning_curves.power_per_degree([1], [-1.0], 20)
 
 

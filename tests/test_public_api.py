@@ -148,12 +148,12 @@ def test_learning_curve_theories_refuse_bad_ridges_naming_them(ridge):
 @SETTINGS
 @given(
     degrees=st.lists(st.integers(0, 10), min_size=1, max_size=4),
-    weights=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+    power=st.lists(st.floats(0, 1), min_size=1, max_size=4),
 )
-def test_power_per_degree_refuses_mismatched_terms_naming_weights(degrees, weights):
-    if len(degrees) == len(weights):
-        power = learning_curves.power_per_degree(degrees, weights, 10)
-        assert power.sum() == pytest.approx(sum(weights))
+def test_power_per_degree_refuses_mismatched_terms_naming_power(degrees, power):
+    if len(degrees) == len(power):
+        per_degree = learning_curves.power_per_degree(degrees, power, 10)
+        assert per_degree.sum() == pytest.approx(sum(power))
     else:
-        with pytest.raises(ValueError, match="weights"):
-            learning_curves.power_per_degree(degrees, weights, 10)
+        with pytest.raises(ValueError, match="power"):
+            learning_curves.power_per_degree(degrees, power, 10)

@@ -39,7 +39,7 @@ def test_random_feature_kernel_is_the_one_hidden_layer_nngp():
 
 def test_random_feature_double_descent_peaks_at_interpolation():
     features = [8, 20, 36, 40, 44, 80, 320]
-    linear = {"n": 20, "noise_var": 0.25, "signal2": 1.0, "trials": 50, "p": [5, 40]}
+    linear = {"n_train": 20, "noise_var": 0.25, "signal2": 1.0, "trials": 50, "p": [5, 40]}
     ds = survey.double_descent_dataset(1, 8, [1, 2], [0.5, 0.5], 0.3, 40, 500, features, 8, 12, linear)
     mse = ds.rf_mse.values
     assert features[int(np.argmax(mse))] == 40 and mse[3] > 10 * max(mse[0], mse[-1])
@@ -64,7 +64,7 @@ def test_lazy_regime_weights_move_as_one_over_sqrt_width():
 def test_lazy_dataset_trains_the_configured_model_and_refuses_width_in_it():
     """The default model is the documented two-layer ReLU; another model (tanh, depth 3, biases) is the one trained
     (its train MSE reaches tol and the store names it); dim / width inside model_fields are refused."""
-    args = dict(seed=0, dim=4, degrees=[1], weights=[1.0], n_train=10, n_test=20, widths=[16, 64], seeds=2, tol=1e-3)
+    args = dict(seed=0, dim=4, degrees=[1], power=[1.0], n_train=10, n_test=20, widths=[16, 64], seeds=2, tol=1e-3)
     assert survey.lazy_dataset(**args).attrs["activation"] == "relu"
     fields = {"activation": "tanh", "depth": 3, "sigma_w2": 1.5, "sigma_b2": 0.1}
     out = survey.lazy_dataset(**args, model_fields=fields)

@@ -678,7 +678,7 @@ def test_growing_n_train_retrains_no_network(workflow_run):
         (lambda e: e["a"].update(n_test=-5), "experiments.a.n_test = -5: must be >= 1"),
         (lambda e: e["b"]["model"].update(activation="swish"), "activation"),
         (lambda e: e["a"]["train"].update(n_train=[4, 16]), "experiments.a.train.n_train"),
-        (lambda e: e["a"]["target"].update(weights=[1.0]), "experiments.a.target"),
+        (lambda e: e["a"]["target"].update(power=[1.0]), "experiments.a.target"),
         (lambda e: e.update({"bad/name": e["a"]}), "bad/name"),
         (lambda e: e["a"]["model"].update(sigma_w2=[1.0, 2.0, 3.0]), "experiments.a.model.sigma_w2"),
         (lambda e: e["a"]["model"].update(activation="leaky_relu(2)"), "activation"),

@@ -62,10 +62,10 @@ def _raise_all(problems: list[str]) -> None:
 
 def _target_problems(key, block) -> list[str]:
     target, problems = block["target"], []
-    if len(target["degrees"]) != len(target["weights"]):
+    if len(target["degrees"]) != len(target["power"]):
         problems.append(
-            f"{key}.target: degrees and weights must have equal length "
-            f"(got {len(target['degrees'])} and {len(target['weights'])})"
+            f"{key}.target: degrees and power must have equal length "
+            f"(got {len(target['degrees'])} and {len(target['power'])})"
         )
     if max(target["degrees"]) > block["theory"]["max_degree"]:
         problems.append(f"{key}.target.degrees: degree {max(target['degrees'])} exceeds {key}.theory.max_degree")

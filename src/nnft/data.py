@@ -1,10 +1,10 @@
-"""Datasets on the hypersphere: inputs uniform on S^{d-1}, targets given by their spectral weight per degree.
+"""Datasets on the hypersphere: inputs uniform on S^{d-1}, targets given by their power per degree.
 
 The target is a fixed teacher g = sum_l g_l. Each degree l is a sum of `directions` zonal harmonics,
 g_l(x) = a_l sum_j c_j P_l(x . u_j), with u_j random unit directions and c_j standard normal. Since
 int dmu P_l(x.u) P_l(x.v) = P_l(u.v) / N(d, l) (addition theorem), ||g_l||^2 = a_l^2 c^T G c / N(d, l) with
-G_jk = P_l(u_j . u_k), and a_l is chosen so that ||g_l||^2 = weight_l exactly: the weights are the exact
-per-degree powers G_l of the theory. With one direction, g_l = sqrt(weight_l N(d, l)) P_l(x . u).
+G_jk = P_l(u_j . u_k), and a_l is chosen so that ||g_l||^2 = power_l exactly: the exact per-degree powers G_l of
+the theory. With one direction, g_l = sqrt(power_l N(d, l)) P_l(x . u).
 """
 
 from __future__ import annotations
@@ -15,24 +15,24 @@ import xarray as xr
 from . import sphere
 
 
-def check_target(d: int, degrees, weights) -> None:
-    degrees, weights = np.asarray(degrees), np.asarray(weights)
-    if degrees.shape != weights.shape or degrees.ndim != 1 or degrees.size == 0:
-        raise ValueError(f"target degrees and weights must be equal-length lists (got {degrees}, {weights})")
+def check_target(d: int, degrees, power) -> None:
+    degrees, power = np.asarray(degrees), np.asarray(power)
+    if degrees.shape != power.shape or degrees.ndim != 1 or degrees.size == 0:
+        raise ValueError(f"target degrees and power must be equal-length lists (got {degrees}, {power})")
     if np.any(degrees < 0) or len(set(degrees.tolist())) != degrees.size:
         raise ValueError(f"target degrees must be distinct non-negative integers (got {degrees.tolist()})")
-    if np.any(weights < 0):
-        raise ValueError(f"target weights are powers and must be >= 0 (got {weights.tolist()})")
+    if np.any(power < 0):
+        raise ValueError(f"target power must be >= 0 on every degree (got {power.tolist()})")
     sphere.check_dim(d)
 
 
-def make_target(rng: np.random.Generator, d: int, degrees, weights, directions: int = 1) -> dict[str, np.ndarray]:
-    """Zonal terms (degree, coefficient, direction) of a teacher with exact per-degree powers `weights`."""
-    check_target(d, degrees, weights)
+def make_target(rng: np.random.Generator, d: int, degrees, power, directions: int = 1) -> dict[str, np.ndarray]:
+    """Zonal terms (degree, coefficient, direction) of a teacher with exact per-degree powers `power`."""
+    check_target(d, degrees, power)
     if directions < 1:
         raise ValueError(f"target directions must be >= 1 (got {directions})")
     term_degree, term_coef, term_dir = [], [], []
-    for l, w in zip(degrees, weights, strict=True):
+    for l, w in zip(degrees, power, strict=True):
         u = sphere.sample_sphere(rng, directions, d)
         c = rng.standard_normal(directions) if directions > 1 else np.ones(1)
         gram = sphere.gegenbauer_normalized(d, int(l), u @ u.T)
@@ -62,7 +62,7 @@ def make_dataset(
     seed: int,
     dim: int,
     degrees,
-    weights,
+    power,
     n_max: int,
     n_test: int,
     n_draws: int,
@@ -83,11 +83,11 @@ def make_dataset(
     single-size datasets of the survey and the hyper-parameter selection so that their stores are unchanged.
     With noise = 0 both give the same dataset.
     """
-    check_target(dim, degrees, weights)
+    check_target(dim, degrees, power)
     if min(n_max, n_test, n_draws) < 1 or noise < 0:
         raise ValueError(f"need n_max, n_test, n_draws >= 1 and noise >= 0 (got {n_max}, {n_test}, {n_draws}, {noise})")
     teacher_seq, test_seq, *draw_seqs = np.random.SeedSequence(seed).spawn(2 + n_draws)
-    target = make_target(np.random.default_rng(teacher_seq), dim, degrees, weights, directions)
+    target = make_target(np.random.default_rng(teacher_seq), dim, degrees, power, directions)
     terms = (target["degree"], target["coefficient"], target["direction"])
     x_test = sphere.sample_sphere(np.random.default_rng(test_seq), n_test, dim)
     x_train, y_train, g_train = [], [], []
@@ -110,7 +110,7 @@ def make_dataset(
             "term_degree": (("term",), target["degree"]),
             "term_coefficient": (("term",), target["coefficient"]),
             "term_direction": (("term", "dim"), target["direction"]),
-            "target_power": (("target_degree",), np.asarray(weights, dtype=np.float64)),
+            "target_power": (("target_degree",), np.asarray(power, dtype=np.float64)),
         },
         coords={
             "draw": np.arange(n_draws),

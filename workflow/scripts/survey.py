@@ -21,12 +21,12 @@ def progress(message):
 
 if "double_descent" in p:
     c = p["double_descent"]
-    ds = survey.double_descent_dataset(seed, c["dim"], c["target"]["degrees"], c["target"]["weights"], c["noise"],
-                                       c["n_train"], c["n_test"], c["features"], c["seeds"], c["max_degree"],
+    ds = survey.double_descent_dataset(seed, c["dim"], c["target"]["degrees"], c["target"]["power"], c["noise"],
+                                       c["n_train"], c["n_test"], c["features"], c["n_draws"], c["max_degree"],
                                        c["linear"], progress=progress)  # fmt: skip
 elif "lazy" in p:
     c = p["lazy"]
-    ds = survey.lazy_dataset(seed, c["dim"], c["target"]["degrees"], c["target"]["weights"], c["n_train"],
+    ds = survey.lazy_dataset(seed, c["dim"], c["target"]["degrees"], c["target"]["power"], c["n_train"],
                              c["n_test"], c["widths"], c["seeds"], c["tol"], c["model"], progress=progress)  # fmt: skip
 else:
     c = p["depth"]

@@ -19,7 +19,7 @@ cutoff = None if p["cutoff"] == "auto" else int(p["cutoff"])
 ds = learning_curves.theory_curves(
     store.read(snakemake.input.spectrum),
     p["target"]["degrees"],
-    p["target"]["weights"],
+    p["target"]["power"],
     p["ridge"],
     p["noise"],
     n_grid,

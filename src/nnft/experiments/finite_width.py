@@ -69,12 +69,12 @@ def kernel_flow_dataset(key, models, depth: int, width: int, n_networks: int, pr
         mean.append(g.mean(0))
         se.append(g.std(0, ddof=1) / math.sqrt(n_networks))
         if progress:
-            progress(f"kernel flow {name} C_W={w2:.4g}")
+            progress(f"kernel flow {name} sigma_w2={w2:.4g}")
     dims = ("model", "layer")
     return xr.Dataset(
         {"K": (dims, np.array(theory)), "G_mc": (dims, np.array(mean)), "G_mc_se": (dims, np.array(se))},
         coords={
-            "model": [f"{n} C_W={c:.4g}" for n, c in models],
+            "model": [f"{n} sigma_w2={c:.4g}" for n, c in models],
             "activation": ("model", [n for n, _ in models]),
             "sigma_w2": ("model", [c for _, c in models]),
             "layer": np.arange(1, depth + 1),
@@ -148,9 +148,14 @@ def finite_width_dataset(key, kurtosis_models, correlation_models, depth: int, w
     return xr.Dataset(
         {k: (dims[k], v) for k, v in out.items()},
         coords={
-            "single_model": [f"{n} C_W={c:.4g}" for n, c in kurtosis_models],
+            "single_model": [f"{n} sigma_w2={c:.4g}" for n, c in kurtosis_models],
             "single_activation": ("single_model", [n for n, _ in kurtosis_models]),
-            "pair_model": [f"{n} C_W={c:.6g} C_b={b:g} rho1={r:g}" for n, c, b, r in correlation_models],
+            "single_sigma_w2": ("single_model", [c for _, c in kurtosis_models]),
+            "pair_model": [f"{n} sigma_w2={c:.6g} sigma_b2={b:g} rho1={r:g}" for n, c, b, r in correlation_models],
+            "pair_activation": ("pair_model", [m[0] for m in correlation_models]),
+            "pair_sigma_w2": ("pair_model", [m[1] for m in correlation_models]),
+            "pair_sigma_b2": ("pair_model", [m[2] for m in correlation_models]),
+            "pair_rho1": ("pair_model", [m[3] for m in correlation_models]),
             "width": widths,
             "layer": np.arange(1, depth + 1),
         },
@@ -351,7 +356,7 @@ def ntk_dataset(key, models, depth: int, widths, n_networks: int, fit_max: float
             "relvar_curvature": ("model", [f[2] for f in fits]),
         },
         coords={
-            "model": [f"{n} C_W={c:g} lambda_b={lb}" for n, c, lb in spec],
+            "model": [f"{n} sigma_w2={c:g} lambda_b={lb}" for n, c, lb in spec],
             "activation": ("model", [n for n, _, _ in spec]),
             "sigma_w2": ("model", [c for _, c, _ in spec]),
             "lambda_b": ("model", [lb for _, _, lb in spec]),

@@ -65,46 +65,47 @@ def random_feature_kernel(dim: int) -> model.FCN:
     return model.FCN(dim=dim, depth=2, activation="relu", sigma_w2=1.0, sigma_b2=0.0, input_scaling="unit")
 
 
-def double_descent_dataset(seed: int, dim: int, degrees, weights, noise: float, n_train: int, n_test: int,
-                           features, seeds: int, max_degree: int, linear: dict, ridgeless: float = 1e-8,
+def double_descent_dataset(seed: int, dim: int, degrees, power, noise: float, n_train: int, n_test: int,
+                           features, n_draws: int, max_degree: int, linear: dict, ridgeless: float = 1e-8,
                            progress=None) -> xr.Dataset:  # fmt: skip
     """F9a: (i) the isotropic linear model: closed form and Monte Carlo of the min-norm excess risk against p/n;
-    (ii) ReLU random features on S^{d-1}: test MSE of min-norm regression against N/n over `seeds` datasets and
+    (ii) ReLU random features on S^{d-1}: test MSE of min-norm regression against N/n over `n_draws` datasets and
     feature draws, with the N -> infinity line: ridgeless kernel regression with the random-feature kernel, exact
     (population MSE, mean over the same datasets) and the self-consistent theory (spectral tail lumped in)."""
     # one size: the label noise keeps its original stream (nested=False), so the survey's stores are unchanged
     ds = data.make_dataset(
-        seed, dim, degrees, weights, n_max=n_train, n_test=n_test, n_draws=seeds, noise=noise, nested=False
+        seed, dim, degrees, power, n_max=n_train, n_test=n_test, n_draws=n_draws, noise=noise, nested=False
     )
     rng = np.random.default_rng([seed, 1])
     mse = np.array([
         random_feature_test_mse(rng, ds.x_train.values[s], ds.y_train.values[s], ds.x_test.values, ds.g_test.values,
                                 features)
-        for s in range(seeds)
+        for s in range(n_draws)
     ])  # fmt: skip
     if progress:
         progress("random features")
     net = random_feature_kernel(dim)
     spectrum = kernels.spectrum(net, max_degree, 1000)
     kernel = learning_curves.gp_population_mse(net, ds, n_train, [ridgeless], spectrum.eigenvalue_nngp.values)[:, 0]
-    theory = learning_curves.theory_curves(spectrum, degrees, weights, ridgeless, noise, [n_train])
+    theory = learning_curves.theory_curves(spectrum, degrees, power, ridgeless, noise, [n_train])
     p = np.asarray(linear["p"])
     lin_rng = np.random.default_rng([seed, 2])
-    lin_mc = np.array([linear_min_norm_mc(lin_rng, int(q), linear["n"], linear["noise_var"], linear["signal2"],
+    lin_mc = np.array([linear_min_norm_mc(lin_rng, int(q), linear["n_train"], linear["noise_var"], linear["signal2"],
                                           linear["trials"]) for q in p])  # fmt: skip
     if progress:
         progress("linear model")
     fine = np.linspace(1, max(p) * 1.05, 400)
+    n_lin, noise_var, signal2 = linear["n_train"], linear["noise_var"], linear["signal2"]
     return xr.Dataset(
         {
             "rf_mse": ("features", mse.mean(0)),
-            "rf_mse_se": ("features", mse.std(0, ddof=1) / math.sqrt(seeds)),
+            "rf_mse_se": ("features", mse.std(0, ddof=1) / math.sqrt(n_draws)),
             "rf_mse_median": ("features", np.median(mse, 0)),
             "linear_risk_theory": (
                 "p_fine",
-                linear_min_norm_risk(fine, linear["n"], linear["noise_var"], linear["signal2"]),
+                linear_min_norm_risk(fine, n_lin, noise_var, signal2),
             ),
-            "linear_risk_at_p": ("p", linear_min_norm_risk(p, linear["n"], linear["noise_var"], linear["signal2"])),
+            "linear_risk_at_p": ("p", linear_min_norm_risk(p, n_lin, noise_var, signal2)),
             "linear_risk_mc": ("p", lin_mc[:, 0]),
             "linear_risk_mc_se": ("p", lin_mc[:, 1]),
         },  # fmt: skip
@@ -113,12 +114,12 @@ def double_descent_dataset(seed: int, dim: int, degrees, weights, noise: float, 
             "n_train": n_train,
             "dim": dim,
             "noise": noise,
-            "seeds": seeds,
+            "n_draws": n_draws,
             "kernel_mse": float(kernel.mean()),
-            "kernel_mse_se": float(kernel.std(ddof=1) / math.sqrt(seeds)),
+            "kernel_mse_se": float(kernel.std(ddof=1) / math.sqrt(n_draws)),
             "kernel_sc_theory": float(theory.sc.values[0]),
             "ridgeless": ridgeless,
-            "linear_n": linear["n"],
+            "linear_n_train": linear["n_train"],
             "linear_noise_var": linear["noise_var"],
             "linear_signal2": linear["signal2"],
             "linear_trials": linear["trials"],
@@ -175,14 +176,14 @@ def lazy_training(key: jax.Array, net: model.FCN, x_train, y_train, x_test, tol:
         f0_train, f0_test = model.apply(net, params0, x), model.apply(net, params0, xt)
         k_train = kernels.gram(net, np.asarray(x), kind="ntk")
         k_test = kernels.gram(net, np.asarray(xt), np.asarray(x), kind="ntk")
-        f_lin = np.asarray(f0_test) + k_test @ np.linalg.solve(k_train, np.asarray(y - f0_train))
+        f_lin = np.asarray(f0_test) + k_test @ learning_curves.gp_solve(k_train, np.asarray(y - f0_train), 0.0)
         f_trained = np.asarray(model.apply(net, params, xt))
         gap = np.linalg.norm(f_trained - f_lin) / np.linalg.norm(f_lin - np.asarray(f0_test))
         return {"weight_change": weight_change, "ntk_change": ntk_change, "kernel_gap": float(gap),
                 "steps": int(steps), "train_mse": float(train_mse)}  # fmt: skip
 
 
-def lazy_dataset(seed: int, dim: int, degrees, weights, n_train: int, n_test: int, widths, seeds: int,
+def lazy_dataset(seed: int, dim: int, degrees, power, n_train: int, n_test: int, widths, seeds: int,
                  tol: float = 1e-4, model_fields=None, progress=None) -> xr.Dataset:  # fmt: skip
     """F9b: networks model.FCN(dim=dim, width=m, **model_fields) (NTK parametrisation; default: two-layer ReLU,
     sigma_w2 = 2, no biases) trained by full-batch GD on a noiseless target, for each width m of `widths` and `seeds`
@@ -193,7 +194,7 @@ def lazy_dataset(seed: int, dim: int, degrees, weights, n_train: int, n_test: in
         raise ValueError(f"model_fields: dim and width come from the arguments, the parametrisation is NTK's and the "
                          f"input scaling the default (got {sorted(fields)})")  # fmt: skip
     nets = [model.FCN(dim=dim, width=int(m), **fields) for m in widths]
-    ds = data.make_dataset(seed, dim, degrees, weights, n_max=n_train, n_test=n_test, n_draws=1)
+    ds = data.make_dataset(seed, dim, degrees, power, n_max=n_train, n_test=n_test, n_draws=1)
     names = ("weight_change", "ntk_change", "kernel_gap", "steps", "train_mse")
     out = {k: np.empty((len(widths), seeds)) for k in names}
     for i, (m, net) in enumerate(zip(widths, nets, strict=True)):

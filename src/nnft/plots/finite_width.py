@@ -14,6 +14,16 @@ import xarray as xr  # noqa: E402
 from . import style  # noqa: E402
 
 
+def model_title(activation: str, sigma_w2: float, sigma_b2: float | None = None, rho1: float | None = None) -> str:
+    """A model's name on a figure, from the store's coordinates (sigma_w2, sigma_b2: PDLT's C_W, C_b)."""
+    title = f"{activation}, $\\sigma_w^2$ = {sigma_w2:.6g}"
+    if sigma_b2 is not None:
+        title += f", $\\sigma_b^2$ = {sigma_b2:g}"
+    if rho1 is not None:
+        title += f", $\\rho^{{(1)}}$ = {rho1:g}"
+    return title
+
+
 def _per_width_panels(ds: xr.Dataset, models, panel: tuple[float, float]):
     """One panel per model, one colour per width: (fig, axes, colours, layers)."""
     fig, axes = plt.subplots(1, len(models), figsize=(panel[0] * len(models), panel[1]), constrained_layout=True)
@@ -27,8 +37,9 @@ def kernel_flow_figure(flow: xr.Dataset, asymptote: np.ndarray):
     layers = flow.layer.values
     marks = np.unique(np.geomspace(1, layers[-1], 14).astype(int)) - 1
     colors = plt.cm.tab10(np.arange(flow.sizes["model"]))
-    for i, model in enumerate(flow.model.values):
-        ax.plot(layers, flow.K.values[i], color=colors[i], lw=1.5, label=model)
+    for i in range(flow.sizes["model"]):
+        label = model_title(str(flow.activation.values[i]), float(flow.sigma_w2.values[i]))
+        ax.plot(layers, flow.K.values[i], color=colors[i], lw=1.5, label=label)
         mean, err = flow.G_mc.values[i, marks], 2 * flow.G_mc_se.values[i, marks]
         ax.errorbar(
             layers[marks],
@@ -42,7 +53,7 @@ def kernel_flow_figure(flow: xr.Dataset, asymptote: np.ndarray):
     ax.plot(layers[2:], asymptote[2:], "k:", lw=1.2, label=r"tanh asymptote $1/2l + \frac{5}{24}\ln l/l^2$")
     ax.set(xscale="log", yscale="log", xlabel="layer $l$", ylabel=r"$K^{(l)}$  (markers: $\langle\hat G^{(l)}\rangle$)")
     ax.set_title(
-        f"Kernel flow from $K^{{(1)}}=1$, $C_b=0$: recursion vs {flow.attrs['n_networks']} networks of width "
+        f"Kernel flow from $K^{{(1)}}=1$, $\\sigma_b^2=0$: recursion vs {flow.attrs['n_networks']} networks of width "
         f"{flow.attrs['width']}",
         fontsize=9,
     )
@@ -63,7 +74,8 @@ def kurtosis_figure(fw: xr.Dataset):
             if np.isfinite(dn.kurtosis_exact).all():
                 ax.plot(layers, n * dn.kurtosis_exact, "--", color=colors[n], lw=1, label=f"exact product, n={n}")
             style.mc_points(ax, layers[1:], n * dn.kurtosis_mc[1:], n * dn.kurtosis_mc_se[1:], colors[n], n)
-        ax.set(xlabel="layer $l$", ylabel=r"$n\,\kappa^{(l)}$", title=str(model))
+        title = model_title(str(d.single_activation.values), float(d.single_sigma_w2))
+        ax.set(xlabel="layer $l$", ylabel=r"$n\,\kappa^{(l)}$", title=title)
         ax.legend(fontsize=6.5)
     fig.suptitle(
         f"Finite-width excess kurtosis of a preactivation at criticality ({fw.attrs['n_networks']} networks per width, "
@@ -73,17 +85,23 @@ def kurtosis_figure(fw: xr.Dataset):
     return fig
 
 
-def kernel_shift_figure(fw: xr.Dataset, model: str = "tanh C_W=1"):
-    """F3: n (E[G-hat] - K) / K vs l: the K^{1} recursion and its asymptote -l/3 against Monte Carlo."""
-    d = fw.sel(single_model=model)
-    fig, (ax,), colors, layers = _per_width_panels(fw, [model], (6.4, 4.6))
+def kernel_shift_figure(fw: xr.Dataset, activation: str = "tanh", sigma_w2: float = 1.0):
+    """F3: n (E[G-hat] - K) / K vs l: the K^{1} recursion and its asymptote -l/3 against Monte Carlo, for the
+    single-input model (activation, sigma_w2) of fw (ValueError naming them if fw has no such model)."""
+    match = (fw.single_activation.values == activation) & (fw.single_sigma_w2.values == sigma_w2)
+    if match.sum() != 1:
+        raise ValueError(f"activation, sigma_w2: fw has no single-input model {activation!r} with sigma_w2 = "
+                         f"{sigma_w2:g} (models: {list(fw.single_model.values)})")  # fmt: skip
+    d = fw.isel(single_model=int(np.argmax(match)))
+    fig, (ax,), colors, layers = _per_width_panels(fw, [d.single_model.item()], (6.4, 4.6))
     ax.plot(layers, d.K1 / d.K, "k-", lw=1.5, label=r"theory $K^{\{1\}}/K$")
     ax.plot(layers, -layers / 3, "k:", lw=1, label=r"asymptote $-l/3$")
     for n in fw.width.values:
         dn = d.sel(width=n)
         style.mc_points(ax, layers, n * (dn.G_mc - d.K) / d.K, n * dn.G_mc_se / d.K, colors[n], n)
     ax.set(xlabel="layer $l$", ylabel=r"$n\,(\langle\hat G^{(l)}\rangle - K^{(l)})/K^{(l)}$")
-    ax.set_title(f"O(l/n) shift of the two-point function, {model}, $C_b=0$, $K^{{(1)}}=1$", fontsize=9)
+    title = model_title(activation, sigma_w2)
+    ax.set_title(f"O(l/n) shift of the two-point function, {title}, $\\sigma_b^2=0$, $K^{{(1)}}=1$", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
@@ -99,7 +117,9 @@ def correlation_figure(fw: xr.Dataset):
             dn = d.sel(width=n)
             ax.plot(layers, dn.rho_1n, "--", color=colors[n], lw=1, label=f"+ 1/n theory, n={n}")
             style.mc_points(ax, layers, dn.rho_mc, dn.rho_mc_se, colors[n], n, ms=2.5, capsize=1)
-        ax.set(xlabel="layer $l$", ylabel=r"$\rho_{\rm ens}^{(l)} = G_{12}/\sqrt{G_{11}G_{22}}$", title=str(model))
+        title = model_title(str(d.pair_activation.values), float(d.pair_sigma_w2), float(d.pair_sigma_b2),
+                            float(d.pair_rho1))  # fmt: skip
+        ax.set(xlabel="layer $l$", ylabel=r"$\rho_{\rm ens}^{(l)} = G_{12}/\sqrt{G_{11}G_{22}}$", title=title)
         ax.legend(fontsize=6.5)
     fig.suptitle(
         f"Two-input correlation flow with its 1/n correction ({fw.attrs['n_networks']} networks per width, exact "
@@ -240,7 +260,7 @@ def ntk_figure(ntk: xr.Dataset, train: xr.Dataset):
     for m in range(ntk.sizes["model"]):
         act = str(ntk.activation.values[m])
         ax.plot(layers, ntk.theta_theory.values[m], color="k", ls="-" if act == "relu" else "--", lw=1.4, zorder=3,
-                label=f"{act} ($C_W$ = {ntk.sigma_w2.values[m]:g}, $\\lambda_b$ = {ntk.lambda_b.values[m]}, "
+                label=f"{act} ($\\sigma_w^2$ = {ntk.sigma_w2.values[m]:g}, $\\lambda_b$ = {ntk.lambda_b.values[m]}, "
                       "$\\lambda_W$ = 1): recursion, width $\\infty$")  # fmt: skip
         for j, n in enumerate(widths):
             ax.errorbar(layers, ntk.theta_mc.values[m, j], yerr=2 * ntk.theta_mc_se.values[m, j], fmt=markers[act],

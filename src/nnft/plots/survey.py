@@ -14,7 +14,7 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
     the infinite-feature kernel limit; (c) the lazy regime against width; (d) depth vs width for x^2."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 9.5), constrained_layout=True)
     (ax, bx), (cx, dx) = axes
-    n = dd.attrs["linear_n"]
+    n = dd.attrs["linear_n_train"]
     ax.plot(dd.p_fine / n, dd.linear_risk_theory, "k-", lw=1.2, label="min-norm theory")
     ax.errorbar(dd.p / n, dd.linear_risk_mc, yerr=2 * dd.linear_risk_mc_se, fmt="o", color="C3", capsize=2,
                 label=f"Monte Carlo, {dd.attrs['linear_trials']} trials (2 s.e.)")  # fmt: skip
@@ -26,7 +26,7 @@ def survey_figure(dd: xr.Dataset, lazy: xr.Dataset, depth: xr.Dataset):
 
     n_rf = dd.attrs["n_train"]
     bx.errorbar(dd.features / n_rf, dd.rf_mse, yerr=2 * dd.rf_mse_se, fmt="o-", ms=4, color="C0", capsize=2,
-                label=f"ReLU random features, mean of {dd.attrs['seeds']} seeds (2 s.e.)")  # fmt: skip
+                label=f"ReLU random features, mean of {dd.attrs['n_draws']} datasets (2 s.e.)")  # fmt: skip
     bx.plot(dd.features / n_rf, dd.rf_mse_median, "s", ms=3, color="C0", mfc="none", label="median")
     k, kse = dd.attrs["kernel_mse"], dd.attrs["kernel_mse_se"]
     bx.axhspan(k - 2 * kse, k + 2 * kse, color="C2", alpha=0.25)

@@ -57,6 +57,7 @@ import xarray as xr
 from .. import model
 from .finite_width_bayes import check_problem, evidence_gradients, first_layer_preactivation
 from .kernels import first_layer_kernel, full_kernel_map, kernel_map
+from .learning_curves import gp_solve
 
 # Memory the loop correction may hold on to between its two passes over the units (bytes; see _loop).
 LOOP_CACHE_BYTES = 2**31
@@ -360,8 +361,8 @@ def saddle_point(
             loop = [np.asarray(v) for v in loop]
     out = xr.Dataset(
         {
-            "mean": (("test_sample",), g_top[p:, :p] @ np.linalg.solve(g_top[:p, :p] + ridge * np.eye(p), y)),
-            "gp_mean": (("test_sample",), k_top[p:, :p] @ np.linalg.solve(k_top[:p, :p] + ridge * np.eye(p), y)),
+            "mean": (("test_sample",), g_top[p:, :p] @ gp_solve(g_top[:p, :p], y, ridge)),
+            "gp_mean": (("test_sample",), k_top[p:, :p] @ gp_solve(k_top[:p, :p], y, ridge)),
             "ess_fraction": (("hidden_layer",), np.asarray(ess)),
             "kernel_scale": float(np.trace(g_top[:p, :p]) / np.trace(k_top[:p, :p])),
             "normalisability_margin": margin,

@@ -49,6 +49,7 @@ import xarray as xr
 
 from .. import model
 from .kernels import first_layer_kernel, first_layer_variance, full_kernel_map, kernel_map
+from .learning_curves import gp_solve
 
 
 def _check_net(net: model.FCN) -> None:
@@ -504,7 +505,7 @@ def kernel_renormalisation(
         x_all = jnp.asarray(np.concatenate([x_train, x_test]))
         _, cross = _renormalised_kernel(t, x_all, act, variances, float(net.input_gain2), p)
         k = np.asarray(cross)
-        mean = k[p:] @ np.linalg.solve(k[:p] + ridge * np.eye(p), y)
+        mean = k[p:] @ gp_solve(k[:p], y, ridge)
         return xr.Dataset(
             {"mean": (("test_sample",), mean), "layer_scale": (("layer",), np.exp(np.asarray(t)))},
             coords={"layer": np.arange(1, n_layers + 1)},

@@ -209,17 +209,17 @@ def sc_theory(eigenvalues, degeneracy, target_power, ridge: float, n_train, nois
     )
 
 
-def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
-    """Target power G_l on levels 0..max_degree from the (degree, weight) terms of a target."""
-    degrees, weights = list(np.atleast_1d(degrees)), list(np.atleast_1d(weights))
-    if len(degrees) != len(weights):
-        raise ValueError(f"weights: one per degree (got {len(weights)} weights for {len(degrees)} degrees)")
+def power_per_degree(degrees, power, max_degree: int) -> np.ndarray:
+    """Target power G_l on levels 0..max_degree from the (degree, power) terms of a target."""
+    degrees, terms = list(np.atleast_1d(degrees)), list(np.atleast_1d(power))
+    if len(degrees) != len(terms):
+        raise ValueError(f"power: one per degree (got {len(terms)} powers for {len(degrees)} degrees)")
     if any(int(l) != l or l < 0 for l in degrees):
         raise ValueError(f"degrees must be integers >= 0 (got {degrees})")
-    if any(not np.isfinite(w) or w < 0 for w in weights):
-        raise ValueError(f"weights must be finite and >= 0 (got {weights})")
+    if any(not np.isfinite(w) or w < 0 for w in terms):
+        raise ValueError(f"power must be finite and >= 0 on every degree (got {terms})")
     power = np.zeros(max_degree + 1)
-    for l, w in zip(degrees, weights, strict=True):
+    for l, w in zip(degrees, terms, strict=True):
         if l > max_degree:
             raise ValueError(f"target degree {l} exceeds the spectrum's max_degree {max_degree}")
         power[int(l)] += w
@@ -229,7 +229,7 @@ def power_per_degree(degrees, weights, max_degree: int) -> np.ndarray:
 def theory_curves(
     spectrum: xr.Dataset,
     degrees,
-    weights,
+    power,
     ridge: float,
     noise: float,
     n_grid,
@@ -251,7 +251,7 @@ def theory_curves(
         taylor = spectrum[f"taylor_{kind}"].values
     k1, dim = spectrum.attrs[f"k1_{kind}"], int(spectrum.attrs["dim"])
     max_degree = lam.size - 1
-    power = power_per_degree(degrees, weights, max_degree)
+    power = power_per_degree(degrees, power, max_degree)
     n_grid, n_coord = _sizes(n_grid)
     _check_ridge(ridge)
     r = np.full(n_grid.shape, cutoff) if cutoff is not None else cutoff_degree(n_grid, dim, cutoff_tolerance)
