@@ -6,7 +6,9 @@ sampling phase; and the same for the readout-marginal mean E[f | hidden layers, 
 the workflow averages, langevin.chain_means), which already integrates out the readout's own noise. Compilation is
 excluded: the first compiled block of every run is its burn-in (5 relaxation times, as the default Plan) and is not
 timed; the 4 timed blocks that follow are the plan's 20 relaxation times with 200 evaluations. Every sampler runs
-the same chains (vmapped) on the same data, so the ratios hold on a noisy machine.
+the same chains (vmapped) on the same data, so the ratios hold on a noisy machine. "hmc" is the Metropolis-adjusted
+reference sampler (metropolis.py, BlackJAX leapfrog, trajectory pi / 2, step adapted to acceptance 0.75 over 100
+untimed warm-up iterations), timed over its 200 sampling iterations the same way.
 
 Grid: ReLU, sigma_w2 = 2, sigma_b2 = 0, width 256, inputs uniform on S^15 (nnft.data), a polynomial target of degrees
 1-3; ridge 0.05 and 0.01, depth 3 and 6, n = 64 and 256. --full runs it all (hours on 2 CPU cores: a BAOAB step at
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import time
 from functools import partial
 
@@ -29,13 +32,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnft import data, model
-from nnft.sampling import langevin
+from nnft.sampling import langevin, metropolis
 
 SAMPLERS = {  # name: the plan (run lengths are the default Plan's: 5 + 20 relaxation times, 200 evaluations)
     "baoab": langevin.Plan(),  # today's default: underdamped Langevin, step 0.5 / sqrt(mu_max + T)
     "gibbs_readout_0.5": langevin.Plan("gibbs_readout", 0.5),  # step 0.5 / sqrt(mu_hidden + T)
     "gibbs_readout_1": langevin.Plan("gibbs_readout", 1.0),
     "gibbs_readout_1.5": langevin.Plan("gibbs_readout", 1.5),  # diverges on the width-4 linear network of the tests
+    "hmc": metropolis.Plan(),  # Metropolis-adjusted HMC (BlackJAX) as the reference runs it: trajectory pi / 2
 }
 QUICK = {"ridge": (0.05, 0.01), "depth": (3,), "n": (64,)}
 FULL = {"ridge": (0.05, 0.01), "depth": (3, 6), "n": (64, 256)}
@@ -105,6 +109,65 @@ def measure(net: model.FCN, x, y, x_test, ridge: float, plan: langevin.Plan, cha
     return {"ess": ess_f, "ess_marginal": ess_m, "wall": wall, "sch": sch, "mu": mu}
 
 
+@partial(jax.jit, static_argnames=("net", "n_evals"))
+def hmc_probe_block(net, ridge, chains, x, y, x_probe, step, n_max, jitter, n_evals: int):
+    """n_evals HMC iterations (metropolis.make_step at a fixed step and trajectory) of every chain (leading axis, one
+    dataset), f and the readout-marginal mean at the probes after each; and the acceptance probabilities."""
+
+    def body(chains, _):
+        chains, info = jax.vmap(lambda c: metropolis._hmc_step(net, "leapfrog", ridge, c, x, y, step, n_max, jitter))(
+            chains
+        )
+        params = jax.vmap(partial(metropolis._params, net))(chains.state.position)
+        h = jax.vmap(lambda p: model.features(net, p, x_probe))(params)
+        f = jax.vmap(lambda p, hp: model.readout(net, p, hp))(params, h)
+        m = jax.vmap(lambda p, hp: langevin.readout_marginal_mean(net, p, x, y, hp, ridge))(params, h)
+        return chains, (f, m, info.acceptance_rate)
+
+    chains, (f, m, acc) = jax.lax.scan(body, chains, None, length=n_evals)
+    return chains, (jnp.swapaxes(f, 0, 1), jnp.swapaxes(m, 0, 1), acc.mean())
+
+
+def measure_hmc(net, x, y, x_test, ridge: float, plan: metropolis.Plan, chains: int, key: jax.Array) -> dict:
+    """BlackJAX HMC as metropolis.run_hmc_ensemble runs it: plan.warmup_iterations adapting the step by dual
+    averaging (untimed, metropolis.hmc_block), then plan.n_samples iterations at the frozen step in BLOCKS timed blocks;
+    the same ESS per chain per timed second as `measure`. Gradient evaluations per iteration: the adapted
+    ceil(trajectory_length / step), jittered down by up to plan.jitter."""
+    mu = langevin.top_curvature(net, x)
+    step0 = metropolis.initial_step_size(mu, ridge, plan.step_factor)
+    max_leapfrog = 10 * math.ceil(plan.trajectory_length / step0)
+    xd, yd = jnp.asarray(x[None], jnp.float32), jnp.asarray(y[None], jnp.float32)
+    xp = jnp.asarray(x_test[:N_PROBE], jnp.float32)
+    state = metropolis.init_chains(key, net, jnp.float32(ridge), xd, yd, chains)
+    da = metropolis.init_adaptation(np.array([step0]))
+    common = (jnp.float32(plan.trajectory_length), jnp.float32(plan.jitter), jnp.float32(max_leapfrog))
+    state, da, *_ = metropolis.hmc_block(net, "leapfrog", jnp.float32(ridge), state, da, xd, yd, xp, *common,
+                                         jnp.bool_(True), n_evals=plan.warmup_iterations, n_probe=N_PROBE,
+                                         target=float(plan.target_accept),
+                                         adaptation=tuple(float(a) for a in plan.adaptation))  # fmt: skip
+    step = float(np.exp(np.asarray(da.log_step_size_avg)[0]))
+    n_max = min(math.ceil(plan.trajectory_length / step), max_leapfrog)
+    chains_1 = jax.tree.map(lambda a: a[0], state)  # the one dataset's chains
+    per_block = plan.n_samples // BLOCKS
+    args = (net, jnp.float32(ridge))
+    rest = (xd[0], yd[0], xp, jnp.float32(step), jnp.float32(n_max), jnp.float32(plan.jitter))
+
+    def block(c):
+        return jax.block_until_ready(hmc_probe_block(*args, c, *rest, n_evals=per_block))
+
+    block(chains_1)  # compiles the timed shape
+    fs, ms, accs = [], [], []
+    t0 = time.perf_counter()
+    for _ in range(BLOCKS):
+        chains_1, (f, m, acc) = block(chains_1)
+        fs.append(np.asarray(f, np.float64))
+        ms.append(np.asarray(m, np.float64))
+        accs.append(float(acc))
+    wall = time.perf_counter() - t0
+    return {"ess": slowest_ess(np.concatenate(fs, axis=1)), "ess_marginal": slowest_ess(np.concatenate(ms, axis=1)),
+            "wall": wall, "mu": mu, "step": step, "n_leapfrog": n_max, "acceptance": float(np.mean(accs))}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     size = parser.add_mutually_exclusive_group()
@@ -126,13 +189,22 @@ def main() -> None:
         x, y, x_test = problem(n)
         base = base_m = None
         for name in options.samplers:
-            r = measure(net, x, y, x_test, ridge, SAMPLERS[name], options.chains, jax.random.key(1))
+            plan = SAMPLERS[name]
+            if isinstance(plan, metropolis.Plan):
+                r = measure_hmc(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
+            else:
+                r = measure(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
             rate, rate_m = r["ess"] / r["wall"], r["ess_marginal"] / r["wall"]
             if name == "baoab":
                 base, base_m = rate, rate_m
             ratio = f"{rate / base:8.2f}" if base else f"{'-':>8}"
             ratio_m = f"{rate_m / base_m:8.2f}" if base_m else f"{'-':>8}"
-            steps = r["sch"].steps_per_eval * r["sch"].n_evals
+            if "sch" in r:
+                steps = r["sch"].steps_per_eval * r["sch"].n_evals
+            else:  # gradient evaluations: the jittered leapfrog steps, mean (1 - jitter / 2) n_leapfrog
+                steps = round(plan.n_samples * r["n_leapfrog"] * (1 - plan.jitter / 2))
+                print(f"    hmc: step {r['step']:.4g}, {r['n_leapfrog']} leapfrog steps per iteration at most, "
+                      f"acceptance {r['acceptance']:.2f}")  # fmt: skip
             print(f"{ridge:6.2f} {depth:5d} {n:4d}  {name:<19} {r['mu']:7.1f} {steps:6d} {r['wall']:7.1f} "
                   f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m}", flush=True)  # fmt: skip
 

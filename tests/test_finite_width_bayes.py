@@ -278,7 +278,7 @@ def test_weight_directions_are_the_teacher_and_one_unit_direction_orthogonal_to_
 
 
 def test_ratio_fit_recovers_a_line_in_inverse_width_over_widths_from_twice_n():
-    from nnft.experiments.finite_width_bayes import ratio_fit
+    from nnft.experiments.finite_width_bayes_summary import ratio_fit
 
     widths = np.array([64, 128, 256, 512, 1024])
     ratio = 1.0 - 50.0 / widths

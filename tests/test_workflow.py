@@ -425,9 +425,11 @@ def test_partial_reruns(workflow_run, tmp_path):
     assert planned_after_editing("plots/finite_width") == set()
     assert planned_after_editing("experiments/survey") == survey_all
     # learning_curves: its stages and what reads them (every figure of the GP and the theories), and the scripts that
-    # import it (the learning-curve and mode-error figures; the hyper-parameter and survey stages)
+    # import it (the learning-curve and mode-error figures; the hyper-parameter and survey stages; the finite-width
+    # theory, whose GP solves are learning_curves.gp_solve)
+    fwb_a = finite_width_bayes_a | {"results/a/finite_width_bayes/theory.zarr"}
     assert planned_after_editing("theory/learning_curves") == (
-        theory_gp | compare("a") | compare("b") | figs | width_convergence_a | hp_scan | survey_all
+        theory_gp | compare("a") | compare("b") | figs | width_convergence_a | hp_scan | survey_all | fwb_a
     )
     # langevin: the training jobs, and the figures whose scripts summarise networks (plots itself does not import it)
     train_all = train_a | {"results/b/train/n8_w16.zarr"}
@@ -444,8 +446,8 @@ def test_partial_reruns(workflow_run, tmp_path):
     everything_but_data |= every_figure | spectra_outputs | compare("a") | compare("b") | hp_scan | survey_all
     assert planned_after_editing("activations") == everything_but_data
     assert planned_after_editing("model") == everything_but_data
-    # (the finite-width-Bayes theory runs the activations' closed forms in JAX, not theory.kernels)
-    assert planned_after_editing("theory/kernels") == everything_but_data - {"results/a/finite_width_bayes/theory.zarr"}
+    # (the finite-width-Bayes theory too: its layer map is theory.kernels.kernel_map)
+    assert planned_after_editing("theory/kernels") == everything_but_data
     data_stores = {"results/a/data.zarr", "results/b/data.zarr", "results/hyperparameters/h/data.zarr"}
     data_stores |= {"results/a/data/n4.zarr", "results/a/data/n8.zarr", "results/b/data/n8.zarr"}  # training datasets
     assert planned_after_editing("sphere") == everything_but_data | data_stores

@@ -1,5 +1,5 @@
 """Rule figure_finite_width_bayes: measured network / GP MSE ratio against width beside the finite-width theories
-and a weighted a + b / width fit (experiments.finite_width_bayes computes every curve, the figure draws them)."""
+and a weighted a + b / width fit (experiments.finite_width_bayes_summary computes every curve; the figure draws)."""
 
 import sys
 from typing import TYPE_CHECKING
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from nnft import store
-from nnft.experiments import finite_width_bayes
+from nnft.experiments import finite_width_bayes_summary as summaries
 from nnft.plots.finite_width_bayes import finite_width_bayes_figure
 
 if TYPE_CHECKING:
@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 train = xr.concat([store.read(p) for p in snakemake.input.train], dim="width")
 data, theory = (store.read(snakemake.input[k]) for k in ("data", "theory"))
-per_draw, summary = finite_width_bayes.measured_ratios(train, data, theory)
+per_draw, summary = summaries.measured_ratios(train, data, theory)
 print(summary.to_dataframe(), file=sys.stderr)
-fit = finite_width_bayes.ratio_fit(summary, int(theory.attrs["n_train"]))
+fit = summaries.ratio_fit(summary, int(theory.attrs["n_train"]))
 print(f"fit: {fit}", file=sys.stderr)
-weights = finite_width_bayes.measured_weight_moments(train, theory)
-predictions = finite_width_bayes.predicted_curves(theory, summary.width.values, fit, weights)
+weights = summaries.measured_weight_moments(train, theory)
+predictions = summaries.predicted_curves(theory, summary.width.values, fit, weights)
 title = f"{snakemake.wildcards.experiment}: finite-width networks vs exact GP at n = {theory.attrs['n_train']}"
 fig = finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights)
 fig.savefig(snakemake.output.png, dpi=150)
