@@ -665,10 +665,11 @@ def network_summary(data: xr.Dataset, gp: xr.Dataset, train) -> xr.Dataset:
     for store_ in stores:
         for n in store_.n_train.values:
             t = store_.sel(n_train=n)
-            mse, se = posterior_mean_mse(chain_means(t), g)  # (draw,)
+            means = chain_means(t)
+            mse, se = posterior_mean_mse(means, g)  # (draw,)
             draws = t.draw.values
             gp_same = gp.mse_test.sel(n_train=n, draw=draws).values
-            f_net = chain_means(t).mean(1)
+            f_net = means.mean(1)
             f_gp = gp.f_test.sel(n_train=n, draw=draws).values
             rel = np.linalg.norm(f_net - f_gp, axis=-1) / np.linalg.norm(f_gp, axis=-1)
             rows.append(

@@ -306,17 +306,20 @@ def spectrum(net: FCN, max_degree: int, quadrature_nodes: int = 1000, taylor_ter
     """
     degree = np.arange(max_degree + 1)
     t, w = sphere.quadrature(net.dim, quadrature_nodes)
-    table = sphere.gegenbauer_table(net.dim, max_degree, t)  # for the rounding floor
+    table = sphere.gegenbauer_table(net.dim, max_degree, t)
+    t_half, w_half = sphere.quadrature(net.dim, quadrature_nodes // 2)  # discretisation-error estimate
+    table_half = sphere.gegenbauer_table(net.dim, max_degree, t_half)
+    k_half = dict(zip(("nngp", "ntk"), nngp_ntk(net, t_half), strict=True))
     k1 = dict(zip(("nngp", "ntk"), (float(v) for v in nngp_ntk(net, 1.0)), strict=True))
     log_deg = sphere.log_degeneracy(net.dim, degree)
     deg = np.exp(log_deg)
     data = {}
     n_taylor = int(min(taylor_terms, np.log(1e-9) / np.log(0.95)))  # keep the rounding error below 1e-7
-    for i, (which, k_t) in enumerate(zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True)):
-        lam_q, lam_half = (
-            sphere.funk_hecke(lambda s, i=i: nngp_ntk(net, s)[i], net.dim, max_degree, nodes)
-            for nodes in (quadrature_nodes, quadrature_nodes // 2)
-        )
+    for which, k_t in zip(("nngp", "ntk"), nngp_ntk(net, t), strict=True):
+        # sphere.funk_hecke's projection on its rule, written out so that both kernels share one evaluation per rule
+        # and the rounding floor reuses the table (calling funk_hecke per kernel and rule took 2.6x the time)
+        lam_q = table @ (w * k_t)
+        lam_half = table_half @ (w_half * k_half[which])
         err_q = 1e-15 * (np.abs(table * k_t) @ w) + np.abs(lam_q - lam_half)  # rounding floor + discretisation
         lam_t = np.full(max_degree + 1, np.nan)
         err_t = np.full(max_degree + 1, np.inf)
