@@ -8,7 +8,9 @@ excluded: the first compiled block of every run is its burn-in (5 relaxation tim
 timed; the 4 timed blocks that follow are the plan's 20 relaxation times with 200 evaluations. Every sampler runs
 the same chains (vmapped) on the same data, so the ratios hold on a noisy machine. "hmc" is the Metropolis-adjusted
 reference sampler (metropolis.py, BlackJAX leapfrog, trajectory pi / 2, step adapted to acceptance 0.75 over 100
-untimed warm-up iterations), timed over its 200 sampling iterations the same way.
+untimed warm-up iterations), timed over its 200 sampling iterations the same way. "collapsed_readout_s" moves the
+hidden layers on their marginal posterior (the readout integrated out) with its step measured at the prior draws,
+as run_ensemble does, and draws the readout at every evaluation.
 
 Grid: ReLU, sigma_w2 = 2, sigma_b2 = 0, width 256, inputs uniform on S^15 (nnft.data), a polynomial target of degrees
 1-3; ridge 0.05 and 0.01, depth 3 and 6, n = 64 and 256. --full runs it all (hours on 2 CPU cores: a BAOAB step at
@@ -39,6 +41,8 @@ SAMPLERS = {  # name: the plan (run lengths are the default Plan's: 5 + 20 relax
     "gibbs_readout_0.5": langevin.Plan("gibbs_readout", 0.5),  # step 0.5 / sqrt(mu_hidden + T)
     "gibbs_readout_1": langevin.Plan("gibbs_readout", 1.0),
     "gibbs_readout_1.5": langevin.Plan("gibbs_readout", 1.5),  # diverges on the width-4 linear network of the tests
+    "collapsed_readout_0.5": langevin.Plan("collapsed_readout", 0.5),  # step 0.5 / sqrt(mu_collapsed + T)
+    "collapsed_readout_1": langevin.Plan("collapsed_readout", 1.0),
     "hmc": metropolis.Plan(),  # Metropolis-adjusted HMC (BlackJAX) as the reference runs it: trajectory pi / 2
 }
 QUICK = {"ridge": (0.05, 0.01), "depth": (3,), "n": (64,)}
@@ -62,6 +66,8 @@ def probe_block(net, integrator, ridge, h, gamma, states, x, y, x_probe, steps_p
     def one(state, xc, yc):
         def round_(s, _):
             s = jax.lax.scan(lambda s2, _: (langevin._advance(step, s2, (xc, yc))[0], None), s, None, steps_per_eval)[0]
+            if integrator == "collapsed_readout":
+                s = langevin.with_readout_draw(net, ridge, s, xc, yc)
             h_probe = model.features(net, s.params, x_probe)
             f = model.readout(net, s.params, h_probe)
             return s, (f, langevin.readout_marginal_mean(net, s.params, xc, yc, h_probe, ridge))
@@ -80,12 +86,17 @@ def slowest_ess(trace: np.ndarray) -> float:
 def measure(net: model.FCN, x, y, x_test, ridge: float, plan: langevin.Plan, chains: int, key: jax.Array) -> dict:
     """Burn-in block (compiles, untimed), then BLOCKS timed blocks of plan.n_samples / BLOCKS evaluations; returns the
     slowest probe's chain-mean ESS of f and of the readout-marginal mean, the timed wall seconds and the schedule."""
-    mu = langevin.top_curvature(net, x, plan.integrator)
-    sch = langevin.schedule(mu, ridge, plan)
     xc = jnp.asarray(np.repeat(x[None], chains, 0), jnp.float32)
     yc = jnp.asarray(np.repeat(y[None], chains, 0), jnp.float32)
     xp = jnp.asarray(x_test[:N_PROBE], jnp.float32)
-    states = jax.vmap(lambda k, a, b: langevin.init_chain(k, net, ridge, a, b))(jax.random.split(key, chains), xc, yc)
+    init = partial(langevin.init_chain, net=net, ridge=ridge, integrator=plan.integrator)
+    states = jax.vmap(lambda k, a, b: init(k, x=a, y=b))(jax.random.split(key, chains), xc, yc)
+    if plan.integrator == "collapsed_readout":  # as run_ensemble: measured at the prior draws
+        curvature = partial(langevin.collapsed_curvature, net, ridge, key=jax.random.fold_in(key, 1))
+        mu = float(jax.vmap(lambda p, a, b: curvature(p, a, b))(states.params, xc, yc).max())
+    else:
+        mu = langevin.top_curvature(net, x, plan.integrator)
+    sch = langevin.schedule(mu, ridge, plan)
     args = (net, plan.integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
     per_block = sch.n_evals // BLOCKS
     burn_evals = max(1, round(sch.burn_in_steps / sch.steps_per_eval))

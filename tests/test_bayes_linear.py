@@ -281,12 +281,15 @@ LANGEVIN_CASES = [  # (width, integrator, parametrization): every pair of levels
     (128, "overdamped", "ntk"),
     (4, "gibbs_readout", "standard"),
     (128, "gibbs_readout", "ntk"),
+    (4, "collapsed_readout", "ntk"),
+    (128, "collapsed_readout", "standard"),
 ]  # the other four combinations passed too (max |z| <= 2.6, docs/finite_width_bayes.md); not rerun in CI for time
 
 
 # Euler-Maruyama's O(h) bias is visible at 0.5 (see below); gibbs_readout's step is relative to the hidden layers' NTK
-STEP_FACTOR = {"underdamped": 0.5, "overdamped": 0.25, "gibbs_readout": 0.5}
-SAMPLE = {"underdamped": 20, "overdamped": 12, "gibbs_readout": 20}  # relaxation times; overdamped steps cost ~10x more
+STEP_FACTOR = {"underdamped": 0.5, "overdamped": 0.25, "gibbs_readout": 0.5, "collapsed_readout": 1.0}
+# relaxation times; overdamped steps cost ~10x more
+SAMPLE = {"underdamped": 20, "overdamped": 12, "gibbs_readout": 20, "collapsed_readout": 20}
 
 
 @pytest.mark.parametrize("width, integrator, parametrization", LANGEVIN_CASES)

@@ -2,6 +2,8 @@
 model (docs/learning_curves.md Sec. 11), the posterior-mean estimator is unbiased, divergence is reported."""
 
 import jax
+import jax.flatten_util
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
@@ -11,7 +13,10 @@ from nnft.sampling import langevin
 from nnft.theory import kernels
 
 
-@pytest.mark.parametrize("integrator, step_factor", [("underdamped", 0.5), ("overdamped", 0.2), ("gibbs_readout", 0.5)])
+@pytest.mark.parametrize(
+    "integrator, step_factor",
+    [("underdamped", 0.5), ("overdamped", 0.2), ("gibbs_readout", 0.5), ("collapsed_readout", 1.0)],
+)
 def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
     net, x, y, xt, ridge, mean, _, wrong = linear_problem
     members = 64
@@ -31,6 +36,17 @@ def test_linear_model_posterior_mean(linear_problem, integrator, step_factor):
     assert np.abs(z).max() < 4.5, z
     # The test has power: the posterior mean at temperature 2T is rejected by a wide margin.
     assert np.abs((f.mean(0) - wrong) / se).max() > 10
+    # The recorded data loss SSE / 2 (for collapsed_readout: with the readout drawn at the evaluation) has the
+    # posterior expectation |m - y|^2 / 2 + tr(C) / 2, m and C the posterior mean and covariance of the train outputs.
+    # Euler-Maruyama's O(h) excess variance shows in it (z = 5.9 at step 0.2; docs/finite_width_bayes.md Sec. 5).
+    if integrator == "overdamped":
+        return
+    k = kernels.gram(net, x)
+    m = k @ np.linalg.solve(k + ridge * np.eye(len(y)), y)
+    c = k - k @ np.linalg.solve(k + ridge * np.eye(len(y)), k)
+    loss = out.loss.values[0].mean(-1)
+    z_loss = (loss.mean() - 0.5 * (np.sum((m - y) ** 2) + np.trace(c))) / (loss.std(ddof=1) / np.sqrt(members))
+    assert abs(z_loss) < 4.5, z_loss
 
 
 def test_linear_model_posterior_variance(linear_problem):
@@ -293,10 +309,11 @@ def test_readout_marginal_mean_is_an_unbiased_quieter_estimator():
     assert "f_mean_marginal" not in frozen
 
 
-def test_gibbs_readout_samples_a_nonlinear_posterior():
+@pytest.mark.parametrize("integrator", ["gibbs_readout", "collapsed_readout"])
+def test_readout_samplers_sample_a_nonlinear_posterior(integrator):
     # The tanh network of test_metropolis (width 2, a strongly non-Gaussian posterior) against its exact reference
     # (the readout integrated out analytically, the first layer by importance sampling; float64, no sampler code):
-    # gibbs_readout's posterior mean (f and readout-marginal estimators) and total variance of the test outputs.
+    # the sampler's posterior mean (f and readout-marginal estimators) and total variance of the test outputs.
     # Power: the posterior mean at temperature 2T is rejected.
     from tests.test_metropolis import _readout_marginal_reference
 
@@ -310,7 +327,7 @@ def test_gibbs_readout_samples_a_nonlinear_posterior():
     (mean, var, se_ref), (mean_2t, _, _) = _readout_marginal_reference(
         net, x, y, xt, [ridge, 2 * ridge], 200_000, np.random.default_rng(0)
     )
-    plan = langevin.Plan("gibbs_readout", 0.5, burn_in=5, sample=40, n_samples=200)
+    plan = langevin.Plan(integrator, 0.5 if integrator == "gibbs_readout" else 1.0, burn_in=5, sample=40, n_samples=200)
     out = langevin.run_ensemble(net, x[None], y[None], xt, ridge, jax.random.key(2), members=members, plan=plan)
     for estimate in (out.f_mean.values[0], out.f_mean_marginal.values[0]):
         se = np.hypot(estimate.std(0, ddof=1) / np.sqrt(members), se_ref)
@@ -361,3 +378,68 @@ def test_network_summary_of_stores_with_different_chain_counts():
         assert alone.mse_net.item() == pytest.approx(mse.mean(), rel=1e-12)
     with pytest.raises(ValueError, match="train"):
         langevin.network_summary(data, gp, [])
+
+
+def _collapsed_net():
+    return model.FCN(dim=3, depth=3, width=5, activation="tanh", sigma_w2=(2.0, 1.5, 1.0), sigma_b2=(0.1, 0.2, 0.3),
+                     input_scaling="sqrt_d", parametrization="standard")  # fmt: skip
+
+
+def test_collapsed_potential_is_the_readout_integral():
+    # exp(-U_c / T) is the integral of exp(-U / T) over the readout, up to a constant. The integrand is Gaussian in
+    # the readout r (p = width + 1 coordinates, in prior-whitened units), so the integral is exact by Laplace in
+    # weight space: -T log of it = min_r U + (T / 2) log det(H_r / T) with H_r = d^2 U / dr^2 = J^T J + T I (J the
+    # p-column Jacobian of f in whitened r), a p x p computation against collapsed_potential's n x n one. Their
+    # differences between states agree (the constant cancels); float64 numpy from the float32 network's Jacobian.
+    net, ridge = _collapsed_net(), 0.2
+    rng = np.random.default_rng(0)
+    x = sphere.sample_sphere(rng, 7, 3)
+    y = rng.standard_normal(7)
+    values = []
+    for seed in range(4):
+        params = model.init_params(jax.random.key(seed), net)
+        u_c = float(langevin.collapsed_potential(net, ridge, params, x, y))
+        std = model.prior_std(net)[-1]
+        whitened = jax.tree.map(lambda a: a * 0, params[-1])
+        flat, unflat = jax.flatten_util.ravel_pytree(whitened)
+        scale, _ = jax.flatten_util.ravel_pytree(jax.tree.map(lambda v, a: jnp.full(a.shape, v), std, params[-1]))
+
+        def f(z, params=params, unflat=unflat, scale=scale):  # the outputs at readout = scale * z (whitened)
+            return model.apply(net, params[:-1] + [unflat(scale * z)], x)
+
+        j = np.asarray(jax.jacfwd(f)(flat), np.float64)  # f is linear in z (no readout offset: f(0) = 0)
+        h = j.T @ j + ridge * np.eye(j.shape[1])
+        z_star = np.linalg.solve(h, j.T @ y)
+        u_min = 0.5 * np.sum((j @ z_star - y) ** 2) + 0.5 * ridge * z_star @ z_star
+        hidden_prior = float(langevin.potential(net, ridge, params[:-1] + [whitened], x, 0 * y))
+        values.append((u_c, u_min + hidden_prior + 0.5 * ridge * np.linalg.slogdet(h / ridge)[1]))
+    values = np.array(values)
+    np.testing.assert_allclose(np.diff(values[:, 0]), np.diff(values[:, 1]), rtol=2e-4, atol=2e-5)
+    assert np.ptp(values[:, 0]) > 0.1  # the states differ
+
+
+def test_collapsed_curvature_is_the_top_hessian_eigenvalue():
+    # Power iteration on Hessian-vector products against the dense Hessian of collapsed_potential (jax.hessian) in
+    # the whitened moving coordinates: biases of zero prior variance and the readout excluded.
+    net, ridge = _collapsed_net(), 0.2
+    rng = np.random.default_rng(1)
+    x = sphere.sample_sphere(rng, 7, 3)
+    y = rng.standard_normal(7)
+    params = model.init_params(jax.random.key(3), net)
+    hidden, unflat = jax.flatten_util.ravel_pytree(params[:-1])
+    std = jax.tree.map(lambda v, a: jnp.full(a.shape, v), model.prior_std(net)[:-1], params[:-1])
+    scale, _ = jax.flatten_util.ravel_pytree(std)
+
+    def u(z):  # whitened coordinates: theta = scale * z (standard parametrisation)
+        return langevin.collapsed_potential(net, ridge, unflat(scale * z) + [params[-1]], x, y)
+
+    dense = np.linalg.eigvalsh(np.asarray(jax.hessian(u)(hidden / scale), np.float64))
+    top = np.abs(dense).max()
+    measured = float(langevin.collapsed_curvature(net, ridge, params, jnp.asarray(x), jnp.asarray(y),
+                                                  jax.random.key(0), iters=500))  # fmt: skip
+    np.testing.assert_allclose(measured, top, rtol=1e-3)
+    frozen = float(langevin.collapsed_curvature(net, ridge, params, jnp.asarray(x), jnp.asarray(y),
+                                                jax.random.key(0), frozen=(0, 1)))  # fmt: skip
+    assert frozen == 0.0  # nothing moves
+    with pytest.raises(ValueError, match="collapsed_curvature"):
+        langevin.top_curvature(net, x, "collapsed_readout")

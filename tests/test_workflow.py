@@ -519,32 +519,6 @@ def test_missing_stores_are_rebuilt(workflow_run, tmp_path):
     assert planned_outputs(wf) == set()
 
 
-@pytest.mark.slow
-def test_killed_forced_training_is_rebuilt(workflow_run, tmp_path):
-    # `--forcerun train` deletes each training store when its job starts; SIGKILL the run (snakemake and its jobs:
-    # one process group) while the jobs sample. The next plain run rebuilds the missing stores, resuming from the
-    # killed jobs' checkpoints (same path, same fingerprint), and every store is bitwise the original.
-    wf = tmp_path / "wf"
-    shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
-    assert planned_outputs(wf) == set()
-    checkpoints = wf / "results/.checkpoints"
-    proc = start_snakemake(wf, "--forcerun", "train")
-    wait_while_running(proc, lambda: list(checkpoints.rglob("n*.npz")))
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed = sorted(p.relative_to(checkpoints) for p in checkpoints.rglob("n*.npz"))
-    assert killed, "no training job checkpointed before the kill"
-    missing = [f"results/{k.parent}/train/{k.stem}.zarr" for k in killed]
-    assert not any((wf / m).exists() for m in missing)
-    snakemake(wf, "--unlock")
-    snakemake(wf)
-    for m in missing:
-        assert store.read(wf / m).attrs["resumed_from_checkpoint"] == 1, m
-    assert not list(checkpoints.rglob("*.npz"))
-    assert_same_stores(wf, workflow_run)
-    assert planned_outputs(wf) == set()
-
-
 def script_jobs(wf: Path) -> dict[int, str]:
     """The live job processes of the workflow copy wf (pid: command line), found as README's recovery section finds
     them: every rule is a `script:` rule, run as python <wf>/.snakemake/scripts/tmp<...>.<rule>.py."""
@@ -566,8 +540,10 @@ def test_stopping_snakemake_stops_its_jobs(workflow_run, tmp_path, signum):
     # `kill -TERM <pid>` (or -INT) to snakemake alone, not its process group, while a --forcerun training job
     # samples (after its burn-in checkpoint). Snakemake 9 by itself would wait for the running jobs to finish; the
     # workflow's handler (workflow/rules/signals.smk) terminates them first. snakemake exits within a minute, no
-    # process of the run is left, no lock either: a plain rerun rebuilds the stores the stopped run removed,
-    # resuming the stopped jobs' checkpoints, bitwise the uninterrupted run's.
+    # process of the run is left, no lock either: a plain rerun rebuilds the stores the stopped run removed
+    # (`--forcerun` deletes a job's outputs when it starts; the missing stores are targets), resuming the stopped
+    # jobs' checkpoints, bitwise the uninterrupted run's. SIGKILL of the whole process group (which leaves the lock:
+    # --unlock) and its resumption are test_killed_run_resumes_and_reproduces.
     wf = tmp_path / "wf"
     shutil.copytree(workflow_run, wf, symlinks=True)  # copy2 keeps the mtimes: the copy is up to date
     checkpoints = wf / "results/.checkpoints"

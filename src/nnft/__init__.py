@@ -41,3 +41,13 @@ nnft module)
 """
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# XLA:CPU (jaxlib 0.10.2) can deadlock executing a program whose independent operations its concurrency-optimised
+# scheduler runs side by side: every thread waits, nothing runs, forever. Measured on the collapsed_readout sampler's
+# evaluation block (4 chains, n = 64, width 256): 3 of 5 runs hung, 0 of 5 with the scheduler off. The flag must be
+# set before JAX starts its backend (the first computation), which importing nnft precedes.
+_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+if "xla_cpu_enable_concurrency_optimized_scheduler" not in _os.environ.get("XLA_FLAGS", ""):
+    _os.environ["XLA_FLAGS"] = f"{_os.environ.get('XLA_FLAGS', '')} {_FLAG}".strip()

@@ -16,6 +16,14 @@ Integrators, all with that equilibrium:
   discretisation error); the readout's directions, whose curvature is the readout's kernel (the NNGP part of the
   NTK), no longer limit the step, and its directions the data do not constrain (curvature T: the slowest of BAOAB)
   are redrawn every step.
+- "collapsed_readout": the readout integrated out. Given the hidden layers the readout's posterior is Gaussian, so
+  the hidden layers' own posterior is known in closed form, exp(-U_c / T) with U_c = `collapsed_potential` (the
+  Gaussian-process evidence of the last hidden layer's empirical kernel); BAOAB moves the hidden layers on U_c, and
+  at every evaluation the readout is drawn exactly from its conditional posterior (`draw_readout`), so that the
+  recorded f are draws of the joint posterior. Integrating the readout out removes the stiffness its fluctuations
+  put on the hidden layers: measured at posterior states, U_c's top curvature is 66-300x below the hidden layers'
+  part of the NTK (docs/finite_width_bayes.md), and it is measured (`collapsed_curvature`) rather than known in
+  closed form.
 The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set
 (gibbs_readout: of the hidden layers' part of the NTK, NTK - NNGP, `top_curvature`); overdamped steps need
 ~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
@@ -41,7 +49,7 @@ from .. import model
 from ..model import apply, features, init_params, prior_std, readout, readout_kernel
 from ..theory import kernels
 
-INTEGRATORS = ("overdamped", "underdamped", "gibbs_readout")
+INTEGRATORS = ("overdamped", "underdamped", "gibbs_readout", "collapsed_readout")
 
 
 class ChainState(NamedTuple):
@@ -85,17 +93,45 @@ def potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.Array:
     return 0.5 * jnp.sum(r**2) + 0.5 * ridge * prior
 
 
+def collapsed_potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.Array:
+    """The hidden layers' energy with the readout layer integrated out, in the units of `potential`:
+    U_c = T [y^T (G + T)^-1 y / 2 + log det(G + T) / 2] + sum_hidden leaves (T gamma / 2) |theta|^2, G the readout's
+    empirical kernel of the train features (model.readout_kernel). exp(-U_c / T) is, up to a constant, the integral
+    of exp(-U / T) over the readout (a Gaussian integral: the readout is a linear model with a Gaussian prior given
+    the layers below it), i.e. the marginal posterior of the hidden layers. params[-1] (the readout) is ignored."""
+    hidden = params[:-1]
+    h = features(net, hidden + [None], x)
+    g = readout_kernel(net, h, h)
+    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    alpha = jax.scipy.linalg.cho_solve((chol, True), y)
+    decay, _ = _decay_and_precond(net)
+    prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay[:-1]), jax.tree.leaves(hidden), strict=True))
+    return ridge * (0.5 * y @ alpha + jnp.sum(jnp.log(jnp.diag(chol)))) + 0.5 * ridge * prior
+
+
+def _collapsed_grad(net, ridge, params, x, y, moving):
+    """The gradient of collapsed_potential for every leaf (0 for the readout and for leaves that do not move)."""
+    g = jax.grad(lambda hidden: collapsed_potential(net, ridge, hidden + [None], x, y))(params[:-1])
+    g = g + [jax.tree.map(jnp.zeros_like, params[-1])]
+    return jax.tree.map(lambda gi, c: gi * (c > 0), g, moving)
+
+
 def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "underdamped", frozen=()):
     """The sampler's transition as a pure function, in the style of BlackJAX and optax:
     step(key, state, batch) -> (state, data loss), batch = (x, y), the key the step's noise (state.key is left to
     the driver, run_steps). One step, preconditioned by the prior variance P (identity in NTK parametrisation);
     momentum is stored as the velocity v = P p, so frozen leaves (P = 0) never move. "overdamped": Euler-Maruyama
-    (friction unused); "underdamped": BAOAB with the given friction; "gibbs_readout": see _gibbs_readout_step."""
+    (friction unused); "underdamped": BAOAB with the given friction; "gibbs_readout": see _gibbs_readout_step;
+    "collapsed_readout": BAOAB of the hidden layers on collapsed_potential (the readout is left as it is: it is drawn
+    where f is evaluated, `with_readout_draw`; state.grad must be collapsed_potential's, as init_chain gives it)."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
     if integrator == "gibbs_readout":
         return _gibbs_readout_step(net, ridge, step_size, friction, frozen)
     h, gamma = step_size, friction
+    if integrator == "collapsed_readout":
+        _check_readout_moves(net, frozen, integrator)
+        frozen = tuple(frozen) + (net.depth - 1,)
     _, pre = _decay_and_precond(net, frozen)
 
     def step(key: jax.Array, state: ChainState, batch) -> tuple[ChainState, jax.Array]:
@@ -117,11 +153,20 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, state.params, v)  # A
         v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
-        loss, grad = _loss_and_grad(net, ridge, params, x, y)
+        if integrator == "collapsed_readout":
+            loss, grad = 0.5 * jnp.sum((apply(net, params, x) - y) ** 2), _collapsed_grad(net, ridge, params, x, y, pre)
+        else:
+            loss, grad = _loss_and_grad(net, ridge, params, x, y)
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
         return ChainState(params, v, grad, state.key), loss
 
     return step
+
+
+def _check_readout_moves(net: model.FCN, frozen, integrator: str) -> None:
+    if net.depth - 1 in tuple(frozen):
+        raise ValueError(f"frozen: the {integrator} integrator draws the readout layer {net.depth - 1}; it cannot be "
+                         f"frozen (got {tuple(frozen)})")  # fmt: skip
 
 
 def _gibbs_readout_step(net: model.FCN, ridge, step_size, friction, frozen=()):
@@ -136,9 +181,7 @@ def _gibbs_readout_step(net: model.FCN, ridge, step_size, friction, frozen=()):
     velocity after that opening half-kick (a chain's first step treats its prior momentum as such) and every step
     costs one forward and one backward pass, as a BAOAB step, plus the draw; state.grad holds the mean of the two
     forces. The readout never moves by the Langevin part (its velocity is 0)."""
-    if net.depth - 1 in frozen:
-        raise ValueError(f"frozen: the gibbs_readout integrator samples the readout layer {net.depth - 1}; it cannot "
-                         f"be frozen (got {tuple(frozen)})")  # fmt: skip
+    _check_readout_moves(net, frozen, "gibbs_readout")
     h, gamma = step_size, friction
     decay, pre = _decay_and_precond(net, tuple(frozen) + (net.depth - 1,))
 
@@ -204,17 +247,72 @@ def _normal_like(key, tree):
     )
 
 
-def init_chain(key: jax.Array, net: model.FCN, ridge: float, x, y, frozen=(), shared=None) -> ChainState:
-    """A chain started from the prior; the layers listed in `frozen` are taken from `shared` (the same random
-    features for every chain) and never move."""
+def init_chain(
+    key: jax.Array, net: model.FCN, ridge: float, x, y, frozen=(), shared=None, integrator: str = "underdamped"
+) -> ChainState:
+    """A chain of `integrator` started from the prior; the layers listed in `frozen` are taken from `shared` (the
+    same random features for every chain) and never move. For "collapsed_readout" the readout's velocity is 0 and
+    the gradient is collapsed_potential's (the readout is drawn, not moved)."""
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
     k_param, k_mom, k_chain = jax.random.split(key, 3)
     params = init_params(k_param, net)
     if frozen:
         params = [shared[i] if i in frozen else layer for i, layer in enumerate(params)]
-    _, pre = _decay_and_precond(net, frozen)
+    still = tuple(frozen) + ((net.depth - 1,) if integrator == "collapsed_readout" else ())
+    _, pre = _decay_and_precond(net, still)
     momentum = jax.tree.map(lambda a, c: math.sqrt(ridge * c) * a, _normal_like(k_mom, params), pre)
-    _, grad = _loss_and_grad(net, ridge, params, x, y)
+    if integrator == "collapsed_readout":
+        grad = _collapsed_grad(net, ridge, params, x, y, pre)
+    else:
+        _, grad = _loss_and_grad(net, ridge, params, x, y)
     return ChainState(params, momentum, grad, k_chain)
+
+
+def with_readout_draw(net: model.FCN, ridge, state: ChainState, x, y) -> ChainState:
+    """The chain with its readout replaced by an exact draw from its posterior given the hidden layers
+    (draw_readout), the draw's key split off the chain's own: how "collapsed_readout" chains, whose dynamics never
+    move the readout, give draws of the joint posterior where f is evaluated."""
+    key, k_draw = jax.random.split(state.key)
+    h = features(net, state.params[:-1] + [None], x)
+    readout_draw = draw_readout(k_draw, net, ridge, state.params, h, y)
+    return state._replace(params=state.params[:-1] + [readout_draw], key=key)
+
+
+def _power_iteration(hvp, v0, iters: int):
+    """The Rayleigh quotient of the last of `iters` power iterations of the linear map hvp (pytrees) from v0: the
+    eigenvalue of largest modulus of a symmetric map, approached from below in modulus."""
+
+    def dot(a, b):
+        terms = [jnp.sum(u * w) for u, w in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)]
+        return sum(terms, jnp.float32(0))
+
+    def body(v, _):
+        v = jax.tree.map(lambda a: a / jnp.sqrt(jnp.maximum(dot(v, v), 1e-30)), v)  # 0 where nothing moves
+        w = hvp(v)
+        return w, dot(v, w)
+
+    return jax.lax.scan(body, v0, None, length=iters)[1][-1]
+
+
+@partial(jax.jit, static_argnames=("net", "frozen", "iters"))
+def collapsed_curvature(net: model.FCN, ridge, params, x, y, key, frozen=(), iters: int = 40) -> jax.Array:
+    """|top eigenvalue| of the Hessian of collapsed_potential in the moving hidden leaves at params, by power
+    iteration on Hessian-vector products from a random start (key): the mu_max of "collapsed_readout"'s schedule,
+    measured (there is no closed form). In the prior-whitened coordinates of the samplers (NTK parametrisation);
+    standard-parametrisation leaves are weighted by their preconditioner, as the dynamics see them."""
+    _, pre = _decay_and_precond(net, tuple(frozen) + (net.depth - 1,))
+    root = jax.tree.map(lambda c: jnp.sqrt(c), pre)  # the step moves theta by P grad: H in coordinates P^-1/2 theta
+
+    def grad(p):
+        return _collapsed_grad(net, ridge, p, x, y, pre)
+
+    def hvp(v):
+        tangent = jax.tree.map(lambda a, r: a * r, v, root)
+        return jax.tree.map(lambda a, r: a * r, jax.jvp(grad, (params,), (tangent,))[1], root)
+
+    v0 = jax.tree.map(lambda a, r: r * a, _normal_like(key, params), root)
+    return jnp.abs(_power_iteration(hvp, v0, iters))
 
 
 @partial(jax.jit, static_argnames=("net", "integrator", "n_steps", "frozen"))
@@ -273,11 +371,15 @@ def sample_block(
                 return _advance(step, s2, (xc, yc))
 
             s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
+            loss = losses[-1]
+            if integrator == "collapsed_readout":  # f and the loss with a readout drawn for these hidden layers
+                s = with_readout_draw(net, ridge, s, xc, yc)
+                loss = 0.5 * jnp.sum((apply(net, s.params, xc) - yc) ** 2)
             h_test = features(net, s.params, x_test)
             f = readout(net, s.params, h_test)
             marginal = readout_marginal_mean(net, s.params, xc, yc, h_test, ridge)
             w = s.params[0]["w"]  # (dim, fan_out): first-layer weights, one column per unit
-            return s, (f, marginal, losses[-1], w @ w.T / w.shape[1])
+            return s, (f, marginal, loss, w @ w.T / w.shape[1])
 
         state, (f, marginal, loss, m) = jax.lax.scan(round_, state, None, length=n_evals)
         return state, f.sum(0), (f**2).sum(0), marginal.sum(0), loss, f[:, :n_probe], m.sum(0)
@@ -327,6 +429,9 @@ def top_curvature(net: model.FCN, x, integrator: str = "underdamped") -> float:
     readout layer's own term of the NTK is the NNGP; 0 at depth 1, where there are no hidden layers)."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
+    if integrator == "collapsed_readout":
+        raise ValueError("integrator: the collapsed_readout curvature has no closed form; it is measured at a state "
+                         "(collapsed_curvature)")  # fmt: skip
     ntk = kernels.gram(net, x, kind="ntk")
     if integrator == "gibbs_readout":
         ntk = ntk - kernels.gram(net, x, kind="nngp")
@@ -401,8 +506,6 @@ def run_ensemble(
         raise ValueError(f"plan must be a langevin.Plan (got {type(plan).__name__}; from a dict: Plan.from_config)")
     if members < 2:
         raise ValueError(f"members must be >= 2 to estimate the sampling error (got {members})")
-    mu_max = max(top_curvature(net, xb, plan.integrator) for xb in x_train)
-    sch = schedule(mu_max, ridge, plan)
     integrator, evals_per_block = plan.integrator, plan.evals_per_block
     if isinstance(checkpoint, (str, os.PathLike)):
         checkpoint = Checkpoint(checkpoint)
@@ -417,11 +520,17 @@ def run_ensemble(
     frozen = tuple(sorted(set(frozen)))
     if any(not 0 <= i < net.depth for i in frozen):
         raise ValueError(f"frozen layers must lie in 0..{net.depth - 1} (got {frozen})")
-    if integrator == "gibbs_readout" and net.depth - 1 in frozen:
-        raise ValueError(f"frozen: the gibbs_readout integrator draws the readout layer {net.depth - 1} (got {frozen})")
+    if integrator in ("gibbs_readout", "collapsed_readout"):
+        _check_readout_moves(net, frozen, integrator)
     keys = jax.random.split(key, n_chains)
     shared = shared_params(key, net) if frozen else None
-    states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared))(keys, xc, yc)
+    states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared, integrator))(keys, xc, yc)
+    if integrator == "collapsed_readout":  # measured at the chains' prior draws (above the posterior's: 2-5x)
+        mu_max = float(jax.vmap(lambda p, a, b: collapsed_curvature(net, ridge, p, a, b, jax.random.fold_in(key, 1),
+                                                                    frozen))(states.params, xc, yc).max())  # fmt: skip
+    else:
+        mu_max = max(top_curvature(net, xb, integrator) for xb in x_train)
+    sch = schedule(mu_max, ridge, plan)
     states, xc, yc, xt, n_devices = _shard(states, xc, yc, xt)
     args = (net, integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
     fingerprint = _fingerprint(
@@ -473,7 +582,7 @@ def run_ensemble(
             "integrator": integrator,
             "frozen_layers": list(frozen),
             "ridge": float(ridge),
-            "ntk_mu_max": float(mu_max),
+            "ntk_mu_max": float(mu_max),  # collapsed_readout: the measured collapsed_curvature
             "step_size": sch.step_size,
             "friction": sch.friction,
             "steps_per_relaxation": sch.steps_per_relaxation,
