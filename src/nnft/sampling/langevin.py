@@ -99,21 +99,27 @@ def collapsed_potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.
     empirical kernel of the train features (model.readout_kernel). exp(-U_c / T) is, up to a constant, the integral
     of exp(-U / T) over the readout (a Gaussian integral: the readout is a linear model with a Gaussian prior given
     the layers below it), i.e. the marginal posterior of the hidden layers. params[-1] (the readout) is ignored."""
-    hidden = params[:-1]
+    return _collapsed_terms(net, ridge, params[:-1], x, y)[0]
+
+
+def _collapsed_terms(net, ridge, hidden, x, y):
+    """collapsed_potential of the hidden layers, and the train features it computed them from."""
     h = features(net, hidden + [None], x)
     g = readout_kernel(net, h, h)
     chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
     alpha = jax.scipy.linalg.cho_solve((chol, True), y)
     decay, _ = _decay_and_precond(net)
     prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay[:-1]), jax.tree.leaves(hidden), strict=True))
-    return ridge * (0.5 * y @ alpha + jnp.sum(jnp.log(jnp.diag(chol)))) + 0.5 * ridge * prior
+    return ridge * (0.5 * y @ alpha + jnp.sum(jnp.log(jnp.diag(chol)))) + 0.5 * ridge * prior, h
 
 
-def _collapsed_grad(net, ridge, params, x, y, moving):
-    """The gradient of collapsed_potential for every leaf (0 for the readout and for leaves that do not move)."""
-    g = jax.grad(lambda hidden: collapsed_potential(net, ridge, hidden + [None], x, y))(params[:-1])
+def _collapsed_loss_and_grad(net, ridge, params, x, y, moving):
+    """The data loss SSE / 2 at params (readout as it is) and the gradient of collapsed_potential for every leaf (0
+    for the readout and for leaves that do not move), from one forward pass of the hidden layers."""
+    g, h = jax.grad(lambda hidden: _collapsed_terms(net, ridge, hidden, x, y), has_aux=True)(params[:-1])
     g = g + [jax.tree.map(jnp.zeros_like, params[-1])]
-    return jax.tree.map(lambda gi, c: gi * (c > 0), g, moving)
+    loss = 0.5 * jnp.sum((readout(net, params, h) - y) ** 2)
+    return loss, jax.tree.map(lambda gi, c: gi * (c > 0), g, moving)
 
 
 def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "underdamped", frozen=()):
@@ -154,7 +160,7 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
         v = jax.tree.map(lambda m, xi, c: c1 * m + c2 * math.sqrt(c) * xi, v, noise, pre)  # O
         params = jax.tree.map(lambda q, m: q + 0.5 * h * m, params, v)  # A
         if integrator == "collapsed_readout":
-            loss, grad = 0.5 * jnp.sum((apply(net, params, x) - y) ** 2), _collapsed_grad(net, ridge, params, x, y, pre)
+            loss, grad = _collapsed_loss_and_grad(net, ridge, params, x, y, pre)
         else:
             loss, grad = _loss_and_grad(net, ridge, params, x, y)
         v = jax.tree.map(lambda m, g, c: m - 0.5 * h * c * g, v, grad, pre)  # B
@@ -263,7 +269,7 @@ def init_chain(
     _, pre = _decay_and_precond(net, still)
     momentum = jax.tree.map(lambda a, c: math.sqrt(ridge * c) * a, _normal_like(k_mom, params), pre)
     if integrator == "collapsed_readout":
-        grad = _collapsed_grad(net, ridge, params, x, y, pre)
+        _, grad = _collapsed_loss_and_grad(net, ridge, params, x, y, pre)
     else:
         _, grad = _loss_and_grad(net, ridge, params, x, y)
     return ChainState(params, momentum, grad, k_chain)
@@ -305,7 +311,7 @@ def collapsed_curvature(net: model.FCN, ridge, params, x, y, key, frozen=(), ite
     root = jax.tree.map(lambda c: jnp.sqrt(c), pre)  # the step moves theta by P grad: H in coordinates P^-1/2 theta
 
     def grad(p):
-        return _collapsed_grad(net, ridge, p, x, y, pre)
+        return _collapsed_loss_and_grad(net, ridge, p, x, y, pre)[1]
 
     def hvp(v):
         tangent = jax.tree.map(lambda a, r: a * r, v, root)
