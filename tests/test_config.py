@@ -353,11 +353,14 @@ def test_every_problem_of_a_config_is_reported_at_once_one_line_each():
     cross = copy.deepcopy(TINY)
     validate(cross, SCHEMA)
     cross["experiments"]["a"]["train"].update(draws=100, n_train=[3])
+    cross["experiments"]["a"]["train"]["width_convergence"]["draws"] = 50
+    n_draws = cross["experiments"]["a"]["n_draws"]
     with pytest.raises(ValueError) as err:
         check_experiment("a", cross["experiments"]["a"])
     assert str(err.value).splitlines() == [
         "experiments.a.train.n_train: sizes [3] are not in experiments.a.n_train",
-        f"experiments.a.train.draws (100) exceeds experiments.a.n_draws ({cross['experiments']['a']['n_draws']})",
+        f"experiments.a.train.draws (100) exceeds experiments.a.n_draws ({n_draws})",
+        f"experiments.a.train.width_convergence.draws (50) exceeds experiments.a.n_draws ({n_draws})",
     ]
 
 
@@ -370,4 +373,4 @@ def test_documented_defaults_are_schema_defaults():
     assert schema_problems(cfg, SCHEMA_DICT) == []
     validate(cfg, SCHEMA)
     for block in (cfg["experiments"]["a"]["train"], cfg["hyperparameters"]["h"]["validate"]):
-        assert (block["integrator"], block["checkpoint_minutes"]) == ("underdamped", 5)
+        assert (block["integrator"], block["checkpoint_minutes"]) == ("collapsed_readout", 5)

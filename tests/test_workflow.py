@@ -146,7 +146,13 @@ def check_outputs(wf: Path, config: dict) -> None:
             assert (wf / f"results/figures/{exp}_width_convergence.png").stat().st_size > 10_000
             assert (wf / f"results/figures/{exp}_finite_width_bayes.png").stat().st_size > 10_000
             fwb = store.read(wf / f"results/{exp}/finite_width_bayes/theory.zarr")
-            assert fwb.sizes["draw"] == spec["train"]["draws"] and np.all(np.isfinite(fwb.mse_coefficient))
+            wc = spec["train"]["width_convergence"]
+            study = wc.get("draws", spec["train"]["draws"])
+            assert fwb.sizes["draw"] == study and np.all(np.isfinite(fwb.mse_coefficient))
+            for width in wc["widths"]:  # the job the learning curve shares trains its datasets too
+                shared = wc["n_train"] in spec["train"]["n_train"] and width == spec["model"]["width"]
+                ds = store.read(wf / f"results/{exp}/train/n{wc['n_train']}_w{width}.zarr")
+                assert ds.sizes["draw"] == (max(study, spec["train"]["draws"]) if shared else study)
             assert fwb.sizes["direction"] == len(spec["target"]["degrees"]) + 1  # teacher directions + orthogonal
         else:
             assert not (wf / f"results/figures/{exp}_width_convergence.png").exists()
@@ -820,6 +826,8 @@ def test_slurm_profile_runs_the_tiny_dag(workflow_run, slurm_cluster, tmp_path):
     for rule in profile["set-resources"].values():
         rule.update(cpus_per_task=1, mem_mb=min(rule.get("mem_mb", 2000), 2000))
     profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
+    # the plugin polls squeue every 10 s (+10 s while nothing finished): seconds-long jobs would wait on the poll
+    profile["slurm-init-seconds-before-status-checks"] = 1
     (wf / "profiles/slurm-ci").mkdir()
     (wf / "profiles/slurm-ci/config.yaml").write_text(yaml.safe_dump(profile))
     proc = subprocess.run(

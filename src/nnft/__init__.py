@@ -46,7 +46,9 @@ import os as _os
 
 # XLA:CPU (jaxlib 0.10.2) can deadlock executing a program whose independent operations its concurrency-optimised
 # scheduler runs side by side: every thread waits, nothing runs, forever. Measured on the collapsed_readout sampler's
-# evaluation block (4 chains, n = 64, width 256): 3 of 5 runs hung, 0 of 5 with the scheduler off. The flag must be
+# evaluation block (4 chains, n = 64, width 256): 3 of 5 runs hung, 0 of 5 with the scheduler off. The flag did not
+# stop jaxlib 0.10.0-0.10.2 deadlocking in the collapsed curvature's power iteration at >= 56 chains, so the pinned
+# environment holds jaxlib 0.9.2 (docs/finite_width_bayes.md Sec. 5b); the flag stays, harmless there. It must be
 # set before JAX starts its backend (the first computation), which importing nnft precedes.
 _FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 if "xla_cpu_enable_concurrency_optimized_scheduler" not in _os.environ.get("XLA_FLAGS", ""):

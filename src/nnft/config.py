@@ -118,6 +118,8 @@ def _train_problems(key, exp) -> list[str]:
         problems.append(f"{key}.train.width_convergence.n_train ({wc['n_train']}) is not in {key}.n_train")
     if exp["train"]["draws"] > exp["n_draws"]:
         problems.append(f"{key}.train.draws ({exp['train']['draws']}) exceeds {key}.n_draws ({exp['n_draws']})")
+    if wc and wc.get("draws", 0) > exp["n_draws"]:
+        problems.append(f"{key}.train.width_convergence.draws ({wc['draws']}) exceeds {key}.n_draws ({exp['n_draws']})")
     return problems
 
 

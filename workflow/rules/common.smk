@@ -206,14 +206,19 @@ def data_params(wildcards):
 
 @canonical_params
 def train_data_params(wildcards):
-    """The datasets a training job of size n reads: the first train.draws draws of data_params' datasets, n rows
+    """The datasets a training job of size n reads: the first train.draws draws (or width_convergence_draws, if more,
+    at the width study's size) of data_params' datasets, n rows
     each (the same numbers, drawn at n_max = n): they do not change when n_train grows or n_draws changes, so
     neither do the training jobs of the sizes already trained."""
     e = exp(wildcards)
+    n_draws = e["train"]["draws"]
+    wc = e["train"].get("width_convergence")
+    if wc and int(wildcards.n) == wc["n_train"]:
+        n_draws = max(n_draws, width_convergence_draws(e))
     return {
         **data_params(wildcards),
         "n_max": int(wildcards.n),
-        "n_draws": e["train"]["draws"],
+        "n_draws": n_draws,
     }
 
 
@@ -282,18 +287,24 @@ def experiment_figures(name):
 
 
 @canonical_params
+def width_convergence_draws(e):
+    """Datasets of the width-convergence study (its training jobs and its 1/width theory): width_convergence.draws,
+    else train.draws."""
+    return e["train"]["width_convergence"].get("draws", e["train"]["draws"])
+
+
 def train_params(wildcards):
     """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
     skip = ("n_train", "width_convergence", "checkpoint_minutes")  # not in the result
     train = {k: v for k, v in e["train"].items() if k not in skip}
     wc = e["train"].get("width_convergence")
-    if (
-        wc
-        and int(wildcards.n) == wc["n_train"]
-        and int(wildcards.width) in wc["widths"]
-    ):
+    n, width = int(wildcards.n), int(wildcards.width)
+    if wc and n == wc["n_train"] and width in wc["widths"]:
         train["members"] = wc.get("members", train["members"])
+        on_curve = n in e["train"]["n_train"] and width == e["model"]["width"]
+        # a job the learning curve shares trains the datasets of both; the width study reads its first ones
+        train["draws"] = max(width_convergence_draws(e), train["draws"] if on_curve else 0)
     model = {**e["model"], "width": int(wildcards.width)}
     return {"model": model, "ridge": e["ridge"], "seed": e["seed"], "train": train}
 
@@ -330,7 +341,7 @@ def width_convergence_data(wildcards):
 @canonical_params
 def finite_width_bayes_params(wildcards):
     """The 1/width theory of the width-convergence study: the infinite-width model, the datasets the networks are
-    trained on (train.draws at width_convergence.n_train) and the Monte Carlo settings.
+    trained on (width_convergence_draws at width_convergence.n_train) and the Monte Carlo settings.
     """
     e = exp(wildcards)
     wc = e["train"]["width_convergence"]
@@ -339,7 +350,7 @@ def finite_width_bayes_params(wildcards):
         "ridge": e["ridge"],
         "seed": e["seed"],
         "n_train": wc["n_train"],
-        "draws": e["train"]["draws"],
+        "draws": width_convergence_draws(e),
         "theory_samples": wc["theory_samples"],
         "theory_test_points": wc["theory_test_points"],
         "adaptive_kernel_samples": wc["adaptive_kernel_samples"],

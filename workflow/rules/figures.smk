@@ -126,6 +126,7 @@ rule figure_width_convergence:
     conda:
         "../../envs/nnft.yaml"
     params:
+        draws=lambda wildcards: width_convergence_draws(exp(wildcards)),
         code=code_version("figure_width_convergence"),
     script:
         "../scripts/figure_width_convergence.py"

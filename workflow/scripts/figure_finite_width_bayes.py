@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-train = xr.concat([store.read(p) for p in snakemake.input.train], dim="width")
-data, theory = (store.read(snakemake.input[k]) for k in ("data", "theory"))
+theory = store.read(snakemake.input.theory)
+# the theory's datasets: a store the learning curve shares may hold more (common.smk train_params)
+train = xr.concat([store.read(p).isel(draw=slice(0, theory.sizes["draw"])) for p in snakemake.input.train], dim="width")
+data = store.read(snakemake.input.data)
 per_draw, summary = summaries.measured_ratios(train, data, theory)
 print(summary.to_dataframe(), file=sys.stderr)
 fit = summaries.ratio_fit(summary, int(theory.attrs["n_train"]))

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-train = xr.concat([store.read(p) for p in snakemake.input.train], dim="width")
+# the study's datasets: a store the learning curve shares may hold more (common.smk train_params)
+draws = slice(0, snakemake.params.draws)
+train = xr.concat([store.read(p).isel(draw=draws) for p in snakemake.input.train], dim="width")
 n = int(train.n_train.values[0])
 title = f"{snakemake.wildcards.experiment}: networks vs exact GP at n = {n} as the width grows"
 data, gp = store.read(snakemake.input.data), store.read(snakemake.input.gp)

@@ -36,6 +36,7 @@ import hashlib
 import math
 import os
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -532,6 +533,7 @@ def run_ensemble(
     shared = shared_params(key, net) if frozen else None
     states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared, integrator))(keys, xc, yc)
     if integrator == "collapsed_readout":  # measured at the chains' prior draws (above the posterior's: 2-5x)
+        _warn_if_deadlocking_jaxlib()
         mu_max = float(jax.vmap(lambda p, a, b: collapsed_curvature(net, ridge, p, a, b, jax.random.fold_in(key, 1),
                                                                     frozen))(states.params, xc, yc).max())  # fmt: skip
     else:
@@ -618,6 +620,21 @@ RESULT_DESCRIPTION = (
     "W1 W1^T / width in units of the prior variance (prior: identity), so u^T M u = mean over first-layer "
     "units of (u.w)^2"
 )
+
+
+def _warn_if_deadlocking_jaxlib() -> None:
+    """Warn where XLA:CPU is known to hang in collapsed_curvature: jaxlib 0.10.0-0.10.2 deadlocked (every thread idle,
+    forever) in all 29 runs of its power iteration over 56-128 chains at n = 64, width 256; jaxlib 0.9.2, which the
+    pinned environment holds, in none of 10 (docs/finite_width_bayes.md Sec. 5b)."""
+    import jaxlib
+
+    if jax.default_backend() == "cpu" and jaxlib.__version__.startswith("0.10."):
+        warnings.warn(
+            f"jaxlib {jaxlib.__version__} on CPU can deadlock in the collapsed_readout curvature with many chains; "
+            "use the pinned environment (envs/requirements.lock: jaxlib 0.9.2)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _result(net: model.FCN, sums: dict, trace: list, probes: list, sch: Schedule, shape, n_probe: int) -> xr.Dataset:
