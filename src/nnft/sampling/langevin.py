@@ -396,7 +396,9 @@ def sample_block(
 
 class Plan(NamedTuple):
     """How run_ensemble samples (the config's train block): the integrator, the step size as a fraction of its
-    stability limit, and the run length in units of the slowest relaxation time."""
+    stability limit, and the run length in units of the slowest relaxation time. Plan() is BAOAB, the baseline every
+    ratio of benchmarks/sampler_efficiency.py is taken against; the workflow's default (the config schema's) is
+    collapsed_readout at step_factor 1, its fastest sampler that passes the exact references."""
 
     integrator: str = "underdamped"  # one of INTEGRATORS
     step_factor: float = 0.5  # in (0, 2): h = step_factor / (mu_max + T) overdamped, / sqrt(mu_max + T) otherwise
