@@ -129,7 +129,8 @@ CORRUPTIONS = [
     (("target", "power"), st.lists(st.floats(-2, -0.01), min_size=2, max_size=2)),
     (("train", "members"), st.integers(-2, 2)),  # 2 chains give no Monte Carlo error bar
     (("train", "step_factor"), st.one_of(st.floats(2, 10), st.floats(-1, 0))),
-    (("train", "draws"), st.integers(3, 10)),
+    (("train", "draws"), st.integers(TINY["experiments"]["a"]["n_draws"] + 1, 10)),  # more datasets than there are
+    (("train", "width_convergence", "draws"), st.integers(TINY["experiments"]["a"]["n_draws"] + 1, 10)),
     (("train", "n_train"), st.just([4, 5])),
     (("theory", "max_degree"), st.integers(0, 1)),
 ]

@@ -304,7 +304,9 @@ def train_params(wildcards):
         train["members"] = wc.get("members", train["members"])
         on_curve = n in e["train"]["n_train"] and width == e["model"]["width"]
         # a job the learning curve shares trains the datasets of both; the width study reads its first ones
-        train["draws"] = max(width_convergence_draws(e), train["draws"] if on_curve else 0)
+        train["draws"] = max(
+            width_convergence_draws(e), train["draws"] if on_curve else 0
+        )
     model = {**e["model"], "width": int(wildcards.width)}
     return {"model": model, "ridge": e["ridge"], "seed": e["seed"], "train": train}
 
