@@ -286,13 +286,13 @@ def experiment_figures(name):
     return ("learning_curves", "mode_errors")
 
 
-@canonical_params
 def width_convergence_draws(e):
     """Datasets of the width-convergence study (its training jobs and its 1/width theory): width_convergence.draws,
     else train.draws."""
     return e["train"]["width_convergence"].get("draws", e["train"]["draws"])
 
 
+@canonical_params
 def train_params(wildcards):
     """Everything a training job uses; the width comes from the job's wildcard, not the list that fans it out."""
     e = exp(wildcards)
