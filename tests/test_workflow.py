@@ -686,6 +686,17 @@ def test_lint_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_every_params_function_is_canonical():
+    # A rule's params are compared by repr: a params function outside canonical form (key order, number spelling)
+    # reruns jobs whose inputs did not change. Each `*_params(wildcards)` of the rules carries @canonical_params.
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        lines = smk.read_text().splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"def (\w+_params)\(wildcards\)", line)
+            if m:
+                assert lines[i - 1] == "@canonical_params", f"{smk.name}: {m.group(1)} is not @canonical_params"
+
+
 def test_ruff_and_snakefmt_are_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         ruff = subprocess.run([str(BIN / "ruff"), *args], cwd=REPO, capture_output=True, text=True)
