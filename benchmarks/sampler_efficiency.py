@@ -9,8 +9,9 @@ timed; the 4 timed blocks that follow are the plan's 20 relaxation times with 20
 the same chains (vmapped) on the same data, so the ratios hold on a noisy machine. "hmc" is the Metropolis-adjusted
 reference sampler (metropolis.py, BlackJAX leapfrog, trajectory pi / 2, step adapted to acceptance 0.75 over 100
 untimed warm-up iterations), timed over its 200 sampling iterations the same way. "collapsed_readout_s" moves the
-hidden layers on their marginal posterior (the readout integrated out) with its step measured at the prior draws,
-as run_ensemble does, and draws the readout at every evaluation.
+hidden layers on their marginal posterior (the readout integrated out) and draws the readout at every evaluation;
+as run_ensemble, its burn-in step comes from the curvature measured at the prior draws and its sampling step from the
+curvature measured after the burn-in ("mu" below; "mu burn" the first).
 
 Grid: ReLU, sigma_w2 = 2, sigma_b2 = 0, width 256, inputs uniform on S^15 (nnft.data), a polynomial target of degrees
 1-3; ridge 0.05 and 0.01, depth 3 and 6, n = 64 and 256. --full runs it all (hours on 2 CPU cores: a BAOAB step at
@@ -59,18 +60,15 @@ def problem(n: int, seed: int = 0):
 
 @partial(jax.jit, static_argnames=("net", "integrator", "steps_per_eval", "n_evals"))
 def probe_block(net, integrator, ridge, h, gamma, states, x, y, x_probe, steps_per_eval: int, n_evals: int):
-    """langevin.sample_block's loop, returning at every evaluation f and the readout-marginal mean
-    (langevin.readout_marginal_mean, the estimator the workflow averages) at the probe points."""
+    """langevin.sample_block's loop, returning at every evaluation (langevin.evaluate) f and the readout-marginal mean
+    (the estimator the workflow averages) at the probe points."""
     step = langevin.make_step(net, ridge, h, gamma, integrator)
 
     def one(state, xc, yc):
         def round_(s, _):
             s = jax.lax.scan(lambda s2, _: (langevin._advance(step, s2, (xc, yc))[0], None), s, None, steps_per_eval)[0]
-            if integrator == "collapsed_readout":
-                s = langevin.with_readout_draw(net, ridge, s, xc, yc)
-            h_probe = model.features(net, s.params, x_probe)
-            f = model.readout(net, s.params, h_probe)
-            return s, (f, langevin.readout_marginal_mean(net, s.params, xc, yc, h_probe, ridge))
+            s, f, marginal, _ = langevin.evaluate(net, integrator, ridge, s, xc, yc, x_probe)
+            return s, (f, marginal)
 
         return jax.lax.scan(round_, state, None, length=n_evals)
 
@@ -91,25 +89,27 @@ def measure(net: model.FCN, x, y, x_test, ridge: float, plan: langevin.Plan, cha
     xp = jnp.asarray(x_test[:N_PROBE], jnp.float32)
     init = partial(langevin.init_chain, net=net, ridge=ridge, integrator=plan.integrator)
     states = jax.vmap(lambda k, a, b: init(k, x=a, y=b))(jax.random.split(key, chains), xc, yc)
-    if plan.integrator == "collapsed_readout":  # as run_ensemble: measured at the prior draws
-        curvature = partial(langevin.collapsed_curvature, net, ridge, key=jax.random.fold_in(key, 1))
-        mu = float(jax.vmap(lambda p, a, b: curvature(p, a, b))(states.params, xc, yc).max())
+    collapsed = plan.integrator == "collapsed_readout"
+    if collapsed:  # as run_ensemble: measured at the prior draws for the burn-in, after it for the sampling
+        mu = langevin.chains_curvature(net, ridge, states, xc, yc, jax.random.fold_in(key, 1))
     else:
         mu = langevin.top_curvature(net, x, plan.integrator)
     sch = langevin.schedule(mu, ridge, plan)
-    args = (net, plan.integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
-    per_block = sch.n_evals // BLOCKS
-    burn_evals = max(1, round(sch.burn_in_steps / sch.steps_per_eval))
 
-    def block(s, k):
+    def block(s, sch, k):
+        args = (net, plan.integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
         return jax.block_until_ready(probe_block(*args, s, xc, yc, xp, steps_per_eval=sch.steps_per_eval, n_evals=k))
 
-    states = block(states, burn_evals)[0]  # compiles this shape; the burn-in
-    block(states, per_block)  # compiles the timed shape (its result is discarded)
+    states = block(states, sch, max(1, round(sch.burn_in_steps / sch.steps_per_eval)))[0]  # compiles; the burn-in
+    if collapsed:
+        mu_burn, mu = mu, langevin.chains_curvature(net, ridge, states, xc, yc, jax.random.fold_in(key, 2))
+        sch = langevin.schedule(mu, ridge, plan)
+    per_block = sch.n_evals // BLOCKS
+    block(states, sch, per_block)  # compiles the timed shape (its result is discarded)
     fs, ms = [], []
     t0 = time.perf_counter()
     for _ in range(BLOCKS):
-        states, (f, m) = block(states, per_block)
+        states, (f, m) = block(states, sch, per_block)
         fs.append(np.asarray(f, np.float64))
         ms.append(np.asarray(m, np.float64))
     wall = time.perf_counter() - t0
@@ -117,7 +117,8 @@ def measure(net: model.FCN, x, y, x_test, ridge: float, plan: langevin.Plan, cha
     nan = float("nan")
     ess_f = slowest_ess(np.concatenate(fs, axis=1)) if finite else nan
     ess_m = slowest_ess(np.concatenate(ms, axis=1)) if finite else nan
-    return {"ess": ess_f, "ess_marginal": ess_m, "wall": wall, "sch": sch, "mu": mu}
+    mu_burn = mu_burn if collapsed else mu
+    return {"ess": ess_f, "ess_marginal": ess_m, "wall": wall, "sch": sch, "mu": mu, "mu_burn": mu_burn}
 
 
 @partial(jax.jit, static_argnames=("net", "n_evals"))
@@ -196,28 +197,36 @@ def main() -> None:
         header + f"{'ESS/chain':>9} {'ESS/chain/s':>11} {'vs baoab':>8}   {'marginal: ESS/chain/s':>21} {'vs baoab':>8}"
     )
     for ridge, depth, n in itertools.product(grid["ridge"], grid["depth"], grid["n"]):
-        net = model.FCN(dim=DIM, depth=depth, width=WIDTH, activation="relu", sigma_w2=2.0, sigma_b2=0.0)
-        x, y, x_test = problem(n)
-        base = base_m = None
-        for name in options.samplers:
-            plan = SAMPLERS[name]
-            if isinstance(plan, metropolis.Plan):
-                r = measure_hmc(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
-            else:
-                r = measure(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
-            rate, rate_m = r["ess"] / r["wall"], r["ess_marginal"] / r["wall"]
-            if name == "baoab":
-                base, base_m = rate, rate_m
-            ratio = f"{rate / base:8.2f}" if base else f"{'-':>8}"
-            ratio_m = f"{rate_m / base_m:8.2f}" if base_m else f"{'-':>8}"
-            if "sch" in r:
-                steps = r["sch"].steps_per_eval * r["sch"].n_evals
-            else:  # gradient evaluations: the jittered leapfrog steps, mean (1 - jitter / 2) n_leapfrog
-                steps = round(plan.n_samples * r["n_leapfrog"] * (1 - plan.jitter / 2))
-                print(f"    hmc: step {r['step']:.4g}, {r['n_leapfrog']} leapfrog steps per iteration at most, "
-                      f"acceptance {r['acceptance']:.2f}")  # fmt: skip
-            print(f"{ridge:6.2f} {depth:5d} {n:4d}  {name:<19} {r['mu']:7.1f} {steps:6d} {r['wall']:7.1f} "
-                  f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m}", flush=True)  # fmt: skip
+        with langevin.serial_lapack():  # one OpenBLAS thread, as run_ensemble samples
+            run_grid_point(options, ridge, depth, n)
+
+
+def run_grid_point(options, ridge: float, depth: int, n: int) -> None:
+    """Every sampler of options.samplers at one grid point; prints one row each."""
+    net = model.FCN(dim=DIM, depth=depth, width=WIDTH, activation="relu", sigma_w2=2.0, sigma_b2=0.0)
+    x, y, x_test = problem(n)
+    base = base_m = None
+    for name in options.samplers:
+        plan = SAMPLERS[name]
+        if isinstance(plan, metropolis.Plan):
+            r = measure_hmc(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
+        else:
+            r = measure(net, x, y, x_test, ridge, plan, options.chains, jax.random.key(1))
+        rate, rate_m = r["ess"] / r["wall"], r["ess_marginal"] / r["wall"]
+        if name == "baoab":
+            base, base_m = rate, rate_m
+        ratio = f"{rate / base:8.2f}" if base else f"{'-':>8}"
+        ratio_m = f"{rate_m / base_m:8.2f}" if base_m else f"{'-':>8}"
+        if "sch" in r:
+            steps = r["sch"].steps_per_eval * r["sch"].n_evals
+            if r["mu_burn"] != r["mu"]:
+                print(f"    {name}: curvature {r['mu_burn']:.3g} at the prior draws (burn-in), {r['mu']:.3g} after")
+        else:  # gradient evaluations: the jittered leapfrog steps, mean (1 - jitter / 2) n_leapfrog
+            steps = round(plan.n_samples * r["n_leapfrog"] * (1 - plan.jitter / 2))
+            print(f"    hmc: step {r['step']:.4g}, {r['n_leapfrog']} leapfrog steps per iteration at most, "
+                  f"acceptance {r['acceptance']:.2f}")  # fmt: skip
+        print(f"{ridge:6.2f} {depth:5d} {n:4d}  {name:<19} {r['mu']:7.1f} {steps:6d} {r['wall']:7.1f} "
+              f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

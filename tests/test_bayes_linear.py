@@ -303,6 +303,7 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
     net = linear_net(8, width, parametrization=parametrization)
     members = 32
     seed = width + 2 * (integrator == "overdamped") + (parametrization == "standard")
+    plan = langevin.Plan(integrator, STEP_FACTOR[integrator], burn_in=5, sample=SAMPLE[integrator], n_samples=200)
     out = langevin.run_ensemble(
         net,
         np.stack([x, x]),
@@ -311,9 +312,13 @@ def test_langevin_matches_exact_posterior(sampler_problem, width, integrator, pa
         SAMPLER_T,
         jax.random.key(seed),
         members=members,
-        plan=langevin.Plan(integrator, STEP_FACTOR[integrator], burn_in=5, sample=SAMPLE[integrator], n_samples=200),
+        plan=plan,
     )
     assert out.ess.values.min() > 20
+    a = out.attrs
+    assert a["step_size"] == langevin.schedule(a["curvature"], SAMPLER_T, plan).step_size
+    if integrator == "collapsed_readout" and width == 4:  # the sampling step from the posterior's curvature, after
+        assert a["curvature"] < 0.3 * a["burn_in_curvature"]  # burn-in (measured: 18 vs 131 in NTK parametrisation)
     for target in (0, 1):
         exact, infinite = exact_and_gp(net, x, ys[target], x_test)
         f_mean = out.f_mean.values[target]

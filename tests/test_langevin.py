@@ -418,6 +418,24 @@ def test_collapsed_potential_is_the_readout_integral():
     assert np.ptp(values[:, 0]) > 0.1  # the states differ
 
 
+@pytest.mark.parametrize("net", [_collapsed_net(), model.FCN(dim=4, depth=2, width=6, activation="relu")])
+def test_collapsed_gradient_is_the_potentials(net):
+    # The step's written-out gradient (T c [K^-1 h - alpha alpha^T h] pulled back through the hidden layers) against
+    # jax.grad of collapsed_potential (autodiff through the Cholesky factor), at prior draws in both parametrisations,
+    # with and without readout bias variance; 0 for the readout, which collapsed_readout draws rather than moves.
+    ridge = 0.05
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(sphere.sample_sphere(rng, 9, net.dim), jnp.float32)
+    y = jnp.asarray(rng.standard_normal(9), jnp.float32)
+    for seed in range(3):
+        state = langevin.init_chain(jax.random.key(seed), net, ridge, x, y, integrator="collapsed_readout")
+        expected = jax.grad(lambda p: langevin.collapsed_potential(net, ridge, p, x, y))(state.params)
+        for got, want in zip(jax.tree.leaves(state.grad), jax.tree.leaves(expected), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(jnp.abs(want).max()) + 1e-7)
+        assert all(not np.any(a) for a in jax.tree.leaves(state.grad[-1]))
+        assert float(jnp.abs(state.grad[0]["w"]).max()) > 1e-3  # not trivially zero
+
+
 def test_collapsed_curvature_is_the_top_hessian_eigenvalue():
     # Power iteration on Hessian-vector products against the dense Hessian of collapsed_potential (jax.hessian) in
     # the whitened moving coordinates: biases of zero prior variance and the readout excluded.

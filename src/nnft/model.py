@@ -149,12 +149,18 @@ def readout(net: FCN, params: list[dict], h: jax.Array) -> jax.Array:
     return _layer(net, net.depth - 1, params[-1], h)[..., 0]
 
 
+def readout_weight_variance(net: FCN) -> float:
+    """sigma_w2 gain of the readout layer: the prior variance of each readout weight in function units (its
+    variance in standard parametrisation), the weight of h1.h2 in readout_kernel."""
+    w2, _ = net.layer_variances()[-1]
+    return w2 * (net.input_gain2 if net.depth == 1 else 1.0 / net.width)
+
+
 def readout_kernel(net: FCN, h1: jax.Array, h2: jax.Array) -> jax.Array:
     """The readout's empirical kernel sigma_w2 gain h1.h2 + sigma_b2 between feature rows (features): the prior
     covariance of f given the hidden layers, the same in both parametrisations."""
-    w2, b2 = net.layer_variances()[-1]
-    gain2 = net.input_gain2 if net.depth == 1 else 1.0 / net.width
-    return w2 * gain2 * h1 @ h2.T + b2
+    _, b2 = net.layer_variances()[-1]
+    return readout_weight_variance(net) * h1 @ h2.T + b2
 
 
 def empirical_ntk(net: FCN, params: list[dict], x: jax.Array, y: jax.Array | None = None, rates=None) -> jax.Array:

@@ -32,6 +32,7 @@ Networks start from the prior, so directions the data do not constrain start in 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -45,9 +46,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from .. import model
-from ..model import apply, features, init_params, prior_std, readout, readout_kernel
+from ..model import apply, features, init_params, prior_std, readout, readout_kernel, readout_weight_variance
 from ..theory import kernels
 
 INTEGRATORS = ("overdamped", "underdamped", "gibbs_readout", "collapsed_readout")
@@ -89,9 +91,7 @@ def potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.Array:
     likelihood of noise variance T, i.e. the Bayesian posterior (docs/finite_width_bayes.md). Its gradient is the
     one _loss_and_grad returns; Metropolis-adjusted samplers (metropolis.py) use log p = -U / T."""
     r = apply(net, params, x) - y
-    decay, _ = _decay_and_precond(net)
-    prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay), jax.tree.leaves(params), strict=True))
-    return 0.5 * jnp.sum(r**2) + 0.5 * ridge * prior
+    return 0.5 * jnp.sum(r**2) + 0.5 * ridge * _prior_sum(net, params)
 
 
 def collapsed_potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.Array:
@@ -106,18 +106,44 @@ def collapsed_potential(net: model.FCN, ridge, params: list[dict], x, y) -> jax.
 def _collapsed_terms(net, ridge, hidden, x, y):
     """collapsed_potential of the hidden layers, and the train features it computed them from."""
     h = features(net, hidden + [None], x)
-    g = readout_kernel(net, h, h)
-    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    chol = readout_factor(net, ridge, h)
     alpha = jax.scipy.linalg.cho_solve((chol, True), y)
+    return ridge * (0.5 * y @ alpha + jnp.sum(jnp.log(jnp.diag(chol)))) + 0.5 * ridge * _prior_sum(net, hidden), h
+
+
+def _prior_sum(net, params):
+    """sum_leaves gamma |theta|^2 over the leading layers `params` (all of them, or the hidden ones), gamma the decay
+    of _decay_and_precond: U's prior term is T / 2 times it."""
     decay, _ = _decay_and_precond(net)
-    prior = sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay[:-1]), jax.tree.leaves(hidden), strict=True))
-    return ridge * (0.5 * y @ alpha + jnp.sum(jnp.log(jnp.diag(chol)))) + 0.5 * ridge * prior, h
+    decay = decay[: len(params)]
+    return sum(c * jnp.sum(p**2) for c, p in zip(jax.tree.leaves(decay), jax.tree.leaves(params), strict=True))
+
+
+def readout_factor(net: model.FCN, ridge, h) -> jax.Array:
+    """The lower Cholesky factor of G + T, G = model.readout_kernel(net, h, h) of the train features h: the one
+    factorisation behind the readout's conditional posterior (draw_readout, readout_marginal_mean) and the collapsed
+    potential."""
+    g = readout_kernel(net, h, h)
+    return jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
 
 
 def _collapsed_loss_and_grad(net, ridge, params, x, y, moving):
     """The data loss SSE / 2 at params (readout as it is) and the gradient of collapsed_potential for every leaf (0
-    for the readout and for leaves that do not move), from one forward pass of the hidden layers."""
-    g, h = jax.grad(lambda hidden: _collapsed_terms(net, ridge, hidden, x, y), has_aux=True)(params[:-1])
+    for the readout and for leaves that do not move), from one forward and one backward pass of the hidden layers.
+
+    The gradient is written out rather than differentiated through the Cholesky factorisation (whose adjoint costs
+    several n x n triangular solves): with K = G + T, alpha = K^-1 y and G = c h h^T + sigma_b2 (c =
+    model.readout_weight_variance), the data part T [y^T K^-1 y + log det K] / 2 has dU_c / dG = T [K^-1 - alpha
+    alpha^T] / 2, so dU_c / dh = T c [K^-1 h - alpha (alpha^T h)], pulled back through the hidden layers
+    (docs/finite_width_bayes.md Sec. 5b)."""
+    hidden = params[:-1]
+    h, pullback = jax.vjp(lambda p: features(net, p + [None], x), hidden)
+    chol = readout_factor(net, ridge, h)
+    alpha = jax.scipy.linalg.cho_solve((chol, True), y)
+    k_inv_h = jax.scipy.linalg.cho_solve((chol, True), h)
+    (g,) = pullback(ridge * readout_weight_variance(net) * (k_inv_h - jnp.outer(alpha, alpha @ h)))
+    decay, _ = _decay_and_precond(net)
+    g = jax.tree.map(lambda gi, q, c: gi + ridge * c * q, g, hidden, decay[:-1])
     g = g + [jax.tree.map(jnp.zeros_like, params[-1])]
     loss = 0.5 * jnp.sum((readout(net, params, h) - y) ** 2)
     return loss, jax.tree.map(lambda gi, c: gi * (c > 0), g, moving)
@@ -220,19 +246,19 @@ def _gibbs_readout_step(net: model.FCN, ridge, step_size, friction, frozen=()):
     return step
 
 
-def draw_readout(key: jax.Array, net: model.FCN, ridge, params: list[dict], h, y) -> dict:
+def draw_readout(key: jax.Array, net: model.FCN, ridge, params: list[dict], h, y, chol=None) -> dict:
     """An exact draw of the readout layer (params[-1]) from its posterior given the layers below it, from the train
     features h = model.features(net, params, x) and labels y: the readout is a linear model f = Phi theta with prior
     N(0, S), S the prior variance (identity in NTK parametrisation), and Gaussian likelihood of variance T, so
     theta = theta0 + S Phi^T (G + T)^-1 (y - Phi theta0 - sqrt(T) eps) with theta0 a prior draw, eps ~ N(0, I) and
     G = Phi S Phi^T the readout's kernel (model.readout_kernel) is distributed as the posterior (Matheron's rule; an
-    n x n Cholesky factorisation). Zero-variance leaves stay 0."""
+    n x n Cholesky factorisation, readout_factor, which `chol` passes in where it is at hand). Zero-variance leaves
+    stay 0."""
     k_prior, k_eps = jax.random.split(key)
     std = prior_std(net)[-1]
     r0 = jax.tree.map(lambda s, z: s * z, std, _normal_like(k_prior, params[-1]))
     f0, pullback = jax.vjp(lambda r: readout(net, params[:-1] + [r], h), r0)
-    g = readout_kernel(net, h, h)
-    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    chol = readout_factor(net, ridge, h) if chol is None else chol
     eps = jax.random.normal(k_eps, y.shape, y.dtype)
     alpha = jax.scipy.linalg.cho_solve((chol, True), y - f0 - jnp.sqrt(ridge) * eps)
     (phi_t_alpha,) = pullback(alpha)
@@ -276,14 +302,22 @@ def init_chain(
     return ChainState(params, momentum, grad, k_chain)
 
 
-def with_readout_draw(net: model.FCN, ridge, state: ChainState, x, y) -> ChainState:
-    """The chain with its readout replaced by an exact draw from its posterior given the hidden layers
-    (draw_readout), the draw's key split off the chain's own: how "collapsed_readout" chains, whose dynamics never
-    move the readout, give draws of the joint posterior where f is evaluated."""
-    key, k_draw = jax.random.split(state.key)
-    h = features(net, state.params[:-1] + [None], x)
-    readout_draw = draw_readout(k_draw, net, ridge, state.params, h, y)
-    return state._replace(params=state.params[:-1] + [readout_draw], key=key)
+def evaluate(net: model.FCN, integrator: str, ridge, state: ChainState, x, y, x_test):
+    """What a sampler records of a chain at an evaluation: (state, f(x_test), E[f(x_test) | hidden layers, data] (the
+    readout-marginal mean, readout_marginal_mean), the data loss SSE / 2), from one forward pass over the train
+    points and one factorisation of G + T (readout_factor). For "collapsed_readout", whose dynamics never move the
+    readout, the readout is first replaced by an exact draw from its posterior given the hidden layers
+    (draw_readout; its key split off the chain's own), so that f and the loss are those of a joint-posterior draw."""
+    h = features(net, state.params, x)
+    chol = readout_factor(net, ridge, h)
+    if integrator == "collapsed_readout":
+        key, k_draw = jax.random.split(state.key)
+        readout_draw = draw_readout(k_draw, net, ridge, state.params, h, y, chol)
+        state = state._replace(params=state.params[:-1] + [readout_draw], key=key)
+    h_test = features(net, state.params, x_test)
+    marginal = readout_kernel(net, h_test, h) @ jax.scipy.linalg.cho_solve((chol, True), y)
+    loss = 0.5 * jnp.sum((readout(net, state.params, h) - y) ** 2)
+    return state, readout(net, state.params, h_test), marginal, loss
 
 
 def _power_iteration(hvp, v0, iters: int):
@@ -322,6 +356,13 @@ def collapsed_curvature(net: model.FCN, ridge, params, x, y, key, frozen=(), ite
     return jnp.abs(_power_iteration(hvp, v0, iters))
 
 
+def chains_curvature(net: model.FCN, ridge, states: ChainState, x, y, key, frozen=()) -> float:
+    """The largest collapsed_curvature over a batch of chains (leading axis of states, x, y), every chain's power
+    iteration started from the same key: the mu_max of a "collapsed_readout" schedule for these states."""
+    measure = partial(collapsed_curvature, net, ridge, key=key, frozen=tuple(frozen))
+    return float(jax.vmap(lambda p, a, b: measure(p, a, b))(states.params, x, y).max())
+
+
 @partial(jax.jit, static_argnames=("net", "integrator", "n_steps", "frozen"))
 def run_steps(net, integrator, ridge, h, gamma, states, x, y, n_steps: int, frozen: tuple[int, ...] = ()):
     """Advance a batch of chains (leading axis) n_steps; x, y carry the same leading axis."""
@@ -344,8 +385,7 @@ def readout_marginal_mean(net: model.FCN, params: list[dict], x, y, h_test, ridg
     docs/finite_width_bayes.md Sec. 2). Its time average estimates the same posterior mean as that of f (a
     Rao-Blackwellisation) with the readout's own noise removed."""
     h_train = features(net, params, x)
-    g = readout_kernel(net, h_train, h_train)
-    chol = jnp.linalg.cholesky(g + ridge * jnp.eye(g.shape[0], dtype=g.dtype))
+    chol = readout_factor(net, ridge, h_train)
     alpha = jax.scipy.linalg.cho_solve((chol, True), y)
     return readout_kernel(net, h_test, h_train) @ alpha
 
@@ -377,14 +417,8 @@ def sample_block(
             def body(s2, _):
                 return _advance(step, s2, (xc, yc))
 
-            s, losses = jax.lax.scan(body, s, None, length=steps_per_eval)
-            loss = losses[-1]
-            if integrator == "collapsed_readout":  # f and the loss with a readout drawn for these hidden layers
-                s = with_readout_draw(net, ridge, s, xc, yc)
-                loss = 0.5 * jnp.sum((apply(net, s.params, xc) - yc) ** 2)
-            h_test = features(net, s.params, x_test)
-            f = readout(net, s.params, h_test)
-            marginal = readout_marginal_mean(net, s.params, xc, yc, h_test, ridge)
+            s = jax.lax.scan(body, s, None, length=steps_per_eval)[0]
+            s, f, marginal, loss = evaluate(net, integrator, ridge, s, xc, yc, x_test)
             w = s.params[0]["w"]  # (dim, fan_out): first-layer weights, one column per unit
             return s, (f, marginal, loss, w @ w.T / w.shape[1])
 
@@ -472,6 +506,24 @@ def schedule(mu_max: float, ridge: float, plan: Plan) -> Schedule:
     return Schedule(h, gamma, per_relax, math.ceil(plan.burn_in * per_relax), steps_per_eval, int(plan.n_samples))
 
 
+def serial_lapack():
+    """A context in which OpenBLAS, which runs XLA's CPU LAPACK calls (the Cholesky factorisations and triangular
+    solves of collapsed_readout and of the readout-marginal mean, through scipy), uses one thread: with its own
+    threads it competes with XLA's for the cores. Measured on 2 cores (depth 6, n = 256, width 256, 8 chains): the
+    collapsed gradient 62 -> 33 ms, a collapsed step 88 -> 49 ms. run_ensemble samples inside it."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _in_serial_lapack(fn):
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with serial_lapack():
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+@_in_serial_lapack
 def run_ensemble(
     net: model.FCN,
     x_train: np.ndarray,
@@ -534,15 +586,14 @@ def run_ensemble(
     keys = jax.random.split(key, n_chains)
     shared = shared_params(key, net) if frozen else None
     states = jax.vmap(lambda k, a, b: init_chain(k, net, ridge, a, b, frozen, shared, integrator))(keys, xc, yc)
-    if integrator == "collapsed_readout":  # measured at the chains' prior draws (above the posterior's: 2-5x)
+    if integrator == "collapsed_readout":  # measured at the prior draws for the burn-in, again after it
         _warn_if_deadlocking_jaxlib()
-        mu_max = float(jax.vmap(lambda p, a, b: collapsed_curvature(net, ridge, p, a, b, jax.random.fold_in(key, 1),
-                                                                    frozen))(states.params, xc, yc).max())  # fmt: skip
+        mu_max = chains_curvature(net, ridge, states, xc, yc, jax.random.fold_in(key, 1), frozen)
     else:
         mu_max = max(top_curvature(net, xb, integrator) for xb in x_train)
-    sch = schedule(mu_max, ridge, plan)
+    sch = schedule(mu_max, ridge, plan)  # the burn-in's; the sampling's below (the same but for collapsed_readout)
     states, xc, yc, xt, n_devices = _shard(states, xc, yc, xt)
-    args = (net, integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
+    burn_args = (net, integrator, jnp.float32(ridge), jnp.float32(sch.step_size), jnp.float32(sch.friction))
     fingerprint = _fingerprint(
         net, x_train, y_train, x_test, ridge, key, members, sch, evals_per_block, (n_probe, frozen)
     )
@@ -558,22 +609,27 @@ def run_ensemble(
     if checkpoint is not None and Path(checkpoint).exists():
         loaded = _load_checkpoint(checkpoint, fingerprint, states, sums)
     if loaded is not None:
-        states, done, sums, trace, probes = loaded
+        states, done, sums, trace, probes, mu_sample = loaded
         states = _shard(states, xc, yc, xt)[0]
         burned = True
     t0 = last_save = time.perf_counter()
     if not burned:
-        states = run_steps(*args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
+        states = run_steps(*burn_args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
+        mu_sample = mu_max
+        if integrator == "collapsed_readout":  # the posterior's curvature, 2-6x below the prior draws'
+            mu_sample = chains_curvature(net, ridge, states, xc, yc, jax.random.fold_in(key, 2), frozen)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes)
-    while done < sch.n_evals:
-        k = min(evals_per_block, sch.n_evals - done)
+            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes, mu_sample)
+    sample = schedule(mu_sample, ridge, plan)
+    args = (net, integrator, jnp.float32(ridge), jnp.float32(sample.step_size), jnp.float32(sample.friction))
+    while done < sample.n_evals:
+        k = min(evals_per_block, sample.n_evals - done)
         states, fs, f2s, ms, loss, probe, ws = sample_block(
-            *args, states, xc, yc, xt, steps_per_eval=sch.steps_per_eval, n_evals=k, n_probe=n_probe, frozen=frozen
+            *args, states, xc, yc, xt, steps_per_eval=sample.steps_per_eval, n_evals=k, n_probe=n_probe, frozen=frozen
         )
         loss = np.asarray(loss, np.float64)
-        step = sch.burn_in_steps + (done + k) * sch.steps_per_eval
+        step = sch.burn_in_steps + (done + k) * sample.steps_per_eval
         _check_finite(states.params, f"sampling, by step {step}")
         for name, block in (("f", fs), ("f2", f2s), ("marginal", ms), ("w", ws)):
             sums[name] += np.asarray(block, np.float64)
@@ -581,25 +637,27 @@ def run_ensemble(
         probes.append(np.asarray(probe, np.float64))
         done += k
         due = time.perf_counter() - last_save >= checkpoint_seconds
-        if checkpoint is not None and due and done < sch.n_evals:
+        if checkpoint is not None and due and done < sample.n_evals:
             last_save = time.perf_counter()
-            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes)
+            _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes, mu_sample)
         if progress is not None:
-            progress(done, sch.n_evals, float(loss[:, -1].mean()), step)
-    out = _result(net, sums, trace, probes, sch, (n_draws, members), n_probe)
+            progress(done, sample.n_evals, float(loss[:, -1].mean()), step)
+    out = _result(net, sums, trace, probes, sample, (n_draws, members), n_probe)
     out.attrs.update(
         {
             "integrator": integrator,
             "frozen_layers": list(frozen),
             "ridge": float(ridge),
-            "ntk_mu_max": float(mu_max),  # collapsed_readout: the measured collapsed_curvature
-            "step_size": sch.step_size,
-            "friction": sch.friction,
-            "steps_per_relaxation": sch.steps_per_relaxation,
+            "curvature": float(mu_sample),
+            "burn_in_curvature": float(mu_max),
+            "step_size": sample.step_size,
+            "burn_in_step_size": sch.step_size,
+            "friction": sample.friction,
+            "steps_per_relaxation": sample.steps_per_relaxation,
             "burn_in_steps": sch.burn_in_steps,
-            "steps_per_eval": sch.steps_per_eval,
-            "n_evals": sch.n_evals,
-            "total_steps": sch.burn_in_steps + sch.steps_per_eval * sch.n_evals,
+            "steps_per_eval": sample.steps_per_eval,
+            "n_evals": sample.n_evals,
+            "total_steps": sch.burn_in_steps + sample.steps_per_eval * sample.n_evals,
             "wall_seconds": time.perf_counter() - t0,
             "resumed_from_checkpoint": int(loaded is not None),
             "devices": n_devices,
@@ -615,6 +673,10 @@ def run_ensemble(
 
 
 RESULT_DESCRIPTION = (
+    "curvature: the mu_max of the sampling schedule (step_size = step_factor / sqrt(curvature + T)): the top "
+    "eigenvalue of the analytic NTK Gram matrix of the train set (underdamped, overdamped), of its hidden layers' "
+    "part (gibbs_readout), or collapsed_readout's measured top Hessian eigenvalue of the collapsed potential after "
+    "burn-in (burn_in_curvature, burn_in_step_size: the same at the prior draws, for the burn-in); "
     "f_mean_marginal: time average of E[f | hidden layers, data] (the readout integrated out "
     "exactly; the same posterior mean as f_mean with less noise); "
     "probe_trace: f at the first test points per evaluation; ess: effective sample size of the "
@@ -706,7 +768,7 @@ def _fingerprint(net, x_train, y_train, x_test, ridge, key, members, sch, evals_
     return h.hexdigest()
 
 
-def _save_checkpoint(path, fingerprint, states, done, sums: dict, trace, probes) -> None:
+def _save_checkpoint(path, fingerprint, states, done, sums: dict, trace, probes, curvature: float) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree.leaves(states._replace(key=jax.random.key_data(states.key)))
@@ -718,6 +780,7 @@ def _save_checkpoint(path, fingerprint, states, done, sums: dict, trace, probes)
             fh,
             fingerprint=np.array(fingerprint),
             done=np.array(done),
+            curvature=np.array(curvature),
             **{f"sum_{k}": v for k, v in sums.items()},
             trace=np.concatenate(trace, axis=1) if trace else np.zeros((n_chains, 0)),
             probes=np.concatenate(probes, axis=1) if probes else np.zeros((n_chains, 0, 0)),
@@ -729,7 +792,7 @@ def _save_checkpoint(path, fingerprint, states, done, sums: dict, trace, probes)
 def _load_checkpoint(path, fingerprint, like_states, like_sums: dict):
     """The saved state if it belongs to this run, else None (a stale checkpoint is ignored)."""
     with np.load(path, allow_pickle=False) as z:
-        if str(z["fingerprint"]) != fingerprint or any(f"sum_{k}" not in z for k in like_sums):
+        if str(z["fingerprint"]) != fingerprint or "curvature" not in z or any(f"sum_{k}" not in z for k in like_sums):
             return None
         template = like_states._replace(key=jax.random.key_data(like_states.key))
         treedef = jax.tree.structure(template)
@@ -739,7 +802,7 @@ def _load_checkpoint(path, fingerprint, like_states, like_sums: dict):
         trace = [z["trace"]] if z["trace"].shape[1] else []
         probes = [z["probes"]] if z["probes"].shape[1] else []
         sums = {k: z[f"sum_{k}"].copy() for k in like_sums}
-        return states, int(z["done"]), sums, trace, probes
+        return states, int(z["done"]), sums, trace, probes, float(z["curvature"])
 
 
 def _check_finite(tree, where: str) -> None:
