@@ -23,7 +23,7 @@ Integrators, all with that equilibrium:
   recorded f are draws of the joint posterior. Integrating the readout out removes the stiffness its fluctuations
   put on the hidden layers: measured at posterior states, U_c's top curvature is 66-300x below the hidden layers'
   part of the NTK (docs/finite_width_bayes.md), and it is measured (`collapsed_curvature`) rather than known in
-  closed form.
+  closed form: at the prior draws for the burn-in, and again after it for the sampling (run_ensemble).
 The curvature of U spans [T, mu_max + T], mu_max the top eigenvalue of the NTK Gram matrix of the train set
 (gibbs_readout: of the hidden layers' part of the NTK, NTK - NNGP, `top_curvature`); overdamped steps need
 ~ mu_max / T steps per relaxation time, underdamped ~ sqrt(mu_max / T).
