@@ -156,7 +156,7 @@ def make_step(net: model.FCN, ridge, step_size, friction, integrator: str = "und
     momentum is stored as the velocity v = P p, so frozen leaves (P = 0) never move. "overdamped": Euler-Maruyama
     (friction unused); "underdamped": BAOAB with the given friction; "gibbs_readout": see _gibbs_readout_step;
     "collapsed_readout": BAOAB of the hidden layers on collapsed_potential (the readout is left as it is: it is drawn
-    where f is evaluated, `with_readout_draw`; state.grad must be collapsed_potential's, as init_chain gives it)."""
+    where f is evaluated, `evaluate`; state.grad must be collapsed_potential's, as init_chain gives it)."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS} (got {integrator!r})")
     if integrator == "gibbs_readout":
@@ -617,7 +617,7 @@ def run_ensemble(
         states = run_steps(*burn_args, states, xc, yc, n_steps=sch.burn_in_steps, frozen=frozen)
         _check_finite(states.params, f"burn-in (steps 1..{sch.burn_in_steps})")
         mu_sample = mu_max
-        if integrator == "collapsed_readout":  # the posterior's curvature, 2-6x below the prior draws'
+        if integrator == "collapsed_readout":  # the posterior's curvature, 1.6-10x below the prior draws'
             mu_sample = chains_curvature(net, ridge, states, xc, yc, jax.random.fold_in(key, 2), frozen)
         if checkpoint is not None:
             _save_checkpoint(checkpoint, fingerprint, states, done, sums, trace, probes, mu_sample)
