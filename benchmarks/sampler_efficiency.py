@@ -13,13 +13,19 @@ hidden layers on their marginal posterior (the readout integrated out) and draws
 as run_ensemble, its burn-in step comes from the curvature measured at the prior draws and its sampling step from the
 curvature measured after the burn-in ("mu" below; "mu burn" the first).
 
-Grid: ReLU, sigma_w2 = 2, sigma_b2 = 0, width 256, inputs uniform on S^15 (nnft.data), a polynomial target of degrees
-1-3; ridge 0.05 and 0.01, depth 3 and 6, n = 64 and 256. --full runs it all (hours on 2 CPU cores: a BAOAB step at
-depth 6, n = 256 costs ~ 20x one at depth 3, n = 64, and needs ~3x more steps per relaxation time); the default
+Grid: ReLU, sigma_w2 = 2, sigma_b2 = 0, width 256 (--width), inputs uniform on S^15 (nnft.data), a polynomial target of
+degrees 1-3; ridge 0.05 and 0.01, depth 3 and 6, n = 64 and 256. --full runs it all (hours on 2 CPU cores: a BAOAB step
+at depth 6, n = 256 costs ~ 20x one at depth 3, n = 64, and needs ~3x more steps per relaxation time); the default
 --quick subset is depth 3, n = 64 at both ridges (~5 min).
 
-Usage: .venv/bin/python benchmarks/sampler_efficiency.py [--quick | --full] [--chains 4] [--ridge ...] [--depth ...]
-[--n ...] [--samplers ...] (the last four override the grid)
+Throughput: "GFLOP/s" counts the network's matmuls alone (forward and backward, 3 x 2 n sum_l fan_in fan_out per chain
+per step, the same for every sampler; the collapsed sampler's n x n Gram matrix, factorisation and solves and every
+evaluation are not counted but are in the wall time), and "of mm" divides it by the same run's FLOP/s of the
+same-shape dense float32 matmul, (chains, n, width) @ (chains, width, width), at JAX's default matmul precision (set
+JAX_DEFAULT_MATMUL_PRECISION=highest to keep full float32 on a GPU, whose default for float32 is TF32).
+
+Usage: .venv/bin/python benchmarks/sampler_efficiency.py [--quick | --full] [--chains 4] [--width 256] [--ridge ...]
+[--depth ...] [--n ...] [--samplers ...] (the last four override the grid)
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ SAMPLERS = {  # name: the plan (run lengths are the default Plan's: 5 + 20 relax
 }
 QUICK = {"ridge": (0.05, 0.01), "depth": (3,), "n": (64,)}
 FULL = {"ridge": (0.05, 0.01), "depth": (3, 6), "n": (64, 256)}
-DIM, WIDTH, N_TEST, N_PROBE, BLOCKS = 16, 256, 8, 8, 4
+DIM, N_TEST, N_PROBE, BLOCKS = 16, 8, 8, 4
 
 
 def problem(n: int, seed: int = 0):
@@ -73,6 +79,29 @@ def probe_block(net, integrator, ridge, h, gamma, states, x, y, x_probe, steps_p
         return jax.lax.scan(round_, state, None, length=n_evals)
 
     return jax.vmap(one)(states, x, y)
+
+
+def step_flops(net: model.FCN, n: int, chains: int) -> int:
+    """FLOPs of the network's matmuls in one sampling step of every chain: forward and backward ~ 3 x the forward
+    pass's 2 n sum_l fan_in fan_out."""
+    fan = [net.dim] + [net.width] * (net.depth - 1) + [1]
+    return 3 * chains * sum(2 * n * a * b for a, b in zip(fan[:-1], fan[1:], strict=True))
+
+
+def matmul_rate(chains: int, n: int, width: int) -> float:
+    """FLOP/s of the dense float32 matmul (chains, n, width) @ (chains, width, width), best of 20 after compiling."""
+    a = jax.random.normal(jax.random.key(1), (chains, n, width), jnp.float32)
+    b = jax.random.normal(jax.random.key(2), (chains, width, width), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    mm(a, b).block_until_ready()
+    best = min(_timed(lambda: mm(a, b).block_until_ready()) for _ in range(20))
+    return 2 * chains * n * width * width / best
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def slowest_ess(trace: np.ndarray) -> float:
@@ -186,15 +215,19 @@ def main() -> None:
     size.add_argument("--quick", action="store_true", help="depth 3, n = 64, both ridges (default)")
     size.add_argument("--full", action="store_true", help="the whole grid (hours on 2 CPU cores)")
     parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--width", type=int, default=256, help="hidden width (256 in the CPU tables)")
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     for name in ("ridge", "depth", "n"):
         parser.add_argument(f"--{name}", nargs="+", type=float if name == "ridge" else int, help="override the grid")
     options = parser.parse_args()
     grid = {k: getattr(options, k) or v for k, v in (FULL if options.full else QUICK).items()}
-    print(f"device {jax.devices()[0]}, width {WIDTH}, d = {DIM}, {options.chains} chains, ReLU sigma_w2 = 2")
+    precision = jax.config.jax_default_matmul_precision or "default"
+    print(f"device {jax.devices()[0]} (jax {jax.__version__}, matmul precision {precision}), width {options.width}, "
+          f"d = {DIM}, {options.chains} chains, ReLU sigma_w2 = 2")  # fmt: skip
     header = f"{'ridge':>6} {'depth':>5} {'n':>4}  {'sampler':<19} {'mu':>7} {'steps':>6} {'wall s':>7} "
     print(
         header + f"{'ESS/chain':>9} {'ESS/chain/s':>11} {'vs baoab':>8}   {'marginal: ESS/chain/s':>21} {'vs baoab':>8}"
+        f" {'GFLOP/s':>8} {'of mm':>6}"
     )
     for ridge, depth, n in itertools.product(grid["ridge"], grid["depth"], grid["n"]):
         with langevin.serial_lapack():  # one OpenBLAS thread, as run_ensemble samples
@@ -203,8 +236,11 @@ def main() -> None:
 
 def run_grid_point(options, ridge: float, depth: int, n: int) -> None:
     """Every sampler of options.samplers at one grid point; prints one row each."""
-    net = model.FCN(dim=DIM, depth=depth, width=WIDTH, activation="relu", sigma_w2=2.0, sigma_b2=0.0)
+    net = model.FCN(dim=DIM, depth=depth, width=options.width, activation="relu", sigma_w2=2.0, sigma_b2=0.0)
     x, y, x_test = problem(n)
+    mm = matmul_rate(options.chains, n, options.width)
+    print(f"    dense float32 matmul ({options.chains}, {n}, {options.width}) @ ({options.width}, {options.width}): "
+          f"{mm / 1e9:.1f} GFLOP/s")  # fmt: skip
     base = base_m = None
     for name in options.samplers:
         plan = SAMPLERS[name]
@@ -225,8 +261,10 @@ def run_grid_point(options, ridge: float, depth: int, n: int) -> None:
             steps = round(plan.n_samples * r["n_leapfrog"] * (1 - plan.jitter / 2))
             print(f"    hmc: step {r['step']:.4g}, {r['n_leapfrog']} leapfrog steps per iteration at most, "
                   f"acceptance {r['acceptance']:.2f}")  # fmt: skip
+        flops = steps * step_flops(net, n, options.chains) / r["wall"]
         print(f"{ridge:6.2f} {depth:5d} {n:4d}  {name:<19} {r['mu']:7.1f} {steps:6d} {r['wall']:7.1f} "
-              f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m}", flush=True)  # fmt: skip
+              f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m} {flops / 1e9:8.1f} {flops / mm:6.2f}",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
