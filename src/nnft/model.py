@@ -158,9 +158,10 @@ def readout_weight_variance(net: FCN) -> float:
 
 def readout_kernel(net: FCN, h1: jax.Array, h2: jax.Array) -> jax.Array:
     """The readout's empirical kernel sigma_w2 gain h1.h2 + sigma_b2 between feature rows (features): the prior
-    covariance of f given the hidden layers, the same in both parametrisations."""
+    covariance of f given the hidden layers, the same in both parametrisations. Always at full float32 precision (a
+    GPU's TF32 default would perturb G by ~5e-4 per entry, as much as the ridge it is factorised with)."""
     _, b2 = net.layer_variances()[-1]
-    return readout_weight_variance(net) * h1 @ h2.T + b2
+    return readout_weight_variance(net) * jnp.matmul(h1, h2.T, precision=jax.lax.Precision.HIGHEST) + b2
 
 
 def empirical_ntk(net: FCN, params: list[dict], x: jax.Array, y: jax.Array | None = None, rates=None) -> jax.Array:
