@@ -3,6 +3,12 @@ import os
 # Two CPU devices for JAX, so sharding code paths are testable without a GPU (style.md Sec. 9).
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One compilation cache for the session (the Snakefile's default otherwise), inherited by the workflow tests' Snakemake
+# runs: every copy of the tiny workflow loads the programs the first run compiled instead of compiling them again.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax_cache")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402  (after the JAX environment above)
 
