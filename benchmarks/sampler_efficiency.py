@@ -39,6 +39,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import matmul_rate, network_matmul_flops
 
 from nnft import data, model
 from nnft.sampling import langevin, metropolis
@@ -79,29 +80,6 @@ def probe_block(net, integrator, ridge, h, gamma, states, x, y, x_probe, steps_p
         return jax.lax.scan(round_, state, None, length=n_evals)
 
     return jax.vmap(one)(states, x, y)
-
-
-def step_flops(net: model.FCN, n: int, chains: int) -> int:
-    """FLOPs of the network's matmuls in one sampling step of every chain: forward and backward ~ 3 x the forward
-    pass's 2 n sum_l fan_in fan_out."""
-    fan = [net.dim] + [net.width] * (net.depth - 1) + [1]
-    return 3 * chains * sum(2 * n * a * b for a, b in zip(fan[:-1], fan[1:], strict=True))
-
-
-def matmul_rate(chains: int, n: int, width: int) -> float:
-    """FLOP/s of the dense float32 matmul (chains, n, width) @ (chains, width, width), best of 20 after compiling."""
-    a = jax.random.normal(jax.random.key(1), (chains, n, width), jnp.float32)
-    b = jax.random.normal(jax.random.key(2), (chains, width, width), jnp.float32)
-    mm = jax.jit(jnp.matmul)
-    mm(a, b).block_until_ready()
-    best = min(_timed(lambda: mm(a, b).block_until_ready()) for _ in range(20))
-    return 2 * chains * n * width * width / best
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def slowest_ess(trace: np.ndarray) -> float:
@@ -239,7 +217,8 @@ def run_grid_point(options, ridge: float, depth: int, n: int) -> None:
     net = model.FCN(dim=DIM, depth=depth, width=options.width, activation="relu", sigma_w2=2.0, sigma_b2=0.0)
     x, y, x_test = problem(n)
     mm = matmul_rate(options.chains, n, options.width)
-    print(f"    dense float32 matmul ({options.chains}, {n}, {options.width}) @ ({options.width}, {options.width}): "
+    print(f"    dense float32 matmul ({options.chains}, {n}, {options.width}) @ ({options.chains}, {options.width}, "
+          f"{options.width}): "
           f"{mm / 1e9:.1f} GFLOP/s")  # fmt: skip
     base = base_m = None
     for name in options.samplers:
@@ -261,7 +240,7 @@ def run_grid_point(options, ridge: float, depth: int, n: int) -> None:
             steps = round(plan.n_samples * r["n_leapfrog"] * (1 - plan.jitter / 2))
             print(f"    hmc: step {r['step']:.4g}, {r['n_leapfrog']} leapfrog steps per iteration at most, "
                   f"acceptance {r['acceptance']:.2f}")  # fmt: skip
-        flops = steps * step_flops(net, n, options.chains) / r["wall"]
+        flops = steps * network_matmul_flops(DIM, options.width, depth, n, options.chains) / r["wall"]
         print(f"{ridge:6.2f} {depth:5d} {n:4d}  {name:<19} {r['mu']:7.1f} {steps:6d} {r['wall']:7.1f} "
               f"{r['ess']:9.1f} {rate:11.3f} {ratio}   {rate_m:21.3f} {ratio_m} {flops / 1e9:8.1f} {flops / mm:6.2f}",
               flush=True)  # fmt: skip

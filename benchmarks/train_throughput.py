@@ -6,7 +6,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import best_of
+from _timing import best_of, matmul_rate, network_matmul_flops
 
 from nnft import model, sphere
 from nnft.sampling import langevin
@@ -52,18 +52,8 @@ step_by_step()  # compile all three
 t_ens = best_of(ensemble)
 t_loop = best_of(one_at_a_time)
 t_naive = best_of(step_by_step)
-# FLOPs of one step: forward + backward ~ 3 x forward matmuls, per member
-fan = [d] + [width] * (depth - 1) + [1]
-matmul_flops = sum(2 * n * a * b for a, b in zip(fan[:-1], fan[1:], strict=True))
-step_flops = 3 * matmul_flops * members
-achieved = step_flops * steps / t_ens
-# the same shapes as dense float32 matmuls, batched over members
-a = jax.random.normal(jax.random.key(1), (members, n, width), jnp.float32)
-b = jax.random.normal(jax.random.key(2), (members, width, width), jnp.float32)
-mm = jax.jit(lambda a, b: a @ b)
-mm(a, b).block_until_ready()
-t_mm = best_of(lambda: mm(a, b).block_until_ready(), repeat=20)
-mm_rate = 2 * members * n * width * width / t_mm
+achieved = network_matmul_flops(d, width, depth, n, members) * steps / t_ens
+mm_rate = matmul_rate(members, n, width)  # the same shapes as dense float32 matmuls, batched over members
 print(f"device {jax.devices()[0]}, width {width}, depth {depth}, n {n}, {members} members, {steps} steps")
 print(
     f"ensemble step: {achieved / 1e9:.2f} GFLOP/s achieved vs {mm_rate / 1e9:.2f} GFLOP/s dense float32 matmul "
