@@ -2,6 +2,7 @@
 process's dense float32 matmul FLOP/s at the same shapes, and vmap-ensemble vs a Python loop over members."""
 
 import sys
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,7 @@ def one_at_a_time():
         jax.block_until_ready(langevin.run_steps(*args, s, xc[m : m + 1], yc[m : m + 1], n_steps=steps))
 
 
-step = jax.jit(langevin._step, static_argnums=(0, 1))
+step = jax.jit(partial(langevin._advance, langevin.make_step(net, *args[2:], integrator=args[1])))
 
 
 def step_by_step():
@@ -42,7 +43,7 @@ def step_by_step():
     for m in range(members):
         s = jax.tree.map(lambda a, m=m: a[m], states)
         for _ in range(steps):
-            s = step(*args, s, xc[m], yc[m])[0]
+            s = step(s, (xc[m], yc[m]))[0]
         jax.block_until_ready(s)
 
 
