@@ -1,7 +1,9 @@
 # Shared helpers: config validation, per-rule config slices, code versions, paths.
 import ast
+import atexit
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -124,12 +126,53 @@ def _module_file(name):
     return None
 
 
+# _parsed's results by file content, kept between Snakefile evaluations (every dry run, every cluster job evaluates
+# the Snakefile, and parsing the library is most of that): {sha256 of package and source: [imports, syntax tree]}.
+PARSED_CACHE = Path(workflow.basedir) / ".snakemake" / "nnft_parsed.json"
+
+
 @functools.cache
+def _parsed_cache():
+    """The stored parses, and the keys this evaluation uses (written back when the process exits)."""
+    try:
+        stored = json.loads(PARSED_CACHE.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    stored, used = (stored if isinstance(stored, dict) else {}), set()
+    atexit.register(_store_parsed, stored, set(stored), used)
+    return stored, used
+
+
+def _store_parsed(stored, read, used):
+    """Write back the parses this evaluation used if they are not those it read (new files, or stale entries of
+    edited ones), atomically: concurrent evaluations each leave a whole file; a cache that cannot be written is
+    only slower."""
+    if read == used:
+        return
+    tmp = PARSED_CACHE.with_name(f"{PARSED_CACHE.name}.{os.getpid()}.tmp")
+    try:
+        PARSED_CACHE.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps({k: stored[k] for k in sorted(used)}))
+        os.replace(tmp, PARSED_CACHE)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 def _parsed(path, package):
     """A source file's imports (absolute module names; `package`: the file's own package, for relative imports;
     `from m import x` counts x too, in case x is a submodule) and its syntax tree without docstrings (comments never
-    reach the tree), each file parsed once per Snakefile evaluation."""
-    tree = ast.parse(path.read_text(), str(path))
+    reach the tree), by content: parsed once, then taken from PARSED_CACHE."""
+    text = path.read_text()
+    key = hashlib.sha256(f"{package}\0{text}".encode()).hexdigest()
+    stored, used = _parsed_cache()
+    used.add(key)
+    if key not in stored:
+        stored[key] = _parse(text, str(path), package)
+    return stored[key]
+
+
+def _parse(text, filename, package):
+    tree = ast.parse(text, filename)
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -154,7 +197,7 @@ def _parsed(path, package):
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return names, ast.dump(tree)
+    return [names, ast.dump(tree)]
 
 
 @functools.cache
