@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: figures paper test lint report bench lock clean-results
+.PHONY: figures paper test test-slow lint report bench lock clean-results
 
 $(STAMP): envs/requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "nnft pins Python 3.11, found " + sys.version'
@@ -25,8 +25,15 @@ paper: $(STAMP)
 report: figures paper
 	$(BIN)/snakemake --report results/report.html all paper
 
+# Every test but those marked slow: the library's numbers against independent computations, and the workflow's config,
+# DAG, lint and refusal checks (dry runs).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=15 -m "not slow"
+
+# The tests marked slow: the workflow run end to end (the tiny DAG, partial reruns, killed and stopped runs, the output
+# cache, the report in a browser, a SLURM cluster) and the papers' numbers at n = 1600-3500. CI runs both (.ci/run).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q --durations=15 -m slow
 
 bench: $(STAMP)
 	cd benchmarks && for b in bench_*.py train_throughput.py finite_width.py workflow.py; do ../$(BIN)/python $$b; done

@@ -12,6 +12,11 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402  (after the JAX environment above)
 
+# This process itself stores only compilations over a second (JAX's default): the unit tests compile each program
+# once per session, and writing every small one to the cache cost ~10 % of a fresh clone's run (test_langevin.py:
+# 136 s with every compilation stored, 123 s with none). The Snakemake runs keep the environment's 0 above.
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
 # Strict broadcasting: arrays of different nonzero rank must be broadcast explicitly (b[None, :]), else an error.
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
