@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -127,7 +128,8 @@ def _module_file(name):
 
 
 # _parsed's results by file content, kept between Snakefile evaluations (every dry run, every cluster job evaluates
-# the Snakefile, and parsing the library is most of that): {sha256 of package and source: [imports, syntax tree]}.
+# the Snakefile, and parsing the library is most of that): {sha256 of Python version, package and source: [imports,
+# syntax tree]} (ast.dump's text depends on the Python version: a new interpreter parses again).
 PARSED_CACHE = Path(workflow.basedir) / ".snakemake" / "nnft_parsed.json"
 
 
@@ -163,7 +165,7 @@ def _parsed(path, package):
     `from m import x` counts x too, in case x is a submodule) and its syntax tree without docstrings (comments never
     reach the tree), by content: parsed once, then taken from PARSED_CACHE."""
     text = path.read_text()
-    key = hashlib.sha256(f"{package}\0{text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{sys.version}\0{package}\0{text}".encode()).hexdigest()
     stored, used = _parsed_cache()
     used.add(key)
     if key not in stored:
