@@ -22,7 +22,8 @@ xc = jnp.asarray(np.repeat(x[None], members, 0), jnp.float32)
 yc = jnp.asarray(np.repeat(y[None], members, 0), jnp.float32)
 keys = jax.random.split(jax.random.key(0), members)
 states = jax.vmap(lambda k, a, b: langevin.init_chain(k, net, 0.05, a, b))(keys, xc, yc)
-args = (net, "underdamped", jnp.float32(0.05), jnp.float32(1e-3), jnp.float32(0.4))
+ridge, h, gamma = jnp.float32(0.05), jnp.float32(1e-3), jnp.float32(0.4)
+args = (net, "underdamped", ridge, h, gamma)
 
 
 def ensemble():
@@ -35,7 +36,7 @@ def one_at_a_time():
         jax.block_until_ready(langevin.run_steps(*args, s, xc[m : m + 1], yc[m : m + 1], n_steps=steps))
 
 
-step = jax.jit(partial(langevin._advance, langevin.make_step(net, *args[2:], integrator=args[1])))
+step = jax.jit(partial(langevin._advance, langevin.make_step(net, ridge, h, gamma, "underdamped")))
 
 
 def step_by_step():
