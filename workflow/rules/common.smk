@@ -164,7 +164,8 @@ def _store_parsed(stored, read, used):
 def _parsed(path, package):
     """A source file's imports (absolute module names; `package`: the file's own package, for relative imports;
     `from m import x` counts x too, in case x is a submodule) and its syntax tree without docstrings (comments never
-    reach the tree): read once per Snakefile evaluation, parsed once per content (then taken from PARSED_CACHE)."""
+    reach the tree): read once per Snakefile evaluation, parsed once per content
+    (then taken from PARSED_CACHE)."""
     text = path.read_text()
     key = hashlib.sha256(f"{sys.version}\0{package}\0{text}".encode()).hexdigest()
     stored, used = _parsed_cache()
