@@ -167,6 +167,27 @@ def test_inverse_width_fit_recovers_a_line_and_its_errors():
         finite_width_bayes.inverse_width_fit(widths[:2], widths[:2], se[:2])
 
 
+def test_inverse_width_fit_with_the_gp_as_limit_recovers_slope_and_curvature():
+    # 1 + b / w + c / w^2 with a = 1 imposed: exact data give (b, c) and chi^2 = 0, noisy data a spread of b and c
+    # over repetitions equal to the reported errors; the band is the curve. A straight line through the same curved
+    # data extrapolates below 1 (the bias the fit removes, docs Sec. 7).
+    widths, se = np.array([128.0, 256, 512]), np.array([0.016, 0.010, 0.009])
+    truth = 1 - 52 / widths + 2000 / widths**2
+    fit = finite_width_bayes.inverse_width_fit(widths, truth, se, gp_limit=True)
+    assert (fit["a"], fit["gp_limit"], fit["dof"]) == (1.0, True, 1)
+    assert fit["b"] == pytest.approx(-52) and fit["c"] == pytest.approx(2000) and fit["chi2"] < 1e-20
+    np.testing.assert_allclose(finite_width_bayes.fit_band(fit, widths)[0], truth)
+    rng = np.random.default_rng(1)
+    noisy = [finite_width_bayes.inverse_width_fit(widths, truth + se * rng.standard_normal(3), se, gp_limit=True)
+             for _ in range(4000)]  # fmt: skip
+    for k, name in enumerate("bc"):
+        assert np.std([f[name] for f in noisy]) == pytest.approx(np.sqrt(fit["cov"][k, k]), rel=0.05)
+    chi2 = np.array([f["chi2"] for f in noisy])
+    assert chi2.mean() == pytest.approx(1.0, abs=0.1)  # one degree of freedom
+    line = finite_width_bayes.inverse_width_fit(widths, truth, se)
+    assert line["a"] < 0.98 and line["chi2"] > 0
+
+
 def test_approximation_summary_is_the_ratio_of_draw_sums_and_the_replica_mean():
     # Two datasets: the adaptive-kernel saddle is missing for dataset 1 at the smallest width, so that width has no
     # ratio (NaN), and a replica without a loop at one measured width leaves no replica mean there; the weight
@@ -289,3 +310,26 @@ def test_ratio_fit_recovers_a_line_in_inverse_width_over_widths_from_twice_n():
     assert fit["min_width"] == 128 and fit["chi2"] == pytest.approx(0.0, abs=1e-18)
     assert ratio_fit(summary.assign(ratio_se=summary.ratio_se.where(summary.width != 256, 0.0)), n_train=64) is None
     assert ratio_fit(summary.isel(width=slice(0, 3)), n_train=64)["min_width"] == 64  # < 3 widths >= 2n: all widths
+
+
+def test_gp_limit_fit_sets_the_measured_slope_beside_the_first_order_slope():
+    from nnft.experiments.finite_width_bayes_summary import gp_limit_fit
+
+    # Two datasets whose first-order coefficients sum to -52 GP-MSE units of the summed GP MSE (0.1 + 0.3).
+    theory = xr.Dataset(
+        {
+            "gp_mse": ("draw", [0.1, 0.3]),
+            "mse_coefficient": ("draw", [-4.8, -16.0]),
+            "mse_coefficient_se": ("draw", [0.3, 0.4]),
+        },
+        attrs={"n_train": 64},
+    )
+    widths = np.array([64, 128, 256, 512])
+    ratio = 1 - 52 / widths + 2000 / widths**2
+    ratio[0] = 0.3  # width = n: not fitted
+    summary = xr.Dataset({"ratio": ("width", ratio), "ratio_se": ("width", [0.03, 0.016, 0.01, 0.009])},
+                         coords={"width": widths})  # fmt: skip
+    fit = gp_limit_fit(summary, theory)
+    assert fit["min_width"] == 128 and fit["b"] == pytest.approx(-52) and fit["c"] == pytest.approx(2000)
+    assert fit["b_first_order"] == pytest.approx(-52) and fit["b_first_order_se"] == pytest.approx(0.5 / 0.4)
+    assert fit["a_se"] == 0 and fit["b_se"] == pytest.approx(np.sqrt(fit["cov"][0, 0]))

@@ -1,5 +1,6 @@
 """Rule figure_finite_width_bayes: measured network / GP MSE ratio against width beside the finite-width theories
-and a weighted a + b / width fit (experiments.finite_width_bayes_summary computes every curve; the figure draws)."""
+and weighted fits a + b / width and 1 + b / width + c / width^2 (experiments.finite_width_bayes_summary computes
+every curve; the figure draws)."""
 
 import sys
 from typing import TYPE_CHECKING
@@ -21,10 +22,11 @@ data = store.read(snakemake.input.data)
 per_draw, summary = summaries.measured_ratios(train, data, theory)
 print(summary.to_dataframe(), file=sys.stderr)
 fit = summaries.ratio_fit(summary, int(theory.attrs["n_train"]))
-print(f"fit: {fit}", file=sys.stderr)
+gp_fit = summaries.gp_limit_fit(summary, theory)
+print(f"fit: {fit}\nfit with the GP as the limit: {gp_fit}", file=sys.stderr)
 weights = summaries.measured_weight_moments(train, theory)
-predictions = summaries.predicted_curves(theory, summary.width.values, fit, weights)
+predictions = summaries.predicted_curves(theory, summary.width.values, fit, weights, gp_fit)
 title = f"{snakemake.wildcards.experiment}: finite-width networks vs exact GP at n = {theory.attrs['n_train']}"
-fig = finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights)
+fig = finite_width_bayes_figure(summary, theory, predictions, fit, title, per_draw, weights, gp_fit)
 fig.savefig(snakemake.output.png, dpi=150)
 fig.savefig(snakemake.output.pdf)

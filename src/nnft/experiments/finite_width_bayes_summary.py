@@ -1,7 +1,7 @@
 """What the finite-width Bayesian networks' figure draws (docs/finite_width_bayes.md): the trained networks' test
 MSE over the GP's on the datasets and test points of the theory store (experiments.finite_width_bayes), a + b / width
-fitted to it, the measured first-layer weight moments, and the theories' curves on the figure's width grids (plots
-compute nothing).
+and 1 + b / width + c / width^2 fitted to it, the measured first-layer weight moments, and the theories' curves on
+the figure's width grids (plots compute nothing).
 """
 
 from __future__ import annotations
@@ -42,18 +42,33 @@ def measured_ratios(train: xr.Dataset, data: xr.Dataset, theory: xr.Dataset) -> 
     return per_draw, summary
 
 
-def ratio_fit(summary: xr.Dataset, n_train: int) -> dict | None:
-    """a + b / width fitted to the measured ratios over the widths >= 2 n_train (all widths if fewer than three
-    are): closer to n the gap is outside the 1/width regime and a straight line in 1/width extrapolates too low (the
-    exactly solvable linear network, fitted over N / P = 1..8, gives a = 0.77 for a limit of 1; docs/
-    finite_width_bayes.md). None without three widths with finite, positive error bars."""
+def ratio_fit(summary: xr.Dataset, n_train: int, gp_limit: bool = False) -> dict | None:
+    """finite_width_bayes.inverse_width_fit of the measured ratios over the widths >= 2 n_train (all widths if fewer
+    than three are): closer to n the gap is outside the 1/width regime and a straight line in 1/width extrapolates
+    too low (the exactly solvable linear network, fitted over N / P = 1..8, gives a = 0.77 for a limit of 1; docs/
+    finite_width_bayes.md Sec. 7). Default a + b / width, with gp_limit 1 + b / width + c / width^2. Adds min_width
+    and the standard errors a_se (of a fitted a; 0 when imposed), b_se, c_se. None without three widths with finite,
+    positive error bars."""
     se, widths = summary.ratio_se.values, summary.width.values
     use = widths >= 2 * n_train if np.sum(widths >= 2 * n_train) >= 3 else np.ones(widths.size, bool)
     if use.sum() < 3 or not np.all(np.isfinite(se[use])) or not np.all(se[use] > 0):
         return None
-    fit = finite_width_bayes.inverse_width_fit(widths[use], summary.ratio.values[use], se[use])
+    fit = finite_width_bayes.inverse_width_fit(widths[use], summary.ratio.values[use], se[use], gp_limit=gp_limit)
     fit["min_width"] = int(widths[use].min())
-    fit["a_se"] = float(np.sqrt(fit["cov"][0, 0]))
+    errors = np.sqrt(np.diag(fit["cov"]))
+    names = ("b_se", "c_se") if gp_limit else ("a_se", "b_se")
+    fit.update({"a_se": 0.0, "c_se": 0.0} | {k: float(e) for k, e in zip(names, errors, strict=True)})
+    return fit
+
+
+def gp_limit_fit(summary: xr.Dataset, theory: xr.Dataset) -> dict | None:
+    """ratio_fit with the GP imposed as the infinite-width limit, 1 + b / width + c / width^2, and beside its b the
+    first-order theory's slope on the same datasets (b_first_order, b_first_order_se: predicted ratio - 1 times
+    width): if the networks tend to the GP with the first-order slope, the two b agree and chi^2 is fair."""
+    fit = ratio_fit(summary, int(theory.attrs["n_train"]), gp_limit=True)
+    if fit is not None:
+        ratio, se = finite_width_bayes.predicted_ratio(theory, [1.0])
+        fit["b_first_order"], fit["b_first_order_se"] = float(ratio[0] - 1), float(se[0])
     return fit
 
 
@@ -75,10 +90,11 @@ def measured_weight_moments(train: xr.Dataset, theory: xr.Dataset) -> xr.Dataset
     )
 
 
-def predicted_curves(theory: xr.Dataset, widths, fit: dict | None, weights: xr.Dataset | None) -> xr.Dataset:
-    """The figure's curves on its width grids: grid_width (1/width down to 0: first order and the fit's band),
-    oracle_width (the linear-oracle panel), weight_width (the predicted weight moments), and every
-    approximation's ratio (finite_width_bayes.approximation_summary)."""
+def predicted_curves(theory: xr.Dataset, widths, fit: dict | None, weights: xr.Dataset | None,
+                     gp_fit: dict | None = None) -> xr.Dataset:  # fmt: skip
+    """The figure's curves on its width grids: grid_width (1/width down to 0: first order, the bands of `fit` as
+    fit, fit_se and of `gp_fit` as gp_fit, gp_fit_se), oracle_width (the linear-oracle panel), weight_width (the
+    predicted weight moments), and every approximation's ratio (finite_width_bayes.approximation_summary)."""
     widths = np.asarray(widths)
     grid = np.linspace(0.9 * widths.min(), 1e6, 4000)
     grid = np.unique(np.concatenate([grid, np.geomspace(0.9 * widths.min(), 1e6, 400)]))
@@ -92,6 +108,8 @@ def predicted_curves(theory: xr.Dataset, widths, fit: dict | None, weights: xr.D
     coords = {"grid_width": grid, "oracle_width": oracle}
     if fit is not None:
         curves["fit"], curves["fit_se"] = (("grid_width", v) for v in finite_width_bayes.fit_band(fit, grid))
+    if gp_fit is not None:
+        curves["gp_fit"], curves["gp_fit_se"] = (("grid_width", v) for v in finite_width_bayes.fit_band(gp_fit, grid))
     if weights is not None:
         coords["weight_width"] = np.linspace(0.9 * widths.min(), 20 * widths.max(), 400)
         moment = finite_width_bayes.predicted_weight_moment(theory, coords["weight_width"])

@@ -15,17 +15,19 @@ from . import style  # noqa: E402
 
 def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictions: xr.Dataset, fit: dict | None,
                               title: str, per_draw: xr.Dataset | None = None,
-                              weights: xr.Dataset | None = None):  # fmt: skip
+                              weights: xr.Dataset | None = None, gp_fit: dict | None = None):  # fmt: skip
     """(a) network / GP test-MSE ratio against 1/width: Langevin ensembles (1 s.e.), the first-order 1/width
     theory on the same datasets (2 s.e. band), the adaptive-kernel saddle point alone and with the first-order loop
-    term (where it exists), a weighted a + b / width fit (1 s.e. band), the GP at 1;
+    term (where it exists), a weighted a + b / width fit (1 s.e. band) and, with `gp_fit`, the fit 1 + b / width +
+    c / width^2 (its b beside the first-order slope), the GP at 1;
     (b) per dataset: measured ratio - 1 against the first-order prediction, one colour per width;
     (c) the linear oracle (if the theory store has it); (d) first-layer weight moments (if `weights`).
     The script computes every curve: `predictions` holds the first-order ratio (first_order, first_order_se over
     grid_width; oracle_first_order over oracle_width for panel c), the fit's band (fit, fit_se over grid_width), the
     first-order weight moments (weight_first_order over weight_width) and finite_width_bayes.approximation_summary;
-    `fit` (a, a_se, chi2, dof, min_width) labels the band; per_draw holds the first-order prediction per dataset
-    (first_order, first_order_se: ratio - 1)."""
+    `fit` (a, a_se, chi2, dof, min_width) labels the band, `gp_fit` (b, b_se, b_first_order, b_first_order_se,
+    chi2, dof, min_width; its curve gp_fit in `predictions`) the second; per_draw holds the first-order prediction
+    per dataset (first_order, first_order_se: ratio - 1)."""
     widths = summary.width.values
     linear = "linear_width" in theory.dims
     panels = 2 + linear + (weights is not None)
@@ -66,6 +68,12 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
                 label=f"fit a + b/width (width ≥ {fit.get('min_width', widths.min())}): a = {fit['a']:.3f} ± "
                       f"{fit['a_se']:.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
         ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
+    if gp_fit is not None:
+        line = predictions.gp_fit.values
+        ax.plot(inv, line, ":", color="tab:brown", lw=1.6,
+                label=f"fit 1 + b/width + c/width² (width ≥ {gp_fit['min_width']}): b = {gp_fit['b']:.0f} ± "
+                      f"{gp_fit['b_se']:.0f} (first order: {gp_fit['b_first_order']:.0f} ± "
+                      f"{gp_fit['b_first_order_se']:.0f}), χ²/dof = {gp_fit['chi2']:.1f}/{gp_fit['dof']}")  # fmt: skip
     ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
                 label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
     for w, r in zip(widths, summary.ratio.values, strict=True):
