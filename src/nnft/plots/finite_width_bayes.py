@@ -35,55 +35,24 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
     fig, axes = plt.subplots(*shape, figsize=(5.2 * shape[1], 4.4 * shape[0]), constrained_layout=True)
     axes = axes.ravel()
     ax, bx = axes[:2]
-    inv = 1 / predictions.grid_width.values
-    ax.axhline(1, color="k", lw=1.0, label="exact GP (infinite width)")
-    pred, pred_se = predictions.first_order.values, predictions.first_order_se.values
-    ax.plot(inv, pred, color="tab:blue", lw=1.5, label="first-order 1/width theory (same datasets)")
-    ax.fill_between(inv, pred - 2 * pred_se, pred + 2 * pred_se, color="tab:blue", alpha=0.2, lw=0)
-    if "kr_ratio" in predictions:
-        ax.plot(1 / predictions.kr_width.values, predictions.kr_ratio.values, "-.", color="tab:green", lw=1.2,
-                label="kernel renormalisation (one scalar per hidden layer)")  # fmt: skip
-    if "ak_ratio" in predictions:  # adaptive-kernel saddle point, where every dataset has one
-        akw = predictions.ak_width.values
-        ak_ratio = predictions.ak_ratio.values
-        ok = np.isfinite(ak_ratio)
-        ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
-                label="adaptive-kernel saddle point (mean field)")  # fmt: skip
-        # the measured widths: mean ± s.e. over independent Monte Carlo replicas of the saddle point and its loop
-        mw = predictions.measured_width.values
-        loop_label = "adaptive kernel + loop (Gaussian fluctuations, RPA; ± 1 MC s.e.)"
-        for name, color, label in (("ak_replica_ratio", "tab:purple", None),
-                                   ("ak_replica_loop_ratio", "tab:orange", loop_label)):  # fmt: skip
-            mean, se = predictions[name].values, predictions[f"{name}_se"].values  # NaN: no saddle or loop
-            ok_w = np.isfinite(mean)
-            ax.errorbar(1 / mw[ok_w], mean[ok_w], se[ok_w], fmt="s-" if label else "s", color=color,
-                        ms=5 if label else 4, lw=1.5, capsize=3, label=label)  # fmt: skip
-        if not ok.all():
-            w_none = akw[~ok].max()
-            ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
-                       label=f"no adaptive-kernel saddle (width ≤ {w_none}: tilted unit not normalisable)")  # fmt: skip
-    if fit is not None:
-        line, line_se = predictions.fit.values, predictions.fit_se.values
-        ax.plot(inv, line, "--", color="tab:red", lw=1.2,
-                label=f"fit a + b/width (width ≥ {fit.get('min_width', widths.min())}): a = {fit['a']:.3f} ± "
-                      f"{fit['a_se']:.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
-        ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
-    if gp_fit is not None:
-        line = predictions.gp_fit.values
-        ax.plot(inv, line, ":", color="tab:brown", lw=1.6,
-                label=f"fit 1 + b/width + c/width² (width ≥ {gp_fit['min_width']}): b = {gp_fit['b']:.0f} ± "
-                      f"{gp_fit['b_se']:.0f} (first order: {gp_fit['b_first_order']:.0f} ± "
-                      f"{gp_fit['b_first_order_se']:.0f}), χ²/dof = {gp_fit['chi2']:.1f}/{gp_fit['dof']}")  # fmt: skip
-    ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
-                label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
-    for w, r in zip(widths, summary.ratio.values, strict=True):
-        ax.annotate(f"{w}", (1 / w, r), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    _ratio_panel(ax, summary, predictions, fit, gp_fit)
     ax.set_xlim(0, 1.12 / widths.min())
     ax.set_ylim(min(0.0, float(np.nanmin(summary.ratio.values)) - 0.1), 1.25)
     ax.set_xlabel("1 / width  (infinite width at 0; labels: width)")
     ax.set_ylabel("test-set MSE of the posterior mean: networks / exact GP")
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(True, alpha=0.3)
+    wide = widths[widths >= 4 * widths.min()]
+    if 1 / widths.max() < 0.1 / widths.min() and wide.size >= 2:  # the widest points crowd at 0: a zoom on them
+        zoom = ax.inset_axes([0.53, 0.6, 0.4, 0.36])  # upper right, above the lines and the points of width < 128
+        _ratio_panel(zoom, summary, predictions, fit, gp_fit)
+        low = summary.ratio.sel(width=wide) - 2 * summary.ratio_se.sel(width=wide)
+        zoom.set_xlim(0, 1.15 / wide.min())
+        zoom.set_ylim(float(low.min()) - 0.01, 1.01)
+        zoom.yaxis.tick_right()
+        zoom.tick_params(labelsize=6)
+        zoom.text(0.97, 0.04, f"zoom: widths ≥ {wide.min()}", transform=zoom.transAxes, fontsize=7, ha="right")
+        zoom.grid(True, alpha=0.3)
     colors = style.width_colors(list(widths))
     if per_draw is not None:
         lim = 0.0
@@ -165,3 +134,51 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
         dx.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def _ratio_panel(ax, summary: xr.Dataset, predictions: xr.Dataset, fit: dict | None, gp_fit: dict | None) -> None:
+    """Panel (a)'s curves and points, drawn on `ax` (the panel, and its zoom on the widest networks)."""
+    widths = summary.width.values
+    inv = 1 / predictions.grid_width.values
+    ax.axhline(1, color="k", lw=1.0, label="exact GP (infinite width)")
+    pred, pred_se = predictions.first_order.values, predictions.first_order_se.values
+    ax.plot(inv, pred, color="tab:blue", lw=1.5, label="first-order 1/width theory (same datasets)")
+    ax.fill_between(inv, pred - 2 * pred_se, pred + 2 * pred_se, color="tab:blue", alpha=0.2, lw=0)
+    if "kr_ratio" in predictions:
+        ax.plot(1 / predictions.kr_width.values, predictions.kr_ratio.values, "-.", color="tab:green", lw=1.2,
+                label="kernel renormalisation (one scalar per hidden layer)")  # fmt: skip
+    if "ak_ratio" in predictions:  # adaptive-kernel saddle point, where every dataset has one
+        akw = predictions.ak_width.values
+        ak_ratio = predictions.ak_ratio.values
+        ok = np.isfinite(ak_ratio)
+        ax.plot(1 / akw[ok], ak_ratio[ok], "s-", color="tab:purple", ms=3, lw=1.2,
+                label="adaptive-kernel saddle point (mean field)")  # fmt: skip
+        # the measured widths: mean ± s.e. over independent Monte Carlo replicas of the saddle point and its loop
+        mw = predictions.measured_width.values
+        loop_label = "adaptive kernel + loop (Gaussian fluctuations, RPA; ± 1 MC s.e.)"
+        for name, color, label in (("ak_replica_ratio", "tab:purple", None),
+                                   ("ak_replica_loop_ratio", "tab:orange", loop_label)):  # fmt: skip
+            mean, se = predictions[name].values, predictions[f"{name}_se"].values  # NaN: no saddle or loop
+            ok_w = np.isfinite(mean)
+            ax.errorbar(1 / mw[ok_w], mean[ok_w], se[ok_w], fmt="s-" if label else "s", color=color,
+                        ms=5 if label else 4, lw=1.5, capsize=3, label=label)  # fmt: skip
+        if not ok.all():
+            w_none = akw[~ok].max()
+            ax.axvspan(1 / w_none, 1.2 / widths.min(), color="tab:purple", alpha=0.07, lw=0,
+                       label=f"no adaptive-kernel saddle (width ≤ {w_none}: tilted unit not normalisable)")  # fmt: skip
+    if fit is not None:
+        line, line_se = predictions.fit.values, predictions.fit_se.values
+        ax.plot(inv, line, "--", color="tab:red", lw=1.2,
+                label=f"fit a + b/width (width ≥ {fit.get('min_width', widths.min())}): a = {fit['a']:.3f} ± "
+                      f"{fit['a_se']:.3f} (GP: 1), χ²/dof = {fit['chi2']:.1f}/{fit['dof']}")  # fmt: skip
+        ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
+    if gp_fit is not None:  # drawn over the widths it was fitted to and beyond, not below
+        fitted = predictions.grid_width.values >= gp_fit["min_width"]
+        ax.plot(inv[fitted], predictions.gp_fit.values[fitted], ":", color="tab:brown", lw=1.8,
+                label=f"fit 1 + b/width + c/width² (width ≥ {gp_fit['min_width']}), χ²/dof = {gp_fit['chi2']:.1f}/"
+                      f"{gp_fit['dof']}:\nb = {gp_fit['b']:.0f} ± {gp_fit['b_se']:.0f}; first-order theory: "
+                      f"b = {gp_fit['b_first_order']:.0f} ± {gp_fit['b_first_order_se']:.0f}")  # fmt: skip
+    ax.errorbar(1 / widths, summary.ratio.values, summary.ratio_se.values, fmt="D", color="tab:red", capsize=3,
+                label="Langevin ensembles (± 1 MC s.e.)")  # fmt: skip
+    for w, r in zip(widths, summary.ratio.values, strict=True):
+        ax.annotate(f"{w}", (1 / w, r), textcoords="offset points", xytext=(6, 4), fontsize=7)
