@@ -26,8 +26,8 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
     grid_width; oracle_first_order over oracle_width for panel c), the fit's band (fit, fit_se over grid_width), the
     first-order weight moments (weight_first_order over weight_width) and finite_width_bayes.approximation_summary;
     `fit` (a, a_se, chi2, dof, min_width) labels the band, `gp_fit` (b, b_se, b_first_order, b_first_order_se,
-    chi2, dof, min_width; its curve gp_fit in `predictions`) the second; per_draw holds the first-order prediction
-    per dataset (first_order, first_order_se: ratio - 1)."""
+    chi2, dof, min_width; its curve and 1 s.e. band gp_fit, gp_fit_se in `predictions`) the second; per_draw holds
+    the first-order prediction per dataset (first_order, first_order_se: ratio - 1)."""
     widths = summary.width.values
     linear = "linear_width" in theory.dims
     panels = 2 + linear + (weights is not None)
@@ -43,12 +43,14 @@ def finite_width_bayes_figure(summary: xr.Dataset, theory: xr.Dataset, predictio
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(True, alpha=0.3)
     wide = widths[widths >= 4 * widths.min()]
-    if 1 / widths.max() < 0.1 / widths.min() and wide.size >= 2:  # the widest points crowd at 0: a zoom on them
+    ratio, ratio_se = summary.ratio.sel(width=wide).values, summary.ratio_se.sel(width=wide).values
+    measured = np.isfinite(ratio) & np.isfinite(ratio_se)
+    if 1 / widths.max() < 0.1 / widths.min() and measured.sum() >= 2:  # the widest points crowd at 0: a zoom
         zoom = ax.inset_axes([0.53, 0.6, 0.4, 0.36])  # upper right, above the lines and the points of width < 128
         _ratio_panel(zoom, summary, predictions, fit, gp_fit)
-        low = summary.ratio.sel(width=wide) - 2 * summary.ratio_se.sel(width=wide)
+        low, high = (ratio - 2 * ratio_se)[measured].min(), (ratio + 2 * ratio_se)[measured].max()
         zoom.set_xlim(0, 1.15 / wide.min())
-        zoom.set_ylim(float(low.min()) - 0.01, 1.01)
+        zoom.set_ylim(low - 0.01, max(1.01, high + 0.01))
         zoom.yaxis.tick_right()
         zoom.tick_params(labelsize=6)
         zoom.text(0.97, 0.04, f"zoom: widths ≥ {wide.min()}", transform=zoom.transAxes, fontsize=7, ha="right")
@@ -174,7 +176,9 @@ def _ratio_panel(ax, summary: xr.Dataset, predictions: xr.Dataset, fit: dict | N
         ax.fill_between(inv, line - line_se, line + line_se, color="tab:red", alpha=0.15, lw=0)
     if gp_fit is not None:  # drawn over the widths it was fitted to and beyond, not below
         fitted = predictions.grid_width.values >= gp_fit["min_width"]
-        ax.plot(inv[fitted], predictions.gp_fit.values[fitted], ":", color="tab:brown", lw=1.8,
+        line, line_se = predictions.gp_fit.values[fitted], predictions.gp_fit_se.values[fitted]
+        ax.fill_between(inv[fitted], line - line_se, line + line_se, color="tab:brown", alpha=0.12, lw=0)
+        ax.plot(inv[fitted], line, ":", color="tab:brown", lw=1.8,
                 label=f"fit 1 + b/width + c/width² (width ≥ {gp_fit['min_width']}), χ²/dof = {gp_fit['chi2']:.1f}/"
                       f"{gp_fit['dof']}:\nb = {gp_fit['b']:.0f} ± {gp_fit['b_se']:.0f}; first-order theory: "
                       f"b = {gp_fit['b_first_order']:.0f} ± {gp_fit['b_first_order_se']:.0f}")  # fmt: skip
