@@ -333,3 +333,33 @@ def test_gp_limit_fit_sets_the_measured_slope_beside_the_first_order_slope():
     assert fit["min_width"] == 128 and fit["b"] == pytest.approx(-52) and fit["c"] == pytest.approx(2000)
     assert fit["b_first_order"] == pytest.approx(-52) and fit["b_first_order_se"] == pytest.approx(0.5 / 0.4)
     assert fit["a_se"] == 0 and fit["b_se"] == pytest.approx(np.sqrt(fit["cov"][0, 0]))
+
+
+@pytest.mark.parametrize("widths, zoom", [([64, 128, 256, 512], False), ([64, 128, 256, 512, 1024, 2048], True)])
+def test_figure_draws_the_gp_limit_fit_and_zooms_on_the_widest_networks(widths, zoom):
+    from nnft.experiments import finite_width_bayes_summary as summaries
+    from nnft.plots.finite_width_bayes import finite_width_bayes_figure
+
+    # A theory store with only the first-order variables (the figure draws what the store has): slope -52.
+    theory = xr.Dataset({"gp_mse": ("draw", [0.1, 0.3]), "mse_coefficient": ("draw", [-4.8, -16.0]),
+                         "mse_coefficient_se": ("draw", [0.3, 0.4])}, attrs={"n_train": 64})  # fmt: skip
+    widths = np.array(widths)
+    ratio = 1 - 52 / widths + 2000 / widths**2
+    summary = xr.Dataset({"ratio": ("width", ratio), "ratio_se": ("width", 1.0 / widths)}, coords={"width": widths})
+    fit, gp_fit = summaries.ratio_fit(summary, 64), summaries.gp_limit_fit(summary, theory)
+    predictions = summaries.predicted_curves(theory, widths, fit, None, gp_fit)
+    fig = finite_width_bayes_figure(summary, theory, predictions, fit, "test", gp_fit=gp_fit)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("b = -52 ± " in t and "first-order theory: b = -52 ± 1" in t for t in labels), labels
+    insets = [child for child in ax.child_axes]
+    assert len(insets) == zoom
+    if zoom:  # every measured point of width >= 4 x the smallest, with its 2 s.e. bar, lies inside the zoom, also
+        # one above the GP
+        ratio[-1] = 1.02
+        summary["ratio"] = ("width", ratio)
+        fig = finite_width_bayes_figure(summary, theory, predictions, fit, "test", gp_fit=gp_fit)
+        lo, hi = fig.axes[0].child_axes[0].get_ylim()
+        wide = widths >= 256
+        assert lo < (ratio - 2 / widths)[wide].min() and hi > (ratio + 2 / widths)[wide].max()
+        assert fig.axes[0].child_axes[0].get_xlim()[1] > 1 / 256
