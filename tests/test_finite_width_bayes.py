@@ -352,8 +352,7 @@ def test_figure_draws_the_gp_limit_fit_and_zooms_on_the_widest_networks(widths, 
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("b = -52 ± " in t and "first-order theory: b = -52 ± 1" in t for t in labels), labels
-    insets = [child for child in ax.child_axes]
-    assert len(insets) == zoom
+    assert len(ax.child_axes) == zoom
     if zoom:  # every measured point of width >= 4 x the smallest, with its 2 s.e. bar, lies inside the zoom, also
         # one above the GP
         ratio[-1] = 1.02

@@ -297,8 +297,8 @@ def inverse_width_fit(widths, values, se, gp_limit: bool = False) -> dict:
     """Weighted least squares in 1 / width. By default values = a + b / width, a and b free. gp_limit: values =
     1 + b / width + c / width^2, the GP imposed as the infinite-width limit and the next order free, so that the
     measured slope b can be set beside the first-order theory's (docs/finite_width_bayes.md Sec. 7). Returns a, b, c
-    (a = 1 imposed under gp_limit, c = 0 without it), the covariance "cov" of the two fitted coefficients ((a, b), or
-    (b, c) under gp_limit), chi^2, the degrees of freedom and gp_limit."""
+    (a = 1 imposed under gp_limit, c = 0 without it), the two fitted coefficients "coef" ((a, b), or (b, c) under
+    gp_limit) and their covariance "cov", chi^2, the degrees of freedom and gp_limit."""
     widths, values, se = (np.asarray(v, dtype=np.float64) for v in (widths, values, se))
     if widths.shape != values.shape or widths.shape != se.shape or widths.size < 3:
         raise ValueError(f"widths, values, se: need equal shapes with >= 3 points (got {widths.shape}, {values.shape})")
@@ -310,8 +310,8 @@ def inverse_width_fit(widths, values, se, gp_limit: bool = False) -> dict:
     cov = np.linalg.inv(design.T @ design)
     chi2 = float(np.sum(((values - offset - basis @ coef) / se) ** 2))
     a, b, c = (1.0, coef[0], coef[1]) if gp_limit else (coef[0], coef[1], 0.0)
-    return {"a": float(a), "b": float(b), "c": float(c), "cov": cov, "chi2": chi2, "dof": int(widths.size - 2),
-            "gp_limit": gp_limit}  # fmt: skip
+    return {"a": float(a), "b": float(b), "c": float(c), "coef": coef, "cov": cov, "chi2": chi2,
+            "dof": int(widths.size - 2), "gp_limit": gp_limit}  # fmt: skip
 
 
 def _fit_basis(widths: np.ndarray, gp_limit: bool) -> tuple[np.ndarray, float]:
@@ -324,8 +324,7 @@ def _fit_basis(widths: np.ndarray, gp_limit: bool) -> tuple[np.ndarray, float]:
 def fit_band(fit: dict, widths) -> tuple[np.ndarray, np.ndarray]:
     """The fitted curve of inverse_width_fit and its standard error at the given widths."""
     basis, offset = _fit_basis(np.asarray(widths, dtype=np.float64), fit["gp_limit"])
-    coef = np.array([fit["b"], fit["c"]] if fit["gp_limit"] else [fit["a"], fit["b"]])
-    return offset + basis @ coef, np.sqrt(np.einsum("wi,ij,wj->w", basis, fit["cov"], basis))
+    return offset + basis @ fit["coef"], np.sqrt(np.einsum("wi,ij,wj->w", basis, fit["cov"], basis))
 
 
 def predicted_weight_moment(theory: xr.Dataset, widths) -> np.ndarray:
